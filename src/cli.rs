@@ -1,0 +1,159 @@
+//! The subcommands: `serve`, `validate` and `check`, each returning a process exit code.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cluster::ClusterOptions;
+use crate::config::{CheckArgs, ClusterArgs, Command, ServeArgs};
+use crate::engine::{CheckReport, EngineError};
+use crate::labs::{self, LabSource};
+use crate::startup::{self, Settings};
+use crate::checks::Verdict;
+
+/// Runs one subcommand.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Validate { dir } => Ok(validate(dir)),
+        Command::Check(args) => check(args).await,
+    }
+}
+
+fn labs_source(args: &ClusterArgs) -> LabSource {
+    match &args.labs {
+        Some(dir) => LabSource::Dir(dir.clone()),
+        None => LabSource::Embedded,
+    }
+}
+
+fn cluster_options(args: &ClusterArgs) -> ClusterOptions {
+    ClusterOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let database_url = match args.database_url {
+        Some(url) => url,
+        None => crate::store::default_database_path().display().to_string(),
+    };
+    let app = startup::start(Settings {
+        addr: args.addr,
+        database_url,
+        labs: labs_source(&args.cluster),
+        cluster: cluster_options(&args.cluster),
+    })
+    .await?;
+    println!("kubelab is ready: open {}", app.url());
+    app.wait().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(dir: Option<std::path::PathBuf>) -> ExitCode {
+    let source = match dir {
+        Some(dir) => LabSource::Dir(dir),
+        None => LabSource::Embedded,
+    };
+    match labs::load(&source) {
+        Ok(catalog) => {
+            let steps: usize = catalog.labs.iter().map(|l| l.steps.len()).sum();
+            let checks: usize = catalog
+                .labs
+                .iter()
+                .flat_map(|l| &l.steps)
+                .map(|s| s.checks.len())
+                .sum();
+            println!(
+                "ok: {} labs, {steps} steps, {checks} checks",
+                catalog.labs.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(report) => {
+            eprintln!("{report}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let engine = startup::build_engine(
+        &labs_source(&args.cluster),
+        ":memory:",
+        &cluster_options(&args.cluster),
+    )
+    .await?;
+    let lab = engine
+        .catalog()
+        .lab(&args.lab)
+        .with_context(|| format!("there is no lab called {:?}", args.lab))?
+        .clone();
+    let steps: Vec<String> = match &args.step {
+        Some(step) => {
+            if lab.step(step).is_none() {
+                anyhow::bail!("lab {:?} has no step called {step:?}", lab.id);
+            }
+            vec![step.clone()]
+        }
+        None => lab.steps.iter().map(|s| s.id.clone()).collect(),
+    };
+    let mut all_passed = true;
+    let mut json_steps = Vec::new();
+    for step in &steps {
+        let reports = match engine.evaluate(&lab.id, step).await {
+            Ok(r) => r,
+            Err(EngineError::ClusterUnavailable(message)) => {
+                anyhow::bail!(
+                    "no Kubernetes cluster is reachable ({message}); start one with `colima start --kubernetes`"
+                )
+            }
+            Err(e) => return Err(e.into()),
+        };
+        all_passed &= reports.iter().all(|r| r.verdict.is_passed());
+        if args.json {
+            json_steps.push(serde_json::json!({"step": step, "checks": reports}));
+        } else {
+            print_step(step, &reports);
+        }
+    }
+    if args.json {
+        let out = serde_json::json!({"lab": lab.id, "passed": all_passed, "steps": json_steps});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_step(step: &str, reports: &[CheckReport]) {
+    println!("step {step}");
+    for r in reports {
+        let mark = match &r.verdict {
+            Verdict::Passed => "PASS",
+            Verdict::Pending { .. } => "WAIT",
+            Verdict::Failed { .. } => "FAIL",
+            Verdict::Error { .. } => "ERR ",
+        };
+        println!("  {mark} {} — {}", r.id, r.title.en);
+        let diagnostics = match &r.verdict {
+            Verdict::Failed { diagnostics, .. } => {
+                println!("    {}", r.reason.en);
+                diagnostics.as_slice()
+            }
+            Verdict::Pending { diagnostics } => diagnostics.as_slice(),
+            Verdict::Error { message } => {
+                println!("    {message}");
+                &[]
+            }
+            Verdict::Passed => &[],
+        };
+        for d in diagnostics {
+            let path = if d.path.is_empty() { "(object)" } else { &d.path };
+            println!("    {path}: expected {}, found {}", d.expected, d.actual);
+        }
+    }
+}

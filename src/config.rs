@@ -1,0 +1,73 @@
+//! Command-line interface and the settings it produces.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// kubelab: guided, self-checking Kubernetes labs.
+#[derive(Debug, Parser)]
+#[command(name = "kubelab", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the labs on the web.
+    Serve(ServeArgs),
+    /// Check a labs folder and print every problem with file and line.
+    Validate {
+        /// The labs folder (default: the labs built into this binary).
+        dir: Option<PathBuf>,
+    },
+    /// Evaluate a lab's checks against the current cluster (exit 0 only when all pass).
+    Check(CheckArgs),
+}
+
+/// Where the labs come from and how to reach the cluster (shared by `serve` and `check`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// Serve labs from this folder instead of the ones built into the binary.
+    #[arg(long, env = "KUBELAB_LABS")]
+    pub labs: Option<PathBuf>,
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster config).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context; colima's is `colima`).
+    #[arg(long, env = "KUBELAB_CONTEXT")]
+    pub context: Option<String>,
+}
+
+/// `kubelab serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KUBELAB_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Progress database (`sqlite://PATH`; default: a file in the XDG data directory).
+    #[arg(long, env = "KUBELAB_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Labs and cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// `kubelab check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The lab's id (its folder name).
+    pub lab: String,
+    /// Only this step (default: every step).
+    #[arg(long)]
+    pub step: Option<String>,
+    /// Print the verdicts as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Labs and cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}

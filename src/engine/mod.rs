@@ -1,0 +1,549 @@
+//! One learner's lab: set up, check, reset, and the cached cluster health. The single place
+//! that combines labs, cluster, checks and store — every page, API call and CLI command that
+//! touches the cluster goes through here.
+
+mod report;
+
+pub use report::{
+    AppliedObject, CheckReport, Health, KeptObject, ResetReport, SetupFailure, SetupReport,
+    StepReport, StepStatus,
+};
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::checks::{self, CheckSpec, Find, Verdict};
+use crate::cluster::{Cluster, ClusterError, ObjectKey};
+use crate::labs::{Catalog, Lab, Step};
+use crate::store::{StepRecord, Store, StoreError};
+
+/// Label put on every object kubelab applies, naming the lab it belongs to.
+pub const LAB_LABEL: &str = "kubelab.io/lab";
+/// The standard managed-by label, set to `kubelab` on every applied object.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+
+/// Why an engine operation failed as a whole (individual check problems are verdicts instead).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No lab with this id.
+    #[error("there is no lab called {0:?}")]
+    UnknownLab(String),
+    /// No step with this id in the lab.
+    #[error("lab {lab:?} has no step called {step:?}")]
+    UnknownStep {
+        /// Lab id.
+        lab: String,
+        /// Step id.
+        step: String,
+    },
+    /// The step has nothing to set up.
+    #[error("step {step:?} of lab {lab:?} has nothing to set up")]
+    NothingToSetUp {
+        /// Lab id.
+        lab: String,
+        /// Step id.
+        step: String,
+    },
+    /// No cluster is reachable.
+    #[error("{0}")]
+    ClusterUnavailable(String),
+    /// A cluster call failed in a way that stops the whole operation.
+    #[error(transparent)]
+    Cluster(ClusterError),
+    /// The progress database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ClusterError> for EngineError {
+    fn from(e: ClusterError) -> Self {
+        match e {
+            ClusterError::Unavailable { message } => EngineError::ClusterUnavailable(message),
+            other => EngineError::Cluster(other),
+        }
+    }
+}
+
+/// The engine: cheap to clone, shared by the web layer and the CLI.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    catalog: Arc<Catalog>,
+    cluster: Cluster,
+    store: Store,
+    learner: String,
+    health: RwLock<Health>,
+}
+
+impl Engine {
+    /// Builds an engine for the single local learner.
+    pub fn new(catalog: Arc<Catalog>, cluster: Cluster, store: Store) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                catalog,
+                cluster,
+                store,
+                learner: crate::store::LOCAL_LEARNER.to_owned(),
+                health: RwLock::new(Health::Unknown),
+            }),
+        }
+    }
+
+    /// Every lab.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The store (for readiness checks).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The kubeconfig context in use, when known.
+    pub fn context(&self) -> Option<&str> {
+        self.inner.cluster.context()
+    }
+
+    /// What kubelab last knew about the cluster; never calls it.
+    pub fn health(&self) -> Health {
+        self.inner
+            .health
+            .read()
+            .map(|h| h.clone())
+            .unwrap_or(Health::Unknown)
+    }
+
+    fn set_health(&self, health: Health) {
+        if let Ok(mut h) = self.inner.health.write() {
+            if *h != health {
+                tracing::info!(?health, "cluster health changed");
+            }
+            *h = health;
+        }
+    }
+
+    /// Probes the cluster once and updates the cached health.
+    pub async fn refresh_health(&self) -> Health {
+        let health = match self.inner.cluster.probe().await {
+            Ok(probe) => Health::Reachable {
+                version: probe.server_version,
+            },
+            Err(e) => Health::Unreachable {
+                message: unreachable_message(&e),
+            },
+        };
+        self.set_health(health.clone());
+        health
+    }
+
+    /// Keeps the cached health fresh in the background: every few seconds while the cluster is
+    /// unreachable, less often while it answers.
+    pub fn spawn_health_monitor(&self) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let health = engine.refresh_health().await;
+                let pause = if health.is_reachable() { 15 } else { 3 };
+                tokio::time::sleep(Duration::from_secs(pause)).await;
+            }
+        })
+    }
+
+    fn lab(&self, lab: &str) -> Result<&Lab, EngineError> {
+        self.inner
+            .catalog
+            .lab(lab)
+            .ok_or_else(|| EngineError::UnknownLab(lab.to_owned()))
+    }
+
+    fn step<'a>(&'a self, lab: &'a Lab, step: &str) -> Result<&'a Step, EngineError> {
+        lab.step(step).ok_or_else(|| EngineError::UnknownStep {
+            lab: lab.id.clone(),
+            step: step.to_owned(),
+        })
+    }
+
+    /// Progress of the learner in one lab, by step id.
+    pub async fn lab_progress(&self, lab: &str) -> Result<BTreeMap<String, StepRecord>, EngineError> {
+        let lab = self.lab(lab)?;
+        Ok(self.inner.store.lab_progress(&self.inner.learner, &lab.id).await?)
+    }
+
+    /// Progress of the learner in every lab, by lab id then step id.
+    pub async fn all_progress(
+        &self,
+    ) -> Result<BTreeMap<String, BTreeMap<String, StepRecord>>, EngineError> {
+        Ok(self.inner.store.all_progress(&self.inner.learner).await?)
+    }
+
+    /// **Set up**: server-side applies the step's manifests, labelled as the lab's.
+    pub async fn setup(&self, lab_id: &str, step_id: &str) -> Result<SetupReport, EngineError> {
+        let lab = self.lab(lab_id)?;
+        let step = self.step(lab, step_id)?;
+        if step.manifests.is_empty() {
+            return Err(EngineError::NothingToSetUp {
+                lab: lab.id.clone(),
+                step: step.id.clone(),
+            });
+        }
+        let mut report = SetupReport {
+            lab: lab.id.clone(),
+            step: step.id.clone(),
+            applied: Vec::new(),
+            error: None,
+        };
+        for manifest in &step.manifests {
+            let object = labelled(&manifest.object, &lab.id);
+            match self.inner.cluster.apply(&object, &lab.namespace).await {
+                Ok(applied) => {
+                    self.set_reachable_if_unknown();
+                    report.applied.push(AppliedObject {
+                        key: applied.key,
+                        action: applied.action,
+                    })
+                }
+                Err(ClusterError::Unavailable { message }) => {
+                    self.set_health(Health::Unreachable {
+                        message: message.clone(),
+                    });
+                    return Err(EngineError::ClusterUnavailable(message));
+                }
+                Err(e) => {
+                    tracing::info!(lab = %lab.id, step = %step.id, error = %e, "apply refused");
+                    report.error = Some(SetupFailure {
+                        object: format!(
+                            "{} {}",
+                            manifest.kind,
+                            match &manifest.namespace {
+                                Some(ns) => format!("{ns}/{}", manifest.name),
+                                None => manifest.name.clone(),
+                            }
+                        ),
+                        file: manifest.file.clone(),
+                        message: e.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// **Check**: evaluates the step's checks against the cluster and remembers the outcome.
+    pub async fn check(&self, lab_id: &str, step_id: &str) -> Result<StepReport, EngineError> {
+        let lab = self.lab(lab_id)?;
+        let step = self.step(lab, step_id)?;
+        let reports = self.evaluate_step(lab, step).await?;
+        let status = overall(&reports);
+        let now = now();
+        self.inner
+            .store
+            .record_check(
+                &self.inner.learner,
+                &lab.id,
+                &step.id,
+                status.as_str(),
+                status == StepStatus::Passed,
+                &now,
+            )
+            .await?;
+        let done = status == StepStatus::Passed
+            || self
+                .inner
+                .store
+                .lab_progress(&self.inner.learner, &lab.id)
+                .await?
+                .get(&step.id)
+                .is_some_and(|r| r.passed_at.is_some());
+        Ok(StepReport {
+            lab: lab.id.clone(),
+            step: step.id.clone(),
+            status,
+            done,
+            checks: reports,
+            checked_at: now,
+        })
+    }
+
+    /// Evaluates a step's checks without recording anything (`kubelab check`).
+    pub async fn evaluate(&self, lab_id: &str, step_id: &str) -> Result<Vec<CheckReport>, EngineError> {
+        let lab = self.lab(lab_id)?;
+        let step = self.step(lab, step_id)?;
+        self.evaluate_step(lab, step).await
+    }
+
+    async fn evaluate_step(&self, lab: &Lab, step: &Step) -> Result<Vec<CheckReport>, EngineError> {
+        let mut lookups: HashMap<&Find, Result<Vec<Value>, ClusterError>> = HashMap::new();
+        let finds: Vec<&Find> = {
+            let mut seen = Vec::new();
+            for check in &step.checks {
+                if !seen.contains(&&check.find) {
+                    seen.push(&check.find);
+                }
+            }
+            seen
+        };
+        let fetched = join_all(finds.iter().map(|find| self.fetch(find, &lab.namespace))).await;
+        for (find, result) in finds.into_iter().zip(fetched) {
+            lookups.insert(find, result);
+        }
+        if let Some(message) = lookups.values().find_map(|r| match r {
+            Err(ClusterError::Unavailable { message }) => Some(message.clone()),
+            _ => None,
+        }) {
+            self.set_health(Health::Unreachable {
+                message: message.clone(),
+            });
+            return Err(EngineError::ClusterUnavailable(message));
+        }
+        if !lookups.is_empty() {
+            self.set_reachable_if_unknown();
+        }
+        Ok(step
+            .checks
+            .iter()
+            .map(|check| {
+                let verdict = match &lookups[&check.find] {
+                    Ok(objects) => checks::evaluate(check, objects),
+                    Err(e) => Verdict::Error {
+                        message: e.to_string(),
+                    },
+                };
+                report(check, verdict)
+            })
+            .collect())
+    }
+
+    async fn fetch(&self, find: &Find, lab_namespace: &str) -> Result<Vec<Value>, ClusterError> {
+        let cluster = &self.inner.cluster;
+        let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
+        let namespace = namespaced.then(|| {
+            find.namespace
+                .clone()
+                .unwrap_or_else(|| lab_namespace.to_owned())
+        });
+        match &find.name {
+            Some(name) => {
+                let key = ObjectKey {
+                    api_version: find.api_version.clone(),
+                    kind: find.kind.clone(),
+                    namespace,
+                    name: name.clone(),
+                };
+                Ok(cluster.get(&key).await?.into_iter().collect())
+            }
+            None => {
+                cluster
+                    .list(
+                        &find.api_version,
+                        &find.kind,
+                        namespace.as_deref(),
+                        find.selector.as_deref(),
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// **Reset**: deletes what the lab set up and the namespaced objects its checks name (never a
+    /// cluster-scoped object, such as a namespace, that kubelab did not create), then forgets the
+    /// lab's progress.
+    pub async fn reset(&self, lab_id: &str) -> Result<ResetReport, EngineError> {
+        let lab = self.lab(lab_id)?;
+        let cluster = &self.inner.cluster;
+        let mut candidates: Vec<ObjectKey> = Vec::new();
+        for step in &lab.steps {
+            for m in &step.manifests {
+                candidates.push(ObjectKey {
+                    api_version: m.api_version.clone(),
+                    kind: m.kind.clone(),
+                    namespace: m.namespace.clone(),
+                    name: m.name.clone(),
+                });
+            }
+            for check in &step.checks {
+                if let Some(name) = &check.find.name {
+                    candidates.push(ObjectKey {
+                        api_version: check.find.api_version.clone(),
+                        kind: check.find.kind.clone(),
+                        namespace: check.find.namespace.clone(),
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+        let mut namespaced = Vec::new();
+        let mut cluster_scoped = Vec::new();
+        for mut key in candidates {
+            let is_namespaced = match cluster.is_namespaced(&key.api_version, &key.kind).await {
+                Ok(n) => n,
+                Err(ClusterError::UnknownKind { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if is_namespaced {
+                key.namespace.get_or_insert_with(|| lab.namespace.clone());
+                if !namespaced.contains(&key) {
+                    namespaced.push(key);
+                }
+            } else {
+                key.namespace = None;
+                if !cluster_scoped.contains(&key) {
+                    cluster_scoped.push(key);
+                }
+            }
+        }
+        let mut report = ResetReport {
+            lab: lab.id.clone(),
+            deleted: Vec::new(),
+            kept: Vec::new(),
+        };
+        for key in namespaced {
+            if cluster.delete(&key).await? {
+                report.deleted.push(key);
+            }
+        }
+        for key in cluster_scoped {
+            let Some(object) = cluster.get(&key).await? else {
+                continue;
+            };
+            let ours = object
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(LAB_LABEL))
+                .and_then(Value::as_str)
+                == Some(lab.id.as_str());
+            if ours {
+                if cluster.delete(&key).await? {
+                    report.deleted.push(key);
+                }
+            } else {
+                report.kept.push(KeptObject {
+                    key,
+                    why: "cluster-scoped and not created by this lab".into(),
+                });
+            }
+        }
+        self.inner.store.clear_lab(&self.inner.learner, &lab.id).await?;
+        Ok(report)
+    }
+
+    fn set_reachable_if_unknown(&self) {
+        if !self.health().is_reachable() {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                engine.refresh_health().await;
+            });
+        }
+    }
+}
+
+fn report(check: &CheckSpec, verdict: Verdict) -> CheckReport {
+    let pending_reason = match (&verdict, &check.pending) {
+        (Verdict::Pending { .. }, Some(p)) => Some(p.reason.clone()),
+        _ => None,
+    };
+    CheckReport {
+        id: check.id.clone(),
+        title: check.title.clone(),
+        reason: check.reason.clone(),
+        verdict,
+        pending_reason,
+    }
+}
+
+/// The step's state from its checks' verdicts: error beats failed beats pending.
+fn overall(reports: &[CheckReport]) -> StepStatus {
+    let mut status = StepStatus::Passed;
+    for r in reports {
+        status = match (&r.verdict, status) {
+            (Verdict::Error { .. }, _) => return StepStatus::Error,
+            (Verdict::Failed { .. }, _) => StepStatus::Failed,
+            (Verdict::Pending { .. }, StepStatus::Passed) => StepStatus::Pending,
+            (_, s) => s,
+        };
+    }
+    status
+}
+
+/// Adds the lab and managed-by labels to a manifest's object.
+fn labelled(object: &Value, lab: &str) -> Value {
+    let mut object = object.clone();
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = meta
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(labels) = labels.as_object_mut() {
+            labels.insert(LAB_LABEL.into(), Value::String(lab.into()));
+            labels.insert(MANAGED_BY_LABEL.into(), Value::String("kubelab".into()));
+        }
+    }
+    object
+}
+
+fn unreachable_message(e: &ClusterError) -> String {
+    match e {
+        ClusterError::Unavailable { message } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Text;
+
+    fn report_with(verdict: Verdict) -> CheckReport {
+        CheckReport {
+            id: "c".into(),
+            title: Text::same("t"),
+            reason: Text::same("r"),
+            verdict,
+            pending_reason: None,
+        }
+    }
+
+    #[test]
+    fn overall_prefers_error_then_failed_then_pending() {
+        let failed = || Verdict::Failed {
+            diagnostics: vec![],
+            closest: None,
+        };
+        let pending = || Verdict::Pending { diagnostics: vec![] };
+        assert_eq!(overall(&[report_with(Verdict::Passed)]), StepStatus::Passed);
+        assert_eq!(
+            overall(&[report_with(pending()), report_with(Verdict::Passed)]),
+            StepStatus::Pending
+        );
+        assert_eq!(overall(&[report_with(pending()), report_with(failed())]), StepStatus::Failed);
+        assert_eq!(
+            overall(&[
+                report_with(failed()),
+                report_with(Verdict::Error { message: "x".into() })
+            ]),
+            StepStatus::Error
+        );
+    }
+
+    #[test]
+    fn labelled_adds_lab_labels_and_keeps_others() {
+        let obj = serde_json::json!({"metadata": {"name": "a", "labels": {"app": "x"}}});
+        let l = labelled(&obj, "configmap");
+        assert_eq!(l["metadata"]["labels"]["app"], "x");
+        assert_eq!(l["metadata"]["labels"][LAB_LABEL], "configmap");
+        assert_eq!(l["metadata"]["labels"][MANAGED_BY_LABEL], "kubelab");
+    }
+}

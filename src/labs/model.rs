@@ -1,0 +1,125 @@
+//! The lab model: what `labs/<lab>/lab.yaml` says, plus the files it names, loaded.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checks::CheckSpec;
+use crate::i18n::{Lang, Text};
+
+/// `lab.yaml` as the author writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabFile {
+    /// Position on the home page (the source document's chapter order).
+    pub order: u32,
+    /// The chapter's title.
+    pub title: Text,
+    /// One or two sentences for the home page.
+    pub summary: Text,
+    /// The namespace the lab works in; checks and manifests without a namespace use it.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// The steps, in order.
+    pub steps: Vec<StepFile>,
+}
+
+fn default_namespace() -> String {
+    "default".to_owned()
+}
+
+/// One step of `lab.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    /// Unique within the lab; the step's text is `steps/<id>.en.md` and `steps/<id>.zh.md`.
+    pub id: String,
+    /// The step's title.
+    pub title: Text,
+    /// Manifest files (relative to the lab folder) that **Set up** applies, in order.
+    #[serde(default)]
+    pub manifests: Vec<String>,
+    /// What must hold in the cluster for the step to pass.
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
+    /// Hints, unfolded one at a time.
+    #[serde(default)]
+    pub hints: Vec<Text>,
+}
+
+/// A lab, loaded and validated: ready to serve.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lab {
+    /// The folder name (`configmap`), used in URLs.
+    pub id: String,
+    /// Position on the home page.
+    pub order: u32,
+    /// Title.
+    pub title: Text,
+    /// Summary.
+    pub summary: Text,
+    /// Default namespace.
+    pub namespace: String,
+    /// Introduction rendered to sanitized HTML (`intro.<lang>.md`, optional).
+    pub intro_html: Localized,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+}
+
+/// A step, loaded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Unique within the lab.
+    pub id: String,
+    /// Title.
+    pub title: Text,
+    /// The step text rendered to sanitized HTML, per language.
+    pub html: Localized,
+    /// The manifests' objects, parsed, in apply order.
+    pub manifests: Vec<Manifest>,
+    /// Checks.
+    pub checks: Vec<CheckSpec>,
+    /// Hints.
+    pub hints: Vec<Text>,
+}
+
+/// HTML in both languages.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Localized {
+    /// English.
+    pub en: String,
+    /// Chinese.
+    pub zh: String,
+}
+
+impl Localized {
+    /// The HTML in `lang`.
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => &self.zh,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// One Kubernetes object from a manifest file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// The file it came from, relative to the lab folder.
+    pub file: String,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, if the file sets one.
+    pub namespace: Option<String>,
+    /// The whole object.
+    pub object: serde_json::Value,
+}
+
+impl Lab {
+    /// The step with `id`.
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}

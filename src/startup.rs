@@ -1,0 +1,134 @@
+//! Building the app from settings, serving it, and stopping it (used by `main` and the tests).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::cluster::{Cluster, ClusterOptions};
+use crate::engine::Engine;
+use crate::labs::{self, LabSource};
+use crate::store::Store;
+use crate::web::{self, AppState, WebConfig};
+
+/// Everything `kubelab serve` needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen (port 0 for any free port).
+    pub addr: SocketAddr,
+    /// Progress database URL or path.
+    pub database_url: String,
+    /// Where the labs come from.
+    pub labs: LabSource,
+    /// How to reach the cluster.
+    pub cluster: ClusterOptions,
+}
+
+/// A running kubelab server.
+pub struct RunningApp {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its engine (tests use it to inspect health).
+    pub engine: Engine,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    monitor: JoinHandle<()>,
+}
+
+impl RunningApp {
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, finishes in-flight requests and closes the database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.monitor.abort();
+        let _ = (&mut self.server).await;
+        self.engine.store().close().await;
+    }
+
+    /// Serves until the server ends (Ctrl-C, see [`crate::startup::shutdown_signal`]).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let result = (&mut self.server).await;
+        self.monitor.abort();
+        self.engine.store().close().await;
+        result.context("server task failed")?.context("server failed")
+    }
+}
+
+/// Builds the engine: labs (validated), store, cluster handle.
+pub async fn build_engine(
+    labs_source: &LabSource,
+    database_url: &str,
+    cluster: &ClusterOptions,
+) -> anyhow::Result<Engine> {
+    let catalog = labs::load(labs_source).map_err(|report| {
+        anyhow::anyhow!("the labs folder has problems:\n{report}")
+    })?;
+    let store = Store::open(database_url)
+        .await
+        .with_context(|| format!("opening the progress database {database_url}"))?;
+    let cluster = Cluster::connect(cluster).await;
+    Ok(Engine::new(Arc::new(catalog), cluster, store))
+}
+
+/// Starts the server; returns once it is listening.
+pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
+    let engine = build_engine(&settings.labs, &settings.database_url, &settings.cluster).await?;
+    let listener = TcpListener::bind(settings.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.addr))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let cookie_key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
+    let state = AppState {
+        engine: engine.clone(),
+        config: Arc::new(WebConfig { cookie_key }),
+    };
+    let app = web::router(state);
+    let monitor = engine.spawn_health_monitor();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = rx => {}
+                    _ = shutdown_signal() => {}
+                }
+            })
+            .await
+    });
+    tracing::info!(%addr, "kubelab is listening on http://{addr}");
+    Ok(RunningApp {
+        addr,
+        engine,
+        shutdown: Some(tx),
+        server,
+        monitor,
+    })
+}
+
+/// Resolves on Ctrl-C (or SIGTERM on Unix).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
