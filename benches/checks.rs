@@ -1,1 +1,258 @@
-fn main(){}
+//! Benchmarks of the check language: one step of 50 checks against 5,000 in-memory objects
+//! (selector-style), 50 checks by name (one object each), and validation of 50 checks.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use kubelab::checks::{self, CheckSpec, CompiledCheck, Find, PendingSpec};
+use kubelab::i18n::Text;
+use serde_json::{Value, json};
+
+const OBJECTS: usize = 5_000;
+
+fn pod(i: usize) -> Value {
+    let phase = match i % 10 {
+        0 => "Pending",
+        9 => "Failed",
+        _ => "Running",
+    };
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": format!("web-{i}"),
+            "namespace": format!("learner-{}", i % 50),
+            "uid": format!("0d6c6e8a-{i:04}-4f5e-9a51-2f6b8c1e{i:04}"),
+            "labels": {"app": if i % 3 == 0 { "nginx" } else { "api" }, "pod-template-hash": "7c5ddbdf54"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7c5ddbdf54", "controller": true}]
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "nginx",
+                    "image": if i % 7 == 0 { "nginx:latest" } else { "nginx:1.14.2" },
+                    "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                    "env": [
+                        {"name": "FLY_NAME", "valueFrom": {"configMapKeyRef": {"name": "base-map", "key": "fly-name"}}},
+                        {"name": "MODE", "value": "demo"}
+                    ],
+                    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
+                    "volumeMounts": [
+                        {"name": "config", "mountPath": "/config", "readOnly": true},
+                        {"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}
+                    ]
+                },
+                {"name": "sidecar", "image": "busybox:1.36", "command": ["sh", "-c", "sleep 3600"]}
+            ],
+            "volumes": [{"name": "config", "configMap": {"name": "base-map"}}],
+            "nodeName": "colima",
+            "restartPolicy": "Always"
+        },
+        "status": {
+            "phase": phase,
+            "podIP": format!("10.42.{}.{}", i / 250, i % 250),
+            "conditions": [{"type": "Ready", "status": if phase == "Running" { "True" } else { "False" }}],
+            "containerStatuses": [
+                {"name": "nginx", "ready": phase == "Running", "restartCount": i % 3},
+                {"name": "sidecar", "ready": phase == "Running", "restartCount": 0}
+            ]
+        }
+    })
+}
+
+fn deployment(i: usize) -> Value {
+    let ready = if i % 4 == 0 { 2 } else { 3 };
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": format!("nginx-deployment-{i}"),
+            "namespace": format!("learner-{}", i % 50),
+            "generation": 2,
+            "labels": {"app": "nginx"},
+            "annotations": {"deployment.kubernetes.io/revision": "2"}
+        },
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {
+                "metadata": {"labels": {"app": "nginx"}, "annotations": {"kubectl.kubernetes.io/restartedAt": "2024-05-01T10:00:00Z"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.14.2", "ports": [{"containerPort": 80}]}]}
+            }
+        },
+        "status": {
+            "observedGeneration": 2, "replicas": 3, "updatedReplicas": 3,
+            "readyReplicas": ready, "availableReplicas": ready,
+            "conditions": [
+                {"type": "Available", "status": "True"},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+            ]
+        }
+    })
+}
+
+fn config_map(i: usize) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": format!("base-map-{i}"), "namespace": format!("learner-{}", i % 50)},
+        "data": {
+            "fly-name": "fly",
+            "application.yaml": "server:\n  port: 8080\nspring:\n  application:\n    name: demo\n",
+            "game.properties": "enemies=aliens\nlives=3\nenemies.cheat=true\n"
+        }
+    })
+}
+
+fn objects() -> Vec<Value> {
+    (0..OBJECTS)
+        .map(|i| match i % 5 {
+            0 => deployment(i),
+            1 => config_map(i),
+            _ => pod(i),
+        })
+        .collect()
+}
+
+fn check(id: usize, kind: &str, name: Option<&str>, selector: Option<&str>) -> CheckSpec {
+    CheckSpec {
+        id: format!("check-{id}"),
+        title: Text::same("t"),
+        reason: Text::same("r"),
+        find: Find {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            name: name.map(str::to_owned),
+            namespace: None,
+            selector: selector.map(str::to_owned),
+        },
+        expect: None,
+        cel: None,
+        absent: false,
+        count: None,
+        pending: None,
+    }
+}
+
+/// Fifty checks in the shapes labs use: passing on some object, counting over all, failing
+/// (which looks for the closest object), absence, arrays and quantities.
+fn step(with_cel: bool) -> Vec<CheckSpec> {
+    (0..50)
+        .map(|i| {
+            let mut c = check(i, "Pod", None, Some("app=nginx"));
+            match i % 5 {
+                0 => {
+                    // Passes only on the very last objects: a full scan before passing.
+                    c.expect = Some(json!({"metadata": {"name": format!("web-{}", OBJECTS - 1)}, "status": {"phase": "Running"}}));
+                }
+                1 => {
+                    c.expect = Some(json!({"status": {"phase": "Running", "containerStatuses": {"$every": {"ready": true}}}}));
+                    c.count = Some(json!({"$gte": 100}));
+                }
+                2 => {
+                    // Fails: every object is scanned, then the closest one is diagnosed.
+                    c.expect = Some(json!({
+                        "spec": {"containers": [{"name": "nginx", "image": {"$regex": "^nginx:1\\.(15|16)"}, "resources": {"limits": {"memory": {"$gte": "256Mi"}}}}]},
+                        "status": {"phase": "Running"}
+                    }));
+                    c.pending = Some(PendingSpec { when: json!({"status": {"phase": "Unknown"}}), reason: Text::same("wait") });
+                }
+                3 => {
+                    c.expect = Some(json!({"spec": {"containers": {"$some": {"image": {"$glob": "*:debug"}}}}}));
+                    c.absent = true;
+                }
+                _ => {
+                    c.expect = Some(json!({
+                        "data": {"fly-name": {"$exists": true}, "game.properties": {"$contains": "lives=3"}},
+                        "spec": {"containers": [{"env": [{"name": "FLY_NAME"}], "volumeMounts": [{"name": "config", "mountPath": "/config"}]}]}
+                    }));
+                    c.count = Some(json!({"$gte": 1}));
+                    if with_cel && i % 10 == 9 {
+                        c.cel = Some("object.metadata.name.startsWith('web-')".into());
+                    }
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+fn by_name() -> (Vec<CheckSpec>, Vec<Vec<Value>>) {
+    (0..50)
+        .map(|i| {
+            let n = i * 100 + 2;
+            let mut c = check(i, "Pod", Some("web"), None);
+            c.expect = Some(json!({
+                "status": {"phase": "Running", "containerStatuses": {"$every": {"ready": true}}},
+                "spec": {"containers": [{"name": "nginx", "image": {"$glob": "nginx:*"}, "resources": {"limits": {"cpu": {"$lte": "1"}}}}]}
+            }));
+            if i % 5 == 0 {
+                c.cel = Some("object.spec.containers.all(c, has(c.image))".into());
+            }
+            (c, vec![pod(n)])
+        })
+        .unzip()
+}
+
+fn benches(c: &mut Criterion) {
+    let objects = objects();
+    let plain = step(false);
+    let mixed = step(true);
+    for s in plain.iter().chain(&mixed) {
+        assert!(checks::validate(s).is_empty(), "{:?}", checks::validate(s));
+    }
+
+    c.bench_function("step: 50 checks x 5000 objects", |b| {
+        b.iter(|| {
+            for s in &plain {
+                black_box(checks::evaluate(s, black_box(&objects)));
+            }
+        })
+    });
+    c.bench_function("step: 50 checks x 5000 objects, 5 with CEL", |b| {
+        b.iter(|| {
+            for s in &mixed {
+                black_box(checks::evaluate(s, black_box(&objects)));
+            }
+        })
+    });
+    let compiled: Vec<CompiledCheck> = plain
+        .iter()
+        .map(|s| CompiledCheck::compile(s).expect("valid"))
+        .collect();
+    c.bench_function("step: 50 precompiled checks x 5000 objects", |b| {
+        b.iter(|| {
+            for s in &compiled {
+                black_box(s.evaluate(black_box(&objects)));
+            }
+        })
+    });
+
+    let (named, singles) = by_name();
+    c.bench_function("by name: 50 checks x 1 object", |b| {
+        b.iter(|| {
+            for (s, objs) in named.iter().zip(&singles) {
+                black_box(checks::evaluate(s, black_box(objs)));
+            }
+        })
+    });
+
+    c.bench_function("validate: 50 checks", |b| {
+        b.iter(|| {
+            for s in &mixed {
+                black_box(checks::validate(black_box(s)));
+            }
+        })
+    });
+}
+
+criterion_group! {
+    name = group;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    targets = benches
+}
+criterion_main!(group);

@@ -1,8 +1,14 @@
 //! Labs: the lab model, loading and validation of a labs folder (embedded or on disk),
 //! and Markdown rendering.
 
+mod load;
+pub mod manifest;
+mod markdown;
 pub mod model;
+pub mod node;
+pub mod source;
 
+pub use markdown::render_markdown;
 pub use model::{Lab, LabFile, Localized, Manifest, Step, StepFile};
 
 /// Every lab, in home-page order.
@@ -70,6 +76,18 @@ impl std::error::Error for Report {}
 
 /// Loads and validates every lab from `source`; any problem fails the whole load.
 pub fn load(source: &LabSource) -> Result<Catalog, Report> {
-    let _ = source;
-    Ok(Catalog::default())
+    match source {
+        LabSource::Embedded => load::load_files(&source::Files::embedded(), "labs"),
+        LabSource::Dir(dir) => {
+            let root = dir.display().to_string();
+            let files = source::Files::from_dir(dir).map_err(|e| Report {
+                problems: vec![Problem {
+                    file: root.clone(),
+                    line: None,
+                    message: format!("cannot read the labs folder: {e}"),
+                }],
+            })?;
+            load::load_files(&files, &root)
+        }
+    }
 }

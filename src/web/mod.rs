@@ -1,10 +1,70 @@
 //! The web edge: axum router, pages (askama), the JSON API, static assets, language and CSRF.
+//!
+//! # Pages (HTML; forms need the CSRF token, see [`csrf`])
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /` | the chapters in order with progress |
+//! | `GET /labs/{lab}` | a lab: intro, steps, Set up / Check / hints / Reset |
+//! | `GET /labs/{lab}/steps/{step}` | redirects to the step on its lab page |
+//! | `POST /labs/{lab}/steps/{step}/setup` | Set up; htmx gets the result panel, plain forms the whole page |
+//! | `POST /labs/{lab}/steps/{step}/check` | Check; same |
+//! | `POST /labs/{lab}/reset` | Reset; the lab page with what was deleted |
+//! | `GET ...?lang=zh` | remembers the language in the `lang` cookie and redirects back |
+//!
+//! # JSON API (stable)
+//!
+//! State-changing calls take no body or `Content-Type: application/json` (else 415) and are
+//! refused (403) when a browser sends them from another site (`Sec-Fetch-Site: cross-site`, or an
+//! `Origin` that is not this server). Errors are `{"error": "...", "reason": "<code>"}` with
+//! `reason` one of `not_found` (404), `bad_request` (400), `nothing_to_set_up` (409),
+//! `cluster_unavailable` (503, plus a `help` field), `cluster_error` (502), `database_error`
+//! (500), `cross_site` / `csrf` (403), `unsupported_media_type` (415), `payload_too_large` (413),
+//! `internal` (500).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /api/labs` | `{"labs": [{id, order, title: {en, zh}, summary, steps, done, url}]}` |
+//! | `GET /api/labs/{lab}` | `{id, order, title, summary, namespace, done, steps: [{id, title, state, manifests: [{file, apiVersion, kind, name, namespace?}], checks: [{id, title}], hints, progress}]}`; `state` is `done`, `failed`, `pending`, `error` or `not-checked` |
+//! | `POST /api/labs/{lab}/steps/{step}/setup` | `{lab, step, applied: [{apiVersion, kind, namespace, name, action}], error?: {object, file, message}}`; 502 with the same body when the API server refused an object |
+//! | `POST /api/labs/{lab}/steps/{step}/check` | `{lab, step, status, done, checked_at, checks: [{id, title, reason, verdict: {status, diagnostics: [{path, expected, actual}], closest?, message?}, pending_reason?}]}` |
+//! | `POST /api/labs/{lab}/reset` | `{lab, deleted: [{apiVersion, kind, namespace, name}], kept: [{..., why}]}` |
+//! | `GET /healthz` | `200 ok` while the process runs |
+//! | `GET /readyz` | `{labs, database: "ok", cluster: {state: "unknown"\|"reachable"\|"unreachable", version?, message?}}`; 503 when the database does not answer (never because of the cluster) |
+//!
+//! Static files are under `/static/...` (embedded; cache-busting `?v=<hash>`).
+
+pub mod api;
+pub mod assets;
+pub mod csrf;
+pub mod error;
+pub mod i18n;
+pub mod lang;
+pub mod pages;
+pub mod view;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::Key;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::engine::Engine;
+
+/// Largest request body accepted (larger ones get 413).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Longest a request may take before it is answered with 504.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The pages' Content-Security-Policy: nothing inline, nothing from elsewhere.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// Settings of the web layer.
 #[derive(Clone, Debug)]
@@ -22,7 +82,87 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
 }
 
-/// The whole router: pages, API, health, static files.
+/// The router's own state: the engine and the cookie key, derived once.
+#[derive(Clone)]
+pub struct WebState {
+    /// The engine.
+    pub engine: Engine,
+    /// Signs the CSRF cookie.
+    pub key: Key,
+}
+
+/// The signing key from the configured bytes; a random one (with a warning) if they are too
+/// short, which only costs the learner a page reload after a restart.
+fn cookie_key(bytes: &[u8]) -> Key {
+    match Key::try_from(bytes) {
+        Ok(key) => key,
+        Err(_) => {
+            tracing::warn!(
+                len = bytes.len(),
+                "the cookie key is shorter than 64 bytes; using a random one"
+            );
+            Key::generate()
+        }
+    }
+}
+
+/// The whole router: pages, API, health, static files, with security headers, compression,
+/// tracing, a 30 s timeout and a 64 KiB body limit.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    let web = WebState {
+        engine: state.engine,
+        key: cookie_key(&state.config.cookie_key),
+    };
+    let pages = Router::new()
+        .route("/", get(pages::home))
+        .route("/labs/{lab}", get(pages::lab))
+        .route("/labs/{lab}/steps/{step}", get(pages::step))
+        .route("/labs/{lab}/steps/{step}/setup", post(pages::setup))
+        .route("/labs/{lab}/steps/{step}/check", post(pages::check))
+        .route("/labs/{lab}/reset", post(pages::reset))
+        .layer(from_fn_with_state(web.key.clone(), csrf::protect))
+        .layer(from_fn(lang::toggle));
+    let api = Router::new()
+        .route("/labs", get(api::labs))
+        .route("/labs/{lab}", get(api::lab))
+        .route("/labs/{lab}/steps/{step}/setup", post(api::setup))
+        .route("/labs/{lab}/steps/{step}/check", post(api::check))
+        .route("/labs/{lab}/reset", post(api::reset))
+        .fallback(api::not_found)
+        .layer(from_fn(api::same_site_only));
+    Router::new()
+        .merge(pages)
+        .nest("/api", api)
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/static/{*path}", get(assets::serve))
+        .fallback(pages::not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(web)
 }

@@ -1,0 +1,1298 @@
+//! Behaviour of the check language as a lab author and a learner see it: verdicts, diagnostics
+//! and validation messages, on realistic Kubernetes objects.
+
+use serde_json::{Value, json};
+
+use super::matching::{self, Report};
+use super::*;
+use crate::i18n::Text;
+
+fn deployment() -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "nginx-deployment",
+            "namespace": "fly-k8s",
+            "generation": 2,
+            "labels": {"app": "nginx"},
+            "annotations": {"deployment.kubernetes.io/revision": "2"}
+        },
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {
+                "metadata": {
+                    "labels": {"app": "nginx"},
+                    "annotations": {"kubectl.kubernetes.io/restartedAt": "2024-05-01T10:00:00Z"}
+                },
+                "spec": {"containers": [{
+                    "name": "nginx",
+                    "image": "nginx:1.14.2",
+                    "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                    "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}}
+                }]}
+            }
+        },
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 3,
+            "updatedReplicas": 3,
+            "readyReplicas": 3,
+            "availableReplicas": 3,
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+            ]
+        }
+    })
+}
+
+fn base_map() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "base-map", "namespace": "fly-k8s"},
+        "data": {
+            "fly-name": "fly",
+            "application.yaml": "server:\n  port: 8080\nspring:\n  application:\n    name: demo\n",
+            "game.properties": "enemies=aliens\nlives=3\nenemies.cheat=true\n"
+        }
+    })
+}
+
+fn pod(name: &str, phase: &str, app: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "fly-k8s", "labels": {"app": app}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "nginx",
+                    "image": "nginx:1.14.2",
+                    "env": [
+                        {"name": "FLY_NAME", "valueFrom": {"configMapKeyRef": {"name": "base-map", "key": "fly-name"}}},
+                        {"name": "MODE", "value": "demo"}
+                    ],
+                    "volumeMounts": [
+                        {"name": "config", "mountPath": "/config", "readOnly": true},
+                        {"name": "kube-api-access-x7k2p", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}
+                    ]
+                },
+                {"name": "sidecar", "image": "busybox:1.36", "command": ["sh", "-c", "sleep 3600"]}
+            ],
+            "volumes": [{"name": "config", "configMap": {"name": "base-map"}}]
+        },
+        "status": {
+            "phase": phase,
+            "containerStatuses": [
+                {"name": "nginx", "ready": phase == "Running", "restartCount": 0},
+                {"name": "sidecar", "ready": phase == "Running", "restartCount": 1}
+            ]
+        }
+    })
+}
+
+fn spec(kind: &str, name: Option<&str>, selector: Option<&str>) -> CheckSpec {
+    CheckSpec {
+        id: "a-check".into(),
+        title: Text::same("title"),
+        reason: Text::same("reason"),
+        find: Find {
+            api_version: if kind == "Deployment" {
+                "apps/v1"
+            } else {
+                "v1"
+            }
+            .into(),
+            kind: kind.into(),
+            name: name.map(str::to_owned),
+            namespace: None,
+            selector: selector.map(str::to_owned),
+        },
+        expect: None,
+        cel: None,
+        absent: false,
+        count: None,
+        pending: None,
+    }
+}
+
+fn with_expect(mut s: CheckSpec, expect: Value) -> CheckSpec {
+    s.expect = Some(expect);
+    s
+}
+
+/// The diagnostics of one expectation against one object, as (path, expected, actual).
+fn diags(expect: Value, object: &Value) -> Vec<(String, String, String)> {
+    let mut errors = Vec::new();
+    let node = matching::compile(&expect, &mut Vec::new(), &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut report = Report::collecting();
+    matching::check(&node, Some(object), &mut report);
+    let count = report.mismatches();
+    let out: Vec<_> = report
+        .into_diagnostics()
+        .into_iter()
+        .map(|d| (d.path, d.expected, d.actual))
+        .collect();
+    assert_eq!(count, out.len());
+    // The yes/no test agrees with the diagnostics.
+    assert_eq!(matching::matches(&node, Some(object)), out.is_empty());
+    out
+}
+
+fn d(path: &str, expected: &str, actual: &str) -> (String, String, String) {
+    (path.to_owned(), expected.to_owned(), actual.to_owned())
+}
+
+fn passes(expect: Value, object: &Value) -> bool {
+    diags(expect, object).is_empty()
+}
+
+// ---- plain matching -------------------------------------------------------------------------
+
+#[test]
+fn partial_maps_ignore_unlisted_keys() {
+    let dep = deployment();
+    assert!(passes(json!({"spec": {"replicas": 3}}), &dep));
+    assert!(passes(
+        json!({"metadata": {"labels": {"app": "nginx"}}}),
+        &dep
+    ));
+    assert!(passes(json!({}), &dep));
+    assert_eq!(
+        diags(
+            json!({"spec": {"replicas": 5}, "metadata": {"labels": {"app": "web"}}}),
+            &dep
+        ),
+        vec![
+            d("metadata.labels.app", "\"web\"", "\"nginx\""),
+            d("spec.replicas", "5", "3"),
+        ]
+    );
+}
+
+#[test]
+fn numbers_compare_numerically() {
+    let dep = deployment();
+    assert!(passes(json!({"spec": {"replicas": 3.0}}), &dep));
+    assert!(passes(json!({"spec": {"replicas": {"$eq": 3.0}}}), &dep));
+    assert!(!passes(json!({"spec": {"replicas": "3"}}), &dep));
+}
+
+#[test]
+fn nested_maps_report_the_deepest_path() {
+    let dep = deployment();
+    assert_eq!(
+        diags(
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.16"}]}}}}),
+            &dep
+        ),
+        vec![d(
+            "spec.template.spec.containers[name=nginx].image",
+            "\"nginx:1.16\"",
+            "\"nginx:1.14.2\""
+        )]
+    );
+}
+
+#[test]
+fn missing_parents_report_the_missing_leaf() {
+    let cm = base_map();
+    assert_eq!(
+        diags(
+            json!({"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": {"$exists": true}}}}),
+            &cm
+        ),
+        vec![d(
+            "metadata.annotations[\"kubectl.kubernetes.io/restartedAt\"]",
+            "present",
+            "missing"
+        )]
+    );
+    // A map expected where a string is found.
+    assert_eq!(
+        diags(json!({"data": {"fly-name": {"first": "f"}}}), &cm),
+        vec![d(
+            "data.fly-name",
+            "a map like {\"first\":\"f\"}",
+            "\"fly\""
+        )]
+    );
+}
+
+#[test]
+fn null_means_missing_or_null() {
+    let dep = deployment();
+    assert!(passes(json!({"spec": {"paused": null}}), &dep));
+    assert!(passes(
+        json!({"spec": {"paused": null}}),
+        &json!({"spec": {"paused": null}})
+    ));
+    assert_eq!(
+        diags(json!({"spec": {"replicas": null}}), &dep),
+        vec![d("spec.replicas", "missing", "3")]
+    );
+    assert_eq!(
+        diags(json!({"spec": {"paused": true}}), &dep),
+        vec![d("spec.paused", "true", "missing")]
+    );
+}
+
+#[test]
+fn keys_with_dots_and_slashes_are_quoted_in_paths() {
+    let cm = base_map();
+    assert_eq!(
+        diags(
+            json!({"data": {"game.properties": {"$contains": "lives=5"}}}),
+            &cm
+        ),
+        vec![d(
+            "data[\"game.properties\"]",
+            "containing \"lives=5\"",
+            "\"enemies=aliens\\nlives=3\\nenemies.cheat=true\\n\""
+        )]
+    );
+    assert!(passes(
+        json!({"data": {"fly-name": "fly", "application.yaml": {"$regex": "port: 8080"}, "game.properties": {"$contains": "lives=3"}}}),
+        &cm
+    ));
+}
+
+#[test]
+fn long_actual_values_are_cut() {
+    let object = json!({"data": {"big": "x".repeat(500)}});
+    let out = diags(json!({"data": {"big": "y"}}), &object);
+    assert_eq!(out.len(), 1);
+    let actual = &out[0].2;
+    assert_eq!(actual.chars().count(), path::MAX_VALUE_CHARS + 1);
+    assert!(actual.starts_with("\"xxxx"));
+    assert!(actual.ends_with('…'));
+}
+
+// ---- operators ------------------------------------------------------------------------------
+
+#[test]
+fn eq_and_ne() {
+    let dep = deployment();
+    assert!(passes(json!({"spec": {"replicas": {"$eq": 3}}}), &dep));
+    assert_eq!(
+        diags(json!({"spec": {"replicas": {"$eq": 2}}}), &dep),
+        vec![d("spec.replicas", "2", "3")]
+    );
+    assert!(passes(
+        json!({"metadata": {"name": {"$ne": "other"}}}),
+        &dep
+    ));
+    assert!(passes(json!({"spec": {"paused": {"$ne": true}}}), &dep));
+    assert_eq!(
+        diags(
+            json!({"metadata": {"name": {"$ne": "nginx-deployment"}}}),
+            &dep
+        ),
+        vec![d(
+            "metadata.name",
+            "not \"nginx-deployment\"",
+            "\"nginx-deployment\""
+        )]
+    );
+    // $eq is whole-value equality, not partial.
+    assert!(!passes(json!({"spec": {"selector": {"$eq": {}}}}), &dep));
+    assert!(passes(
+        json!({"spec": {"selector": {"$eq": {"matchLabels": {"app": "nginx"}}}}}),
+        &dep
+    ));
+}
+
+#[test]
+fn comparisons_on_numbers() {
+    let dep = deployment();
+    assert!(passes(
+        json!({"status": {"readyReplicas": {"$gte": 3}}}),
+        &dep
+    ));
+    assert!(passes(
+        json!({"status": {"readyReplicas": {"$gt": 2, "$lt": 4}}}),
+        &dep
+    ));
+    assert!(passes(
+        json!({"status": {"readyReplicas": {"$lte": 3.5}}}),
+        &dep
+    ));
+    assert_eq!(
+        diags(json!({"status": {"readyReplicas": {"$gte": 4}}}), &dep),
+        vec![d("status.readyReplicas", ">= 4", "3")]
+    );
+    assert_eq!(
+        diags(json!({"status": {"readyReplicas": {"$gt": 3}}}), &dep),
+        vec![d("status.readyReplicas", "> 3", "3")]
+    );
+    assert_eq!(
+        diags(json!({"status": {"readyReplicas": {"$lt": 3}}}), &dep),
+        vec![d("status.readyReplicas", "< 3", "3")]
+    );
+    assert_eq!(
+        diags(json!({"status": {"readyReplicas": {"$lte": 2}}}), &dep),
+        vec![d("status.readyReplicas", "<= 2", "3")]
+    );
+    assert_eq!(
+        diags(
+            json!({"status": {"unavailableReplicas": {"$gte": 1}}}),
+            &dep
+        ),
+        vec![d("status.unavailableReplicas", ">= 1", "missing")]
+    );
+    assert_eq!(
+        diags(json!({"metadata": {"name": {"$gte": 1}}}), &dep),
+        vec![d("metadata.name", ">= 1", "\"nginx-deployment\"")]
+    );
+    // Two operators failing give two diagnostics.
+    assert_eq!(
+        diags(json!({"spec": {"replicas": {"$gt": 5, "$lt": 1}}}), &dep),
+        vec![
+            d("spec.replicas", "> 5", "3"),
+            d("spec.replicas", "< 1", "3")
+        ]
+    );
+}
+
+#[test]
+fn comparisons_on_quantities() {
+    let dep = deployment();
+    let limits = |e: Value| json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "resources": {"limits": e}}]}}}});
+    assert!(passes(limits(json!({"cpu": {"$lt": "1"}})), &dep));
+    assert!(passes(
+        limits(json!({"cpu": {"$gte": "500m", "$lte": 0.5}})),
+        &dep
+    ));
+    assert!(passes(
+        limits(json!({"memory": {"$gte": "64Mi", "$lt": "1Gi"}})),
+        &dep
+    ));
+    assert_eq!(
+        diags(limits(json!({"memory": {"$gte": "1Gi"}})), &dep),
+        vec![d(
+            "spec.template.spec.containers[name=nginx].resources.limits.memory",
+            ">= 1Gi",
+            "\"128Mi\""
+        )]
+    );
+    assert_eq!(
+        diags(limits(json!({"cpu": {"$gt": "1"}})), &dep),
+        vec![d(
+            "spec.template.spec.containers[name=nginx].resources.limits.cpu",
+            "> 1",
+            "\"500m\""
+        )]
+    );
+}
+
+#[test]
+fn comparisons_on_timestamps() {
+    let dep = deployment();
+    let at = |e: Value| json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": e}}}}});
+    assert!(passes(at(json!({"$gt": "2024-01-01T00:00:00Z"})), &dep));
+    // The same instant written with another offset.
+    assert!(!passes(
+        at(json!({"$lt": "2024-05-01T12:00:00+02:00"})),
+        &dep
+    ));
+    assert!(passes(
+        at(json!({"$lte": "2024-05-01T12:00:00+02:00"})),
+        &dep
+    ));
+    assert_eq!(
+        diags(at(json!({"$gte": "2025-01-01T00:00:00Z"})), &dep),
+        vec![d(
+            "spec.template.metadata.annotations[\"kubectl.kubernetes.io/restartedAt\"]",
+            ">= 2025-01-01T00:00:00Z",
+            "\"2024-05-01T10:00:00Z\""
+        )]
+    );
+}
+
+#[test]
+fn exists() {
+    let cm = base_map();
+    assert!(passes(
+        json!({"data": {"fly-name": {"$exists": true}}}),
+        &cm
+    ));
+    assert!(passes(json!({"data": {"color": {"$exists": false}}}), &cm));
+    assert!(passes(json!({"binaryData": {"$exists": false}}), &cm));
+    assert_eq!(
+        diags(json!({"data": {"color": {"$exists": true}}}), &cm),
+        vec![d("data.color", "present", "missing")]
+    );
+    assert_eq!(
+        diags(json!({"data": {"fly-name": {"$exists": false}}}), &cm),
+        vec![d("data.fly-name", "missing", "\"fly\"")]
+    );
+    assert_eq!(
+        diags(json!({"x": {"$exists": true}}), &json!({"x": null})),
+        vec![d("x", "present", "null")]
+    );
+}
+
+#[test]
+fn regex_and_glob() {
+    let dep = deployment();
+    let image = |e: Value| json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": e}]}}}});
+    assert!(passes(image(json!({"$regex": "^nginx:1\\.(14|15)"})), &dep));
+    assert!(
+        passes(image(json!({"$regex": "1\\.14"})), &dep),
+        "search, not whole match"
+    );
+    assert_eq!(
+        diags(image(json!({"$regex": "^nginx:1\\.16"})), &dep),
+        vec![d(
+            "spec.template.spec.containers[name=nginx].image",
+            "matching /^nginx:1\\.16/",
+            "\"nginx:1.14.2\""
+        )]
+    );
+    assert!(passes(image(json!({"$glob": "nginx:*"})), &dep));
+    assert!(passes(image(json!({"$glob": "nginx:1.1?.2"})), &dep));
+    assert!(
+        !passes(image(json!({"$glob": "nginx"})), &dep),
+        "glob is whole-string"
+    );
+    assert!(!passes(image(json!({"$glob": "nginx:1.1?"})), &dep));
+    assert_eq!(
+        diags(image(json!({"$glob": "busybox:*"})), &dep),
+        vec![d(
+            "spec.template.spec.containers[name=nginx].image",
+            "like \"busybox:*\"",
+            "\"nginx:1.14.2\""
+        )]
+    );
+    // Glob metacharacters of regex are literal.
+    assert!(passes(
+        json!({"v": {"$glob": "a.b(*)"}}),
+        &json!({"v": "a.b(c)"})
+    ));
+    assert!(!passes(
+        json!({"v": {"$glob": "a.b"}}),
+        &json!({"v": "axb"})
+    ));
+    // A regex on a number reads the number as text.
+    assert!(passes(
+        json!({"spec": {"replicas": {"$regex": "^3$"}}}),
+        &dep
+    ));
+}
+
+#[test]
+fn in_and_contains() {
+    let pod = pod("web-1", "Running", "nginx");
+    assert!(passes(
+        json!({"status": {"phase": {"$in": ["Running", "Succeeded"]}}}),
+        &pod
+    ));
+    assert_eq!(
+        diags(
+            json!({"status": {"phase": {"$in": ["Pending", "Failed"]}}}),
+            &pod
+        ),
+        vec![d(
+            "status.phase",
+            "one of [\"Pending\",\"Failed\"]",
+            "\"Running\""
+        )]
+    );
+    assert!(passes(
+        json!({"status": {"reason": {"$in": [null, "Evicted"]}}}),
+        &pod
+    ));
+    assert!(passes(
+        json!({"metadata": {"name": {"$contains": "web"}}}),
+        &pod
+    ));
+    assert_eq!(
+        diags(json!({"metadata": {"name": {"$contains": "api"}}}), &pod),
+        vec![d("metadata.name", "containing \"api\"", "\"web-1\"")]
+    );
+    assert_eq!(
+        diags(json!({"metadata": {"uid": {"$contains": "a"}}}), &pod),
+        vec![d("metadata.uid", "containing \"a\"", "missing")]
+    );
+}
+
+#[test]
+fn len() {
+    let cm = base_map();
+    assert!(passes(json!({"data": {"$len": 3}}), &cm));
+    assert!(passes(json!({"data": {"$len": {"$gte": 1}}}), &cm));
+    assert!(passes(json!({"data": {"fly-name": {"$len": 3}}}), &cm));
+    assert_eq!(
+        diags(json!({"data": {"$len": 4}}), &cm),
+        vec![d("data", "length 4", "length 3")]
+    );
+    let pod = pod("web-1", "Running", "nginx");
+    assert_eq!(
+        diags(json!({"spec": {"containers": {"$len": {"$lt": 2}}}}), &pod),
+        vec![d("spec.containers", "length < 2", "length 2")]
+    );
+    assert_eq!(
+        diags(json!({"spec": {"initContainers": {"$len": 1}}}), &pod),
+        vec![d("spec.initContainers", "length 1", "missing")]
+    );
+}
+
+#[test]
+fn not() {
+    let dep = deployment();
+    let image = |e: Value| json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": e}]}}}});
+    assert!(passes(image(json!({"$not": {"$glob": "*:latest"}})), &dep));
+    assert_eq!(
+        diags(image(json!({"$not": {"$regex": "^nginx"}})), &dep),
+        vec![d(
+            "spec.template.spec.containers[name=nginx].image",
+            "not matching /^nginx/",
+            "\"nginx:1.14.2\""
+        )]
+    );
+    assert_eq!(
+        diags(
+            json!({"metadata": {"labels": {"$not": {"app": "nginx"}}}}),
+            &dep
+        ),
+        vec![d(
+            "metadata.labels",
+            "not like {\"app\":\"nginx\"}",
+            "{\"app\":\"nginx\"}"
+        )]
+    );
+}
+
+// ---- arrays -----------------------------------------------------------------------------------
+
+#[test]
+fn arrays_match_some_element_in_any_order() {
+    let pod = pod("web-1", "Running", "nginx");
+    assert!(passes(
+        json!({"spec": {"containers": [{"name": "sidecar"}, {"name": "nginx"}]}}),
+        &pod
+    ));
+    assert!(passes(
+        json!({"spec": {"containers": [{"image": {"$glob": "busybox:*"}}]}}),
+        &pod
+    ));
+    assert!(passes(
+        json!({"spec": {"containers": [{"name": "nginx", "env": [{"name": "MODE", "value": "demo"}]}]}}),
+        &pod
+    ));
+    assert!(passes(
+        json!({"spec": {"containers": [{"name": "sidecar", "command": ["sleep 3600", "sh"]}]}}),
+        &pod
+    ));
+}
+
+#[test]
+fn array_elements_must_be_distinct() {
+    let pod = pod("web-1", "Running", "nginx");
+    // Both expected elements could match "nginx", but only one can have it: the second
+    // needs another element, which "sidecar" provides; three needs three.
+    assert!(passes(
+        json!({"spec": {"containers": [{"image": {"$regex": "."}}, {"name": "nginx"}]}}),
+        &pod
+    ));
+    assert_eq!(
+        diags(
+            json!({"spec": {"containers": [{"image": {"$regex": "."}}, {"image": {"$regex": "."}}, {"image": {"$regex": "."}}]}}),
+            &pod
+        )
+        .len(),
+        1
+    );
+    assert!(!passes(json!({"v": [1, 1]}), &json!({"v": [1, 2]})));
+    assert!(passes(json!({"v": [1, 1]}), &json!({"v": [2, 1, 1]})));
+}
+
+#[test]
+fn array_elements_named_by_name_in_paths() {
+    let pod = pod("web-1", "Running", "nginx");
+    assert_eq!(
+        diags(
+            json!({"spec": {"containers": [{"name": "nginx", "volumeMounts": [{"name": "config", "mountPath": "/etc/config"}]}]}}),
+            &pod
+        ),
+        vec![d(
+            "spec.containers[name=nginx].volumeMounts[name=config].mountPath",
+            "\"/etc/config\"",
+            "\"/config\""
+        )]
+    );
+    assert_eq!(
+        diags(
+            json!({"spec": {"containers": [{"name": "nginx", "env": [{"name": "FLY_NAME", "valueFrom": {"configMapKeyRef": {"key": "name"}}}]}]}}),
+            &pod
+        ),
+        vec![d(
+            "spec.containers[name=nginx].env[name=FLY_NAME].valueFrom.configMapKeyRef.key",
+            "\"name\"",
+            "\"fly-name\""
+        )]
+    );
+}
+
+#[test]
+fn unmatched_array_elements_show_the_array() {
+    let pod = pod("web-1", "Running", "nginx");
+    assert_eq!(
+        diags(json!({"spec": {"volumes": [{"name": "secret-vol"}]}}), &pod),
+        vec![d(
+            "spec.volumes",
+            "an element matching {\"name\":\"secret-vol\"}",
+            "[{\"configMap\":{\"name\":\"base-map\"},\"name\":\"config\"}]"
+        )]
+    );
+    assert_eq!(
+        diags(
+            json!({"spec": {"initContainers": [{"name": "init"}]}}),
+            &pod
+        ),
+        vec![d(
+            "spec.initContainers",
+            "an element matching {\"name\":\"init\"}",
+            "missing"
+        )]
+    );
+    assert_eq!(
+        diags(
+            json!({"spec": {"containers": [{"ports": [{"containerPort": 8080}]}]}}),
+            &pod
+        ),
+        vec![d(
+            "spec.containers",
+            "an element matching {\"ports\":[{\"containerPort\":8080}]}",
+            "[{\"env\":[{\"name\":\"FLY_NAME\",\"valueFrom\":{\"configMapKeyRef\":{\"key\":\"fly-name\",\"name\":\"base-map\"}}},{\"name\":\"MODE\",\"value\"…"
+        )]
+    );
+    assert_eq!(
+        diags(json!({"metadata": {"name": ["a"]}}), &pod),
+        vec![d(
+            "metadata.name",
+            "an array with elements matching [\"a\"]",
+            "\"web-1\""
+        )]
+    );
+}
+
+#[test]
+fn every_some_none() {
+    let pod = pod("web-1", "Running", "nginx");
+    assert!(passes(
+        json!({"status": {"containerStatuses": {"$every": {"restartCount": {"$lte": 1}}}}}),
+        &pod
+    ));
+    assert_eq!(
+        diags(
+            json!({"status": {"containerStatuses": {"$every": {"restartCount": 0}}}}),
+            &pod
+        ),
+        vec![d(
+            "status.containerStatuses[name=sidecar].restartCount",
+            "0",
+            "1"
+        )]
+    );
+    // Missing or empty arrays pass $every and $none, fail $some.
+    assert!(passes(
+        json!({"spec": {"initContainers": {"$every": {"name": "x"}}}}),
+        &pod
+    ));
+    assert!(passes(json!({"v": {"$every": 1}}), &json!({"v": []})));
+    assert!(passes(
+        json!({"spec": {"initContainers": {"$none": {"name": "x"}}}}),
+        &pod
+    ));
+    assert_eq!(
+        diags(
+            json!({"spec": {"initContainers": {"$some": {"name": "x"}}}}),
+            &pod
+        ),
+        vec![d(
+            "spec.initContainers",
+            "an element matching {\"name\":\"x\"}",
+            "missing"
+        )]
+    );
+    assert!(passes(
+        json!({"spec": {"containers": {"$some": {"image": {"$glob": "busybox:*"}}}}}),
+        &pod
+    ));
+    assert!(passes(
+        json!({"spec": {"containers": {"$none": {"image": {"$glob": "*:latest"}}}}}),
+        &pod
+    ));
+    assert_eq!(
+        diags(
+            json!({"spec": {"containers": {"$none": {"name": "sidecar"}}}}),
+            &pod
+        ),
+        vec![d(
+            "spec.containers[name=sidecar]",
+            "no element matching {\"name\":\"sidecar\"}",
+            "{\"command\":[\"sh\",\"-c\",\"sleep 3600\"],\"image\":\"busybox:1.36\",\"name\":\"sidecar\"}"
+        )]
+    );
+    assert_eq!(
+        diags(json!({"v": {"$every": 1}}), &json!({"v": [1, 2]})),
+        vec![d("v[1]", "1", "2")]
+    );
+    assert_eq!(
+        diags(json!({"v": {"$some": 3}}), &json!({"v": "abc"})),
+        vec![d("v", "an element matching 3", "\"abc\"")]
+    );
+}
+
+#[test]
+fn exact_arrays() {
+    let pod = pod("web-1", "Running", "nginx");
+    let command = |e: Value| json!({"spec": {"containers": [{"name": "sidecar", "command": e}]}});
+    assert!(passes(
+        command(json!({"$exact": ["sh", "-c", "sleep 3600"]})),
+        &pod
+    ));
+    assert_eq!(
+        diags(command(json!({"$exact": ["sh", "-c"]})), &pod),
+        vec![d(
+            "spec.containers[name=sidecar].command",
+            "exactly [\"sh\",\"-c\"]",
+            "[\"sh\",\"-c\",\"sleep 3600\"]"
+        )]
+    );
+    assert_eq!(
+        diags(command(json!({"$exact": ["-c", "sh", "sleep 3600"]})), &pod),
+        vec![
+            d(
+                "spec.containers[name=sidecar].command[0]",
+                "\"-c\"",
+                "\"sh\""
+            ),
+            d(
+                "spec.containers[name=sidecar].command[1]",
+                "\"sh\"",
+                "\"-c\""
+            ),
+        ]
+    );
+    // Elements are matched partially, in order.
+    assert!(passes(
+        json!({"spec": {"containers": {"$exact": [{"name": "nginx"}, {"name": "sidecar"}]}}}),
+        &pod
+    ));
+    assert!(!passes(
+        json!({"spec": {"containers": {"$exact": [{"name": "sidecar"}, {"name": "nginx"}]}}}),
+        &pod
+    ));
+}
+
+// ---- verdicts ---------------------------------------------------------------------------------
+
+#[test]
+fn a_matching_object_passes() {
+    let s = with_expect(
+        spec("ConfigMap", Some("base-map"), None),
+        json!({"data": {"fly-name": {"$exists": true}, "application.yaml": {"$exists": true}, "game.properties": {"$exists": true}}}),
+    );
+    assert_eq!(evaluate(&s, &[base_map()]), Verdict::Passed);
+    // No expect at all: existence is enough.
+    assert_eq!(
+        evaluate(&spec("ConfigMap", Some("base-map"), None), &[base_map()]),
+        Verdict::Passed
+    );
+}
+
+#[test]
+fn no_object_is_not_found() {
+    let s = spec("ConfigMap", Some("base-map"), None);
+    assert_eq!(
+        evaluate(&s, &[]),
+        Verdict::Failed {
+            diagnostics: vec![Diagnostic {
+                path: String::new(),
+                expected: "ConfigMap \"base-map\" to exist".into(),
+                actual: "not found".into(),
+            }],
+            closest: None,
+        }
+    );
+    let Verdict::Failed { diagnostics, .. } = evaluate(&spec("Pod", None, Some("app=nginx")), &[])
+    else {
+        panic!("expected failed");
+    };
+    assert_eq!(
+        diagnostics[0].expected,
+        "a Pod matching \"app=nginx\" to exist"
+    );
+    let Verdict::Failed { diagnostics, .. } = evaluate(&spec("Pod", None, None), &[]) else {
+        panic!("expected failed");
+    };
+    assert_eq!(diagnostics[0].expected, "a Pod to exist");
+}
+
+#[test]
+fn a_mismatching_object_fails_with_its_diagnostics() {
+    let s = with_expect(
+        spec("ConfigMap", Some("base-map"), None),
+        json!({"data": {"fly-name": "bird", "color": {"$exists": true}}}),
+    );
+    assert_eq!(
+        evaluate(&s, &[base_map()]),
+        Verdict::Failed {
+            diagnostics: vec![
+                Diagnostic {
+                    path: "data.color".into(),
+                    expected: "present".into(),
+                    actual: "missing".into()
+                },
+                Diagnostic {
+                    path: "data.fly-name".into(),
+                    expected: "\"bird\"".into(),
+                    actual: "\"fly\"".into()
+                },
+            ],
+            closest: Some("fly-k8s/base-map".into()),
+        }
+    );
+}
+
+#[test]
+fn the_closest_object_is_reported() {
+    let pods = [
+        pod("web-1", "Pending", "other"),
+        pod("web-2", "Running", "other"),
+        pod("web-3", "Failed", "nginx"),
+    ];
+    let s = with_expect(
+        spec("Pod", None, Some("tier=web")),
+        json!({"metadata": {"labels": {"app": "nginx"}}, "status": {"phase": "Running", "containerStatuses": {"$every": {"ready": true}}}}),
+    );
+    // web-2 misses the label only; web-3 misses phase and two ready containers; web-1 all.
+    assert_eq!(
+        evaluate(&s, &pods),
+        Verdict::Failed {
+            diagnostics: vec![Diagnostic {
+                path: "metadata.labels.app".into(),
+                expected: "\"nginx\"".into(),
+                actual: "\"other\"".into()
+            }],
+            closest: Some("fly-k8s/web-2".into()),
+        }
+    );
+    // Ties go to the first object.
+    let Verdict::Failed { closest, .. } = evaluate(&s, &[pods[0].clone(), pods[0].clone()]) else {
+        panic!("expected failed");
+    };
+    assert_eq!(closest.as_deref(), Some("fly-k8s/web-1"));
+    // One good object among bad ones passes.
+    let mut good = pod("web-4", "Running", "nginx");
+    good["metadata"]["labels"]["tier"] = json!("web");
+    let mut all = pods.to_vec();
+    all.push(good);
+    assert_eq!(evaluate(&s, &all), Verdict::Passed);
+}
+
+#[test]
+fn absence() {
+    let mut s = spec("ConfigMap", Some("x"), None);
+    s.absent = true;
+    assert_eq!(evaluate(&s, &[]), Verdict::Passed);
+    let mut x = base_map();
+    x["metadata"]["name"] = json!("x");
+    assert_eq!(
+        evaluate(&s, &[x.clone()]),
+        Verdict::Failed {
+            diagnostics: vec![Diagnostic {
+                path: String::new(),
+                expected: "no ConfigMap \"x\"".into(),
+                actual: "found fly-k8s/x".into(),
+            }],
+            closest: None,
+        }
+    );
+    // `expect` narrows what counts: only a ConfigMap holding `color` must be absent.
+    let narrowed = with_expect(s.clone(), json!({"data": {"color": {"$exists": true}}}));
+    assert_eq!(evaluate(&narrowed, &[x]), Verdict::Passed);
+
+    let mut pods = spec("Pod", None, Some("app=nginx"));
+    pods.absent = true;
+    let Verdict::Failed { diagnostics, .. } = evaluate(
+        &pods,
+        &[pod("a", "Running", "nginx"), pod("b", "Running", "nginx")],
+    ) else {
+        panic!("expected failed");
+    };
+    assert_eq!(diagnostics[0].expected, "no Pod matching \"app=nginx\"");
+    assert_eq!(diagnostics[0].actual, "found fly-k8s/a, fly-k8s/b");
+}
+
+#[test]
+fn counts() {
+    let pods: Vec<Value> = vec![
+        pod("web-1", "Running", "nginx"),
+        pod("web-2", "Running", "nginx"),
+        pod("web-3", "Pending", "nginx"),
+        pod("web-4", "Failed", "nginx"),
+    ];
+    let mut s = with_expect(
+        spec("Pod", None, Some("app=nginx")),
+        json!({"status": {"phase": "Running"}}),
+    );
+    s.count = Some(json!({"$gte": 3}));
+    assert_eq!(
+        evaluate(&s, &pods),
+        Verdict::Failed {
+            diagnostics: vec![Diagnostic {
+                path: String::new(),
+                expected: "count >= 3".into(),
+                actual: "2 matching (of 4 found)".into(),
+            }],
+            closest: None,
+        }
+    );
+    s.count = Some(json!({"$gte": 2}));
+    assert_eq!(evaluate(&s, &pods), Verdict::Passed);
+    s.count = Some(json!(2));
+    assert_eq!(evaluate(&s, &pods), Verdict::Passed);
+    s.count = Some(json!(3));
+    let Verdict::Failed { diagnostics, .. } = evaluate(&s, &pods) else {
+        panic!("expected failed");
+    };
+    assert_eq!(diagnostics[0].expected, "count = 3");
+    s.count = Some(json!({"$gte": 1, "$lte": 1}));
+    let Verdict::Failed { diagnostics, .. } = evaluate(&s, &pods) else {
+        panic!("expected failed");
+    };
+    assert_eq!(diagnostics[0].expected, "count >= 1 and <= 1");
+    // count 0 with nothing found passes.
+    s.count = Some(json!(0));
+    assert_eq!(evaluate(&s, &[]), Verdict::Passed);
+}
+
+#[test]
+fn pending_when_a_pod_is_still_starting() {
+    let mut s = with_expect(
+        spec("Pod", Some("web-1"), None),
+        json!({"status": {"phase": "Running", "containerStatuses": {"$every": {"ready": true}}}}),
+    );
+    s.pending = Some(PendingSpec {
+        when: json!({"status": {"phase": "Pending"}}),
+        reason: Text::same("The Pod is still starting"),
+    });
+    assert_eq!(
+        evaluate(&s, &[pod("web-1", "Pending", "nginx")]),
+        Verdict::Pending {
+            diagnostics: vec![
+                Diagnostic {
+                    path: "status.containerStatuses[name=nginx].ready".into(),
+                    expected: "true".into(),
+                    actual: "false".into()
+                },
+                Diagnostic {
+                    path: "status.containerStatuses[name=sidecar].ready".into(),
+                    expected: "true".into(),
+                    actual: "false".into()
+                },
+                Diagnostic {
+                    path: "status.phase".into(),
+                    expected: "\"Running\"".into(),
+                    actual: "\"Pending\"".into()
+                },
+            ],
+        }
+    );
+    assert!(matches!(
+        evaluate(&s, &[pod("web-1", "Failed", "nginx")]),
+        Verdict::Failed { .. }
+    ));
+    assert_eq!(
+        evaluate(&s, &[pod("web-1", "Running", "nginx")]),
+        Verdict::Passed
+    );
+    // Nothing found: nothing is on its way.
+    assert!(matches!(evaluate(&s, &[]), Verdict::Failed { .. }));
+}
+
+#[test]
+fn cel_pass_fail_and_error() {
+    let mut s = spec("Deployment", Some("nginx-deployment"), None);
+    s.cel = Some("object.status.readyReplicas == object.spec.replicas".into());
+    assert_eq!(evaluate(&s, &[deployment()]), Verdict::Passed);
+
+    let mut scaling = deployment();
+    scaling["status"]["readyReplicas"] = json!(1);
+    assert_eq!(
+        evaluate(&s, &[scaling]),
+        Verdict::Failed {
+            diagnostics: vec![Diagnostic {
+                path: String::new(),
+                expected: "`object.status.readyReplicas == object.spec.replicas` to be true".into(),
+                actual: "false".into(),
+            }],
+            closest: Some("fly-k8s/nginx-deployment".into()),
+        }
+    );
+
+    let mut starting = deployment();
+    starting["status"]
+        .as_object_mut()
+        .unwrap()
+        .remove("readyReplicas");
+    let Verdict::Error { message } = evaluate(&s, &[starting]) else {
+        panic!("expected an error");
+    };
+    assert!(message.contains("could not be evaluated"), "{message}");
+    assert!(message.contains("fly-k8s/nginx-deployment"), "{message}");
+
+    s.cel = Some("object.spec.replicas + 1".into());
+    let Verdict::Error { message } = evaluate(&s, &[deployment()]) else {
+        panic!("expected an error");
+    };
+    assert!(
+        message.contains("gave the int 4, not true or false"),
+        "{message}"
+    );
+}
+
+#[test]
+fn cel_and_expect_together() {
+    let mut s = with_expect(
+        spec("Deployment", None, Some("app=nginx")),
+        json!({"spec": {"replicas": 3}}),
+    );
+    s.cel = Some("object.status.availableReplicas >= 3".into());
+    assert_eq!(evaluate(&s, &[deployment()]), Verdict::Passed);
+    // CEL is not run on objects `expect` already rejects (no error from their missing fields).
+    let other =
+        json!({"metadata": {"name": "other", "namespace": "fly-k8s"}, "spec": {"replicas": 1}});
+    let Verdict::Failed {
+        diagnostics,
+        closest,
+    } = evaluate(&s, &[other])
+    else {
+        panic!("expected failed");
+    };
+    assert_eq!(closest.as_deref(), Some("fly-k8s/other"));
+    assert_eq!(diagnostics[0].path, "spec.replicas");
+}
+
+#[test]
+fn invalid_checks_evaluate_to_errors() {
+    let s = with_expect(
+        spec("ConfigMap", Some("base-map"), None),
+        json!({"data": {"$exist": true}}),
+    );
+    let Verdict::Error { message } = evaluate(&s, &[base_map()]) else {
+        panic!("expected an error");
+    };
+    assert!(
+        message.starts_with("check `a-check` is written wrongly: "),
+        "{message}"
+    );
+}
+
+// ---- validation -------------------------------------------------------------------------------
+
+fn problems(s: &CheckSpec) -> Vec<String> {
+    validate(s)
+}
+
+#[test]
+fn a_good_check_validates() {
+    let mut s = with_expect(
+        spec("Pod", None, Some("app=nginx,tier in (web)")),
+        json!({"status": {"phase": {"$in": ["Running"]}, "containerStatuses": {"$every": {"ready": true}}}, "spec": {"containers": [{"image": {"$regex": "^nginx"}}]}}),
+    );
+    s.cel = Some("object.spec.containers.size() >= 1".into());
+    s.count = Some(json!({"$gte": 2}));
+    s.pending = Some(PendingSpec {
+        when: json!({"status": {"phase": "Pending"}}),
+        reason: Text::same("wait"),
+    });
+    assert_eq!(problems(&s), Vec::<String>::new());
+}
+
+#[test]
+fn validation_messages() {
+    let base = spec("ConfigMap", Some("base-map"), None);
+    let one = |expect: Value| problems(&with_expect(base.clone(), expect));
+    assert_eq!(
+        one(json!({"data": {"fly-name": {"$exist": true}}})),
+        vec![
+            "`expect` at `data.fly-name`: unknown operator `$exist` (did you mean `$exists`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+        ]
+    );
+    assert_eq!(
+        one(json!({"data": {"$len": 3, "fly-name": "fly"}})),
+        vec![
+            "`expect` at `data`: mixes operators (`$len`) with plain keys (`fly-name`); an operator map may only hold operators."
+        ]
+    );
+    assert_eq!(
+        one(json!({"spec": {"replicas": {"$gte": "abc"}}})),
+        vec![
+            "`expect` at `spec.replicas`: `$gte` needs a number, a quantity such as \"500m\" or an RFC 3339 timestamp, not \"abc\"."
+        ]
+    );
+    assert_eq!(
+        one(json!({"data": {"x": {"$exists": 3}}})),
+        vec!["`expect` at `data.x`: `$exists` needs true or false, not 3."]
+    );
+    let regex = one(json!({"data": {"game.properties": {"$regex": "lives=(3"}}}));
+    assert_eq!(regex.len(), 1);
+    assert!(
+        regex[0].starts_with("`expect` at `data[\"game.properties\"]`: `$regex` \"lives=(3\" does not compile: unclosed group"),
+        "{regex:?}"
+    );
+    assert_eq!(
+        one(json!({"data": {"$len": "three"}})),
+        vec![
+            "`expect` at `data`: `$len` needs a whole number or an operator map such as {$gte: 1}, not \"three\"."
+        ]
+    );
+    assert_eq!(
+        one(json!({"data": {"$len": {"$gte": "x"}}})),
+        vec![
+            "`expect` at `data.$len`: `$gte` needs a number, a quantity such as \"500m\" or an RFC 3339 timestamp, not \"x\"."
+        ]
+    );
+    assert_eq!(
+        one(json!({"spec": {"containers": {"$exact": {"name": "nginx"}}}})),
+        vec![
+            "`expect` at `spec.containers`: `$exact` needs an array of elements, not {\"name\":\"nginx\"}."
+        ]
+    );
+    assert_eq!(
+        one(
+            json!({"a": {"$in": "x"}, "b": {"$glob": 1}, "c": {"$contains": 2}, "d": {"$regex": false}})
+        ),
+        vec![
+            "`expect` at `a`: `$in` needs an array of values, not \"x\".",
+            "`expect` at `b`: `$glob` needs a string pattern, not 1.",
+            "`expect` at `c`: `$contains` needs a string, not 2.",
+            "`expect` at `d`: `$regex` needs a string, not false.",
+        ]
+    );
+    assert_eq!(
+        one(json!({"spec": {"containers": [{"name": "x"}, {"image": {"$bogus": 1}}]}})),
+        vec![
+            "`expect` at `spec.containers[1].image`: unknown operator `$bogus`; the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+        ]
+    );
+    assert_eq!(
+        one(json!({"x": {"$not": {"$every": {"$gtt": 1}}}})),
+        vec![
+            "`expect` at `x.$not.$every`: unknown operator `$gtt` (did you mean `$gt`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+        ]
+    );
+    assert_eq!(
+        one(json!("base-map")),
+        vec!["`expect` must be a map (a partial object), not \"base-map\"."]
+    );
+}
+
+#[test]
+fn validation_of_find_cel_count_and_pending() {
+    let mut s = spec("Pod", Some("web"), Some("app=nginx"));
+    s.id = " ".into();
+    assert_eq!(
+        problems(&s),
+        vec![
+            "The check's `id` is empty; give it a short name that is unique within the step, such as `configmap-keys`.",
+            "`find` has both `name` and `selector`; use one of them.",
+        ]
+    );
+    let s = spec("Pod", None, Some("app in nginx"));
+    assert_eq!(
+        problems(&s),
+        vec!["`find.selector` \"app in nginx\" does not parse: expected `(` after `app in`."]
+    );
+    let mut s = spec("Deployment", Some("nginx-deployment"), None);
+    s.cel = Some("object.status.readyReplicas ==".into());
+    let p = problems(&s);
+    assert_eq!(p.len(), 1);
+    assert!(p[0].starts_with("`cel` does not parse at column "), "{p:?}");
+
+    let mut s = spec("Pod", None, Some("app=nginx"));
+    for (count, message) in [
+        (
+            json!(-1),
+            "`count` must be a whole number of 0 or more, or an operator map such as {$gte: 3}, not -1.",
+        ),
+        (
+            json!("3"),
+            "`count` must be a whole number of 0 or more, or an operator map such as {$gte: 3}, not \"3\".",
+        ),
+        (
+            json!(1.5),
+            "`count` must be a whole number of 0 or more, or an operator map such as {$gte: 3}, not 1.5.",
+        ),
+        (
+            json!({"$gte": "three"}),
+            "`count`: `$gte` needs a number, not \"three\".",
+        ),
+        (
+            json!({"$regex": "3"}),
+            "`count` cannot use `$regex`; it takes a number or `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$in`, `$not`.",
+        ),
+        (
+            json!({"$in": [1, "x"]}),
+            "`count`: `$in` needs an array of numbers, not [1,\"x\"].",
+        ),
+    ] {
+        s.count = Some(count);
+        assert_eq!(problems(&s), vec![message.to_owned()]);
+    }
+    s.count = Some(json!({"$not": {"$lt": 2}}));
+    assert_eq!(problems(&s), Vec::<String>::new());
+
+    s.count = Some(json!(2));
+    s.absent = true;
+    assert_eq!(
+        problems(&s),
+        vec!["`absent: true` cannot be combined with `count`; use `count: 0` instead."]
+    );
+
+    let mut s = spec("Pod", Some("web"), None);
+    s.pending = Some(PendingSpec {
+        when: json!({"status": {"phase": {"$in": "Pending"}}}),
+        reason: Text::same("wait"),
+    });
+    assert_eq!(
+        problems(&s),
+        vec!["`pending.when` at `status.phase`: `$in` needs an array of values, not \"Pending\"."]
+    );
+    let mut s = spec("", None, None);
+    s.find.api_version = String::new();
+    assert_eq!(
+        problems(&s),
+        vec![
+            "`find.apiVersion` is empty; write e.g. `v1` or `apps/v1`.",
+            "`find.kind` is empty; write e.g. `ConfigMap` or `Deployment`.",
+        ]
+    );
+}
+
+#[test]
+fn checks_read_from_yaml() {
+    // The shape lab authors write, through the same YAML reader the labs use.
+    let yaml = r#"
+id: configmap-keys
+title: {en: "base-map has its keys", zh: "base-map 有三个键"}
+reason: {en: "Apply base_config_map.yaml", zh: "应用 base_config_map.yaml"}
+find: {apiVersion: v1, kind: ConfigMap, name: base-map}
+expect:
+  data:
+    fly-name: {$exists: true}
+    application.yaml: {$regex: "port: 8080"}
+    game.properties: {$contains: "lives=3"}
+"#;
+    let s: CheckSpec = serde_saphyr::from_str(yaml).unwrap();
+    assert_eq!(validate(&s), Vec::<String>::new());
+    assert_eq!(evaluate(&s, &[base_map()]), Verdict::Passed);
+}

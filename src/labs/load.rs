@@ -1,0 +1,738 @@
+//! Loading and validating a labs folder. Every problem is collected (nothing stops at the
+//! first one), each with its file and, where there is one, its 1-based line.
+//!
+//! How lines are found: `lab.yaml` is parsed once into a [`Node`] tree that records the line
+//! of every value and key. The lab's top-level fields, each step and each check are then
+//! deserialized separately from that tree, so one mistake does not hide the others and every
+//! serde error points at the key or value that caused it. Semantic problems (duplicate ids,
+//! missing files) take their line from the same tree.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::manifest::{dns1123_label_problem, parse_manifests};
+use super::markdown::render_markdown;
+use super::model::{Lab, LabFile, Localized, Manifest, Step, StepFile};
+use super::node::{self, Node, Value};
+use super::source::Files;
+use super::{Catalog, Problem, Report};
+use crate::checks::{self, CheckSpec};
+
+/// The two languages every step is written in, as used in file names.
+const LANGS: [(&str, &str); 2] = [("en", "English"), ("zh", "Chinese")];
+
+/// Collects problems.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, file: &str, line: Option<usize>, message: impl Into<String>) {
+        self.0.push(Problem {
+            file: file.to_owned(),
+            line: line.filter(|l| *l > 0),
+            message: message.into(),
+        });
+    }
+}
+
+/// Loads and validates every lab in `files`; `root` names the folder in messages that are
+/// about the folder itself.
+pub fn load_files(files: &Files, root: &str) -> Result<Catalog, Report> {
+    let mut problems = Problems::default();
+    let ids: BTreeSet<&str> = files
+        .paths()
+        .filter_map(|p| p.split_once('/').map(|(first, _)| first))
+        .collect();
+    if ids.is_empty() {
+        problems.add(
+            root,
+            None,
+            "no labs found: a labs folder holds one folder per lab, each with a lab.yaml",
+        );
+    }
+    let mut labs = Vec::new();
+    let mut orders: BTreeMap<u32, Vec<(&str, Option<usize>)>> = BTreeMap::new();
+    for id in ids {
+        let before = problems.0.len();
+        if !is_id(id) {
+            problems.add(
+                id,
+                None,
+                format!(
+                    "lab folder name {id:?} is not allowed: use lowercase letters, digits and `-` (it is the lab's URL)"
+                ),
+            );
+        }
+        let loaded = load_lab(files, id, &mut problems);
+        if let Some((order, line)) = loaded.order {
+            orders.entry(order).or_default().push((id, line));
+        }
+        if let Some(lab) = loaded.lab
+            && problems.0.len() == before
+        {
+            labs.push(lab);
+        }
+    }
+    for (order, users) in &orders {
+        if users.len() < 2 {
+            continue;
+        }
+        for (id, line) in users {
+            let others: Vec<String> = users
+                .iter()
+                .filter(|(other, _)| other != id)
+                .map(|(other, _)| format!("`{other}`"))
+                .collect();
+            problems.add(
+                &format!("{id}/lab.yaml"),
+                *line,
+                format!(
+                    "order {order} is also used by lab {}: each lab needs its own position",
+                    others.join(", ")
+                ),
+            );
+        }
+    }
+    if problems.0.is_empty() {
+        labs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
+        Ok(Catalog { labs })
+    } else {
+        let mut problems = problems.0;
+        problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+        Err(Report { problems })
+    }
+}
+
+/// What loading one lab produced: the lab when it deserialized, and its `order` (with line)
+/// for the cross-lab duplicate check even when other parts are broken.
+struct Loaded {
+    lab: Option<Lab>,
+    order: Option<(u32, Option<usize>)>,
+}
+
+/// Lab, step and lab folder ids: lowercase letters, digits and `-` (they appear in URLs and
+/// file names).
+fn is_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Check ids are more relaxed: anything that is safe in a URL path segment.
+fn is_check_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn text<'a>(files: &'a Files, path: &str, problems: &mut Problems) -> Option<&'a str> {
+    let bytes = files.get(path)?;
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            problems.add(path, None, format!("the file is not UTF-8 text ({e})"));
+            None
+        }
+    }
+}
+
+fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
+    let mut loaded = Loaded {
+        lab: None,
+        order: None,
+    };
+    // Manifests are checked even when lab.yaml is broken: their problems are independent.
+    let mut manifests = BTreeMap::new();
+    let manifest_prefix = format!("{id}/manifests/");
+    for path in files.paths() {
+        if let Some(rel) = path.strip_prefix(&manifest_prefix)
+            && (rel.ends_with(".yaml") || rel.ends_with(".yml"))
+        {
+            let lab_rel = format!("manifests/{rel}");
+            let objects = manifest_objects(files, id, &lab_rel, problems);
+            manifests.insert(lab_rel, objects);
+        }
+    }
+
+    let lab_yaml = format!("{id}/lab.yaml");
+    if !files.contains(&lab_yaml) {
+        problems.add(
+            id,
+            None,
+            "the lab folder has no lab.yaml (or remove the folder if it is not a lab)",
+        );
+        return loaded;
+    }
+    let Some(src) = text(files, &lab_yaml, problems) else {
+        return loaded;
+    };
+    let root = match node::parse(src) {
+        Ok(root) => root,
+        Err(e) => {
+            problems.add(&lab_yaml, e.line, e.message);
+            return loaded;
+        }
+    };
+    if !matches!(root.value, Value::Map(_)) {
+        problems.add(
+            &lab_yaml,
+            Some(root.line),
+            format!(
+                "lab.yaml must be a mapping with order, title, summary, namespace and steps, found {}",
+                root.type_name()
+            ),
+        );
+        return loaded;
+    }
+
+    let step_nodes = root.get("steps").map(Node::items).unwrap_or_default();
+    let header = from_node_or_report::<LabFile>(&emptied(&root, "steps"), &lab_yaml, "", problems);
+    let order_line = root.get("order").map(|n| n.line);
+    loaded.order = match &header {
+        Some(header) => Some((header.order, order_line)),
+        None => root
+            .get("order")
+            .and_then(node_u32)
+            .map(|o| (o, order_line)),
+    };
+    if let Some(header) = &header
+        && let Some(why) = dns1123_label_problem(&header.namespace)
+    {
+        problems.add(
+            &lab_yaml,
+            root.get("namespace").map(|n| n.line),
+            format!(
+                "namespace {:?} is not a valid namespace name: {why}",
+                header.namespace
+            ),
+        );
+    }
+    // Steps are looked at even when the header or another step is broken, so one run reports
+    // everything; only checks that could give false alarms (unused files) need every step.
+    let (step_files, all_steps_read) = steps_of(step_nodes, &lab_yaml, problems);
+    if step_nodes.is_empty()
+        && root
+            .get("steps")
+            .is_some_and(|n| matches!(n.value, Value::Seq(_)))
+    {
+        problems.add(
+            &lab_yaml,
+            root.entry("steps").map(|(k, _)| k.line),
+            "the lab has no steps",
+        );
+    }
+
+    let mut used_manifests = BTreeSet::new();
+    let mut seen_steps: HashMap<&str, usize> = HashMap::new();
+    let mut steps = Vec::new();
+    for parsed in &step_files {
+        let (step_file, step_node) = (&parsed.step, parsed.node);
+        let id_line = step_node.get("id").map_or(step_node.line, |n| n.line);
+        let sid = step_file.id.as_str();
+        if !is_id(sid) {
+            problems.add(
+                &lab_yaml,
+                Some(id_line),
+                format!(
+                    "step id {sid:?} is not allowed: use lowercase letters, digits and `-` (it names steps/{sid}.en.md)"
+                ),
+            );
+        }
+        if let Some(first) = seen_steps.insert(sid, id_line) {
+            problems.add(
+                &lab_yaml,
+                Some(id_line),
+                format!("duplicate step id `{sid}` (first used on line {first})"),
+            );
+        }
+
+        let mut html = Localized::default();
+        for (lang, language) in LANGS {
+            let rel = format!("steps/{sid}.{lang}.md");
+            let path = format!("{id}/{rel}");
+            if !files.contains(&path) {
+                problems.add(
+                    &lab_yaml,
+                    Some(id_line),
+                    format!("step `{sid}` has no {language} text: create {rel}"),
+                );
+                continue;
+            }
+            if let Some(md) = text(files, &path, problems) {
+                let rendered = render_markdown(md);
+                match lang {
+                    "en" => html.en = rendered,
+                    _ => html.zh = rendered,
+                }
+            }
+        }
+
+        let mut objects = Vec::new();
+        let entry_nodes = step_node
+            .get("manifests")
+            .map(Node::items)
+            .unwrap_or_default();
+        for (rel, entry) in step_file.manifests.iter().zip(entry_nodes) {
+            let line = Some(entry.line);
+            if rel.starts_with('/') || rel.contains('\\') || rel.split('/').any(|p| p == "..") {
+                problems.add(
+                    &lab_yaml,
+                    line,
+                    format!(
+                        "manifest {rel:?} must be a path inside the lab folder, like manifests/app.yaml"
+                    ),
+                );
+                continue;
+            }
+            if !manifests.contains_key(rel) {
+                if files.contains(&format!("{id}/{rel}")) {
+                    let parsed = manifest_objects(files, id, rel, problems);
+                    manifests.insert(rel.clone(), parsed);
+                } else {
+                    let hint = if files.contains(&format!("{id}/manifests/{rel}")) {
+                        format!(" (did you mean manifests/{rel}?)")
+                    } else {
+                        String::new()
+                    };
+                    problems.add(
+                        &lab_yaml,
+                        line,
+                        format!("manifest {rel} does not exist in the lab folder{hint}"),
+                    );
+                    continue;
+                }
+            }
+            used_manifests.insert(rel.clone());
+            objects.extend(manifests.get(rel).into_iter().flatten().cloned());
+        }
+
+        check_checks(parsed, &lab_yaml, problems);
+
+        steps.push(Step {
+            id: step_file.id.clone(),
+            title: step_file.title.clone(),
+            html,
+            manifests: objects,
+            checks: step_file.checks.clone(),
+            hints: step_file.hints.clone(),
+        });
+    }
+
+    // Every name a step mentions counts as used, even in a step that is otherwise broken, so
+    // one mistake does not also make its files look unused.
+    for entry in step_nodes
+        .iter()
+        .flat_map(|n| n.get("manifests").map(Node::items).unwrap_or_default())
+    {
+        if let Some(rel) = entry.as_str() {
+            used_manifests.insert(rel.to_owned());
+        }
+    }
+    for rel in manifests.keys() {
+        if rel.starts_with("manifests/") && !used_manifests.contains(rel) {
+            problems.add(
+                &format!("{id}/{rel}"),
+                None,
+                "not used by any step: list it in a step's `manifests:` or delete it",
+            );
+        }
+    }
+    stray_step_files(files, id, step_nodes, problems);
+    let intro_html = intro(files, id, problems);
+
+    let Some(header) = header.filter(|_| all_steps_read) else {
+        return loaded;
+    };
+    loaded.lab = Some(Lab {
+        id: id.to_owned(),
+        order: header.order,
+        title: header.title,
+        summary: header.summary,
+        namespace: header.namespace,
+        intro_html,
+        steps,
+    });
+    loaded
+}
+
+fn node_u32(node: &Node) -> Option<u32> {
+    match node.value {
+        Value::UInt(u) => u32::try_from(u).ok(),
+        _ => None,
+    }
+}
+
+/// Parses a manifest file (path relative to the lab folder), reporting its problems.
+fn manifest_objects(files: &Files, id: &str, rel: &str, problems: &mut Problems) -> Vec<Manifest> {
+    let path = format!("{id}/{rel}");
+    let Some(src) = text(files, &path, problems) else {
+        return Vec::new();
+    };
+    let (objects, found) = parse_manifests(rel, src);
+    for (line, message) in found {
+        problems.add(&path, line, message);
+    }
+    objects
+}
+
+/// A copy of `node` where the list under `key` is empty, so the rest is deserialized
+/// without it (the list's elements are deserialized one by one).
+fn emptied(node: &Node, key: &str) -> Node {
+    let mut copy = node.clone();
+    if let Value::Map(entries) = &mut copy.value {
+        for (k, v) in entries.iter_mut() {
+            if k.name == key && matches!(v.value, Value::Seq(_)) {
+                v.value = Value::Seq(Vec::new());
+            }
+        }
+    }
+    copy
+}
+
+/// The `id` of a step or check node, when it has a string one (to say which one is broken).
+fn id_of(node: &Node) -> Option<&str> {
+    node.get("id").and_then(Node::as_str)
+}
+
+/// Deserializes `T`, reporting a failure (its message prefixed with `context`).
+fn from_node_or_report<T: serde::de::DeserializeOwned>(
+    node: &Node,
+    file: &str,
+    context: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    match node::from_node::<T>(node) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            problems.add(file, e.line, format!("{context}{}", e.message));
+            None
+        }
+    }
+}
+
+/// A step that deserialized, with the nodes its lines come from.
+struct ParsedStep<'a> {
+    step: StepFile,
+    node: &'a Node,
+    /// The node of each of `step.checks`, in the same order.
+    check_nodes: Vec<&'a Node>,
+}
+
+/// Deserializes every step, and every check of every step, separately (all failures are
+/// reported). Returns the steps that could be read (with the checks that could be read) and
+/// whether everything could be read.
+fn steps_of<'a>(
+    step_nodes: &'a [Node],
+    file: &str,
+    problems: &mut Problems,
+) -> (Vec<ParsedStep<'a>>, bool) {
+    let mut all_read = true;
+    let mut steps = Vec::new();
+    for node in step_nodes {
+        let step_name = id_of(node).map_or_else(String::new, |id| format!("step `{id}`: "));
+        let step =
+            from_node_or_report::<StepFile>(&emptied(node, "checks"), file, &step_name, problems);
+        let mut checks = Vec::new();
+        let mut check_nodes = Vec::new();
+        for check_node in node.get("checks").map(Node::items).unwrap_or_default() {
+            let name = id_of(check_node).map_or_else(String::new, |id| format!("check `{id}`: "));
+            match from_node_or_report::<CheckSpec>(check_node, file, &name, problems) {
+                Some(check) => {
+                    checks.push(check);
+                    check_nodes.push(check_node);
+                }
+                None => all_read = false,
+            }
+        }
+        match step {
+            Some(mut step) => {
+                step.checks = checks;
+                steps.push(ParsedStep {
+                    step,
+                    node,
+                    check_nodes,
+                });
+            }
+            None => all_read = false,
+        }
+    }
+    (steps, all_read)
+}
+
+/// Check ids unique within the step, and what the check language says about each check.
+fn check_checks(parsed: &ParsedStep<'_>, file: &str, problems: &mut Problems) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (check, check_node) in parsed.step.checks.iter().zip(&parsed.check_nodes) {
+        let id_line = check_node.get("id").map_or(check_node.line, |n| n.line);
+        let cid = check.id.as_str();
+        if !is_check_id(cid) {
+            problems.add(
+                file,
+                Some(id_line),
+                format!("check id {cid:?} is not allowed: use letters, digits, `-`, `_` and `.`"),
+            );
+        }
+        if let Some(first) = seen.insert(cid, id_line) {
+            problems.add(
+                file,
+                Some(id_line),
+                format!(
+                    "duplicate check id `{cid}` in step `{}` (first used on line {first})",
+                    parsed.step.id
+                ),
+            );
+        }
+        for message in checks::validate(check) {
+            problems.add(
+                file,
+                Some(check_node.line),
+                format!("check `{cid}`: {message}"),
+            );
+        }
+    }
+}
+
+/// Files in `steps/` that belong to no step (usually a typo in the file name or the id).
+fn stray_step_files(files: &Files, id: &str, step_nodes: &[Node], problems: &mut Problems) {
+    let prefix = format!("{id}/steps/");
+    let expected: BTreeSet<String> = step_nodes
+        .iter()
+        .filter_map(id_of)
+        .flat_map(|sid| {
+            LANGS
+                .iter()
+                .map(move |(lang, _)| format!("{sid}.{lang}.md"))
+        })
+        .collect();
+    for path in files.paths() {
+        if let Some(name) = path.strip_prefix(&prefix)
+            && !expected.contains(name)
+        {
+            problems.add(
+                path,
+                None,
+                "not used by any step: step text is steps/<step-id>.en.md and steps/<step-id>.zh.md",
+            );
+        }
+    }
+}
+
+/// The optional introduction; when one language has it, the other must too.
+fn intro(files: &Files, id: &str, problems: &mut Problems) -> Localized {
+    let mut html = Localized::default();
+    let present: Vec<bool> = LANGS
+        .iter()
+        .map(|(lang, _)| files.contains(&format!("{id}/intro.{lang}.md")))
+        .collect();
+    for (i, (lang, language)) in LANGS.iter().enumerate() {
+        let path = format!("{id}/intro.{lang}.md");
+        if !present[i] {
+            if present.iter().any(|p| *p) {
+                problems.add(
+                    &path,
+                    None,
+                    format!(
+                        "missing: the introduction exists in another language but not in {language}"
+                    ),
+                );
+            }
+            continue;
+        }
+        if let Some(md) = text(files, &path, problems) {
+            let rendered = render_markdown(md);
+            match *lang {
+                "en" => html.en = rendered,
+                _ => html.zh = rendered,
+            }
+        }
+    }
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAB: &str = "\
+order: 1
+title: {en: ConfigMap, zh: ConfigMap}
+summary: {en: Config for pods, zh: 配置}
+namespace: fly-k8s
+steps:
+  - id: create
+    title: {en: Create it, zh: 创建}
+    manifests: [manifests/cm.yaml]
+    checks:
+      - id: exists
+        title: {en: exists, zh: 存在}
+        reason: {en: create it, zh: 创建}
+        find: {apiVersion: v1, kind: ConfigMap, name: base-map}
+        expect:
+          data:
+            enabled: yes
+    hints:
+      - {en: Use kubectl apply, zh: 用 kubectl apply}
+  - id: edit
+    title: {en: Edit it, zh: 编辑}
+";
+
+    const CM: &str =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base-map\ndata:\n  enabled: yes\n";
+
+    fn good_files() -> Vec<(String, String)> {
+        [
+            ("README.md", "# labs"),
+            ("configmap/lab.yaml", LAB),
+            ("configmap/intro.en.md", "# Intro\n\nHello"),
+            ("configmap/intro.zh.md", "# 简介\n\n你好"),
+            (
+                "configmap/steps/create.en.md",
+                "Run:\n\n```sh\nkubectl apply -f cm.yaml\n```\n",
+            ),
+            ("configmap/steps/create.zh.md", "运行 `kubectl`"),
+            (
+                "configmap/steps/edit.en.md",
+                "Edit <script>alert(1)</script>",
+            ),
+            ("configmap/steps/edit.zh.md", "编辑"),
+            ("configmap/manifests/cm.yaml", CM),
+        ]
+        .into_iter()
+        .map(|(p, c)| (p.to_owned(), c.to_owned()))
+        .collect()
+    }
+
+    fn load(files: &[(String, String)]) -> Result<Catalog, Report> {
+        load_files(
+            &Files::from_memory(files.iter().map(|(p, c)| (p.as_str(), c.as_str()))),
+            "labs",
+        )
+    }
+
+    fn with_lab_yaml(lab: String) -> Vec<(String, String)> {
+        let mut files = good_files();
+        files[1].1 = lab;
+        files
+    }
+
+    fn has(report: &Report, display: &str) -> bool {
+        report.problems.iter().any(|p| p.to_string() == display)
+    }
+
+    #[test]
+    fn a_valid_lab_loads() {
+        let catalog = load(&good_files()).unwrap();
+        let lab = catalog.lab("configmap").unwrap();
+        assert_eq!(lab.namespace, "fly-k8s");
+        assert_eq!(lab.steps.len(), 2);
+        let create = lab.step("create").unwrap();
+        assert_eq!(create.manifests.len(), 1);
+        assert_eq!(create.manifests[0].kind, "ConfigMap");
+        assert_eq!(create.manifests[0].name, "base-map");
+        assert_eq!(create.manifests[0].namespace, None);
+        assert_eq!(create.manifests[0].object["data"]["enabled"], "yes");
+        assert_eq!(
+            create.checks[0].expect.as_ref().unwrap()["data"]["enabled"],
+            "yes"
+        );
+        assert_eq!(create.hints.len(), 1);
+        assert!(
+            create.html.en.contains(r#"class="copy""#),
+            "{}",
+            create.html.en
+        );
+        assert!(create.html.zh.contains("<code>kubectl</code>"));
+        assert!(!lab.step("edit").unwrap().html.en.contains("<script"));
+        assert!(lab.intro_html.zh.contains("你好"));
+    }
+
+    #[test]
+    fn labs_are_sorted_by_order() {
+        let mut files = good_files();
+        for (path, content) in good_files() {
+            if let Some(rest) = path.strip_prefix("configmap/") {
+                let content = if rest == "lab.yaml" {
+                    LAB.replace("order: 1", "order: 0")
+                } else {
+                    content
+                };
+                files.push((format!("apod/{rest}"), content));
+            }
+        }
+        let catalog = load(&files).unwrap();
+        let ids: Vec<&str> = catalog.labs.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["apod", "configmap"]);
+    }
+
+    #[test]
+    fn several_problems_in_one_lab_yaml_are_all_reported() {
+        let lab = LAB
+            .replace(
+                "    title: {en: Edit it, zh: 编辑}",
+                "    titel: {en: Edit it, zh: 编辑}",
+            )
+            .replace("        find: {", "        colour: red\n        find: {");
+        let report = load(&with_lab_yaml(lab)).unwrap_err();
+        assert!(
+            has(
+                &report,
+                "configmap/lab.yaml:13: check `exists`: unknown field `colour`, expected one of `id`, `title`, `reason`, `find`, `expect`, `cel`, `absent`, `count`, `pending`"
+            ),
+            "{report}"
+        );
+        assert!(
+            report.problems.iter().any(|p| p.line == Some(21)
+                && p.message.starts_with("step `edit`: unknown field `titel`")),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn semantic_problems_have_lines() {
+        let lab = LAB.replace("  - id: edit", "  - id: create").replace(
+            "manifests: [manifests/cm.yaml]",
+            "manifests: [manifests/cm.yaml, cm.yaml]",
+        );
+        let mut files = with_lab_yaml(lab);
+        files.retain(|(p, _)| p != "configmap/steps/create.zh.md");
+        let report = load(&files).unwrap_err();
+        assert!(
+            has(
+                &report,
+                "configmap/lab.yaml:19: duplicate step id `create` (first used on line 6)"
+            ),
+            "{report}"
+        );
+        assert!(
+            has(
+                &report,
+                "configmap/lab.yaml:6: step `create` has no Chinese text: create steps/create.zh.md"
+            ),
+            "{report}"
+        );
+        assert!(
+            has(
+                &report,
+                "configmap/lab.yaml:8: manifest cm.yaml does not exist in the lab folder (did you mean manifests/cm.yaml?)"
+            ),
+            "{report}"
+        );
+        assert!(
+            has(
+                &report,
+                "configmap/steps/edit.en.md: not used by any step: step text is steps/<step-id>.en.md and steps/<step-id>.zh.md"
+            ),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn an_empty_folder_has_no_labs() {
+        let report = load(&[("README.md".to_owned(), "# nothing".to_owned())]).unwrap_err();
+        assert_eq!(report.problems.len(), 1);
+        assert!(report.problems[0].message.starts_with("no labs found"));
+    }
+}

@@ -1,0 +1,222 @@
+//! Markdown to sanitized HTML for lab text: CommonMark with tables and strikethrough, headings
+//! with ids, external links opening in a new tab, code blocks with a copy button.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+
+/// The copy button put before every code block (its text is replaced client-side per language).
+const COPY_BUTTON: &str =
+    r#"<button type="button" class="copy" data-copy aria-label="Copy">Copy</button>"#;
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    // No `style` attributes anywhere (table alignment included): pages send a strict CSP that
+    // would block them anyway.
+    let mut b = ammonia::Builder::default();
+    b.add_tag_attributes("code", ["class"])
+        .add_tag_attributes("a", ["target"])
+        .add_tags(["h1", "h2", "h3", "h4", "h5", "h6"])
+        .add_tag_attributes("h1", ["id"])
+        .add_tag_attributes("h2", ["id"])
+        .add_tag_attributes("h3", ["id"])
+        .add_tag_attributes("h4", ["id"])
+        .add_tag_attributes("h5", ["id"])
+        .add_tag_attributes("h6", ["id"])
+        .link_rel(Some("noopener noreferrer"))
+        .attribute_filter(|element, attribute, value| match (element, attribute) {
+            // Only the syntax-highlighting hint survives on code, so pages can style by language.
+            ("code", "class") => value
+                .split_whitespace()
+                .find(|c| {
+                    c.strip_prefix("language-").is_some_and(|lang| {
+                        !lang.is_empty()
+                            && lang
+                                .chars()
+                                .all(|ch| ch.is_ascii_alphanumeric() || "+-_#.".contains(ch))
+                    })
+                })
+                .map(|c| Cow::Owned(c.to_owned())),
+            ("a", "target") => (value == "_blank").then_some(Cow::Borrowed("_blank")),
+            _ => Some(Cow::Borrowed(value)),
+        });
+    b
+});
+
+/// Renders lab Markdown to HTML that is safe to put in a page: no scripts, event handlers or
+/// `javascript:` URLs survive; inline HTML is reduced to harmless tags.
+pub fn render_markdown(md: &str) -> String {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let events = with_heading_ids(Parser::new_ext(md, options).collect());
+    let events = events.into_iter().map(external_links);
+    let mut html = String::with_capacity(md.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events);
+    let clean = SANITIZER.clean(&html).to_string();
+    // After sanitizing, so the button is not stripped; the sanitizer never leaves attributes
+    // on <pre>, so the literal tags are exactly the code blocks.
+    clean
+        .replace(
+            "<pre>",
+            &format!(r#"<div class="code-block">{COPY_BUTTON}<pre>"#),
+        )
+        .replace("</pre>", "</pre></div>")
+}
+
+/// Gives every heading without an explicit id one derived from its text, unique in the page.
+fn with_heading_ids(mut events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut used = HashSet::new();
+    let mut i = 0;
+    while i < events.len() {
+        if let Event::Start(Tag::Heading { id, .. }) = &events[i] {
+            let explicit = id.as_ref().map(|id| id.to_string());
+            let mut text = String::new();
+            let mut j = i + 1;
+            while j < events.len() && !matches!(events[j], Event::End(TagEnd::Heading(_))) {
+                if let Event::Text(t) | Event::Code(t) = &events[j] {
+                    text.push_str(t);
+                }
+                j += 1;
+            }
+            let base = explicit.unwrap_or_else(|| slug(&text));
+            let mut unique = base.clone();
+            let mut n = 1;
+            while !used.insert(unique.clone()) {
+                unique = format!("{base}-{n}");
+                n += 1;
+            }
+            if let Event::Start(Tag::Heading { id, .. }) = &mut events[i] {
+                *id = Some(CowStr::from(unique));
+            }
+            i = j;
+        }
+        i += 1;
+    }
+    events
+}
+
+/// A URL fragment from heading text: lowercase letters and digits (any script) joined by `-`.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    if out.is_empty() {
+        "section".to_owned()
+    } else {
+        out
+    }
+}
+
+/// Links to other sites open in a new tab, so the learner keeps the lab open.
+fn external_links(event: Event<'_>) -> Event<'_> {
+    match event {
+        Event::Start(Tag::Link {
+            dest_url, title, ..
+        }) if is_external(&dest_url) => {
+            let title = if title.is_empty() {
+                String::new()
+            } else {
+                format!(r#" title="{}""#, escape_attr(&title))
+            };
+            Event::InlineHtml(CowStr::from(format!(
+                r#"<a href="{}"{title} target="_blank">"#,
+                escape_attr(&dest_url)
+            )))
+        }
+        other => other,
+    }
+}
+
+fn is_external(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")
+}
+
+fn escape_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_are_neutralized() {
+        let html = render_markdown(
+            "Hi <script>alert(1)</script>\n\n<img src=x onerror=\"alert(2)\">\n\n\
+             <a href=\"#\" onclick=\"steal()\">x</a> [bad](javascript:alert(3)) \
+             <a href=\"javascript:alert(4)\">y</a>",
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("alert(1)"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
+        assert!(!html.contains("onclick"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+    }
+
+    #[test]
+    fn code_blocks_get_a_copy_button_and_keep_their_language() {
+        let html = render_markdown("Run:\n\n```sh\nkubectl get pods\n```\n");
+        assert!(
+            html.contains(
+                r#"<div class="code-block"><button type="button" class="copy" data-copy aria-label="Copy">Copy</button><pre><code class="language-sh">kubectl get pods"#
+            ),
+            "{html}"
+        );
+        assert!(html.contains("</code></pre></div>"), "{html}");
+        let hostile = render_markdown("```sh\" onclick=\"x\n1\n```\n");
+        assert!(!hostile.contains("onclick"), "{hostile}");
+    }
+
+    #[test]
+    fn headings_get_unique_ids() {
+        let html = render_markdown(
+            "# Create the ConfigMap\n\n## 创建 ConfigMap\n\n## Create the ConfigMap\n",
+        );
+        assert!(html.contains(r#"<h1 id="create-the-configmap">"#), "{html}");
+        assert!(html.contains(r#"<h2 id="创建-configmap">"#), "{html}");
+        assert!(
+            html.contains(r#"<h2 id="create-the-configmap-1">"#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn external_links_are_safe_and_open_in_a_new_tab() {
+        let html =
+            render_markdown("[docs](https://kubernetes.io/docs/ \"K8s\") and [next](../pod)");
+        assert!(
+            html.contains(r#"href="https://kubernetes.io/docs/""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"target="_blank""#), "{html}");
+        assert!(html.contains(r#"rel="noopener noreferrer""#), "{html}");
+        assert!(html.contains(r#"href="../pod""#), "{html}");
+    }
+
+    #[test]
+    fn tables_strikethrough_and_harmless_inline_html_survive() {
+        let html = render_markdown("| a | b |\n|---|:-:|\n| 1 | 2 |\n\n~~old~~ <kbd>Ctrl</kbd>\n");
+        assert!(html.contains("<table>"), "{html}");
+        assert!(!html.contains("style="), "{html}");
+        assert!(html.contains("<del>old</del>"), "{html}");
+        assert!(html.contains("<kbd>Ctrl</kbd>"), "{html}");
+    }
+}

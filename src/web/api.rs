@@ -1,0 +1,377 @@
+//! The JSON API (for scripts and curl) and the health endpoints. Browsers from other sites are
+//! refused instead of carrying a CSRF token: see [`same_site_only`].
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::WebState;
+use super::error::WebError;
+use super::view::{done_count, step_state};
+use crate::engine::{Health, ResetReport, StepReport};
+use crate::i18n::Text;
+use crate::labs::Lab;
+use crate::store::StepRecord;
+
+fn bad_path(e: PathRejection) -> WebError {
+    WebError::BadRequest(format!("malformed address: {}", e.body_text()))
+}
+
+/// Refuses state-changing API requests a browser sends from another site: `Sec-Fetch-Site:
+/// cross-site`, or an `Origin` whose host is not this server's (403); and bodies that are not
+/// JSON (415), since only those could come from a plain cross-site form.
+pub async fn same_site_only(request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    if let Err(e) = judge(request.headers()) {
+        return e.into_response();
+    }
+    next.run(request).await
+}
+
+fn judge(headers: &HeaderMap) -> Result<(), WebError> {
+    let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    if get(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
+        return Err(WebError::CrossSite(
+            "the request comes from a page on another site".into(),
+        ));
+    }
+    if let Some(origin) = get(header::ORIGIN) {
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/'));
+        if origin_host.is_none() || origin_host != get(header::HOST) {
+            return Err(WebError::CrossSite(format!(
+                "the request's Origin {origin:?} is not this server"
+            )));
+        }
+    }
+    let has_body = get(header::CONTENT_LENGTH).is_some_and(|l| l.trim() != "0")
+        || headers.contains_key(header::TRANSFER_ENCODING);
+    match get(header::CONTENT_TYPE) {
+        Some(ct) => {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            if !essence.eq_ignore_ascii_case("application/json") {
+                return Err(WebError::UnsupportedMediaType(format!(
+                    "send no body, or Content-Type: application/json (got {essence:?})"
+                )));
+            }
+        }
+        None if has_body => {
+            return Err(WebError::UnsupportedMediaType(
+                "a request body needs Content-Type: application/json".into(),
+            ));
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// A lab in `GET /api/labs`.
+#[derive(Debug, Serialize)]
+pub struct LabSummary {
+    /// Lab id (used in URLs).
+    pub id: String,
+    /// Position on the home page.
+    pub order: u32,
+    /// Title (en, zh).
+    pub title: Text,
+    /// Summary (en, zh).
+    pub summary: Text,
+    /// Number of steps.
+    pub steps: usize,
+    /// Steps done.
+    pub done: usize,
+    /// The lab's page.
+    pub url: String,
+}
+
+/// `GET /api/labs` body.
+#[derive(Debug, Serialize)]
+pub struct LabList {
+    /// Every lab, in order.
+    pub labs: Vec<LabSummary>,
+}
+
+/// `GET /api/labs`: every lab with the learner's progress.
+pub async fn labs(State(state): State<WebState>) -> Result<Json<LabList>, WebError> {
+    let progress = state.engine.all_progress().await?;
+    let labs = state
+        .engine
+        .catalog()
+        .labs
+        .iter()
+        .map(|lab| LabSummary {
+            id: lab.id.clone(),
+            order: lab.order,
+            title: lab.title.clone(),
+            summary: lab.summary.clone(),
+            steps: lab.steps.len(),
+            done: done_count(
+                lab.steps.iter().map(|s| s.id.as_str()),
+                progress.get(&lab.id),
+            ),
+            url: format!("/labs/{}", lab.id),
+        })
+        .collect();
+    Ok(Json(LabList { labs }))
+}
+
+/// A check in `GET /api/labs/{lab}`.
+#[derive(Debug, Serialize)]
+pub struct CheckInfo {
+    /// Check id.
+    pub id: String,
+    /// What it checks.
+    pub title: Text,
+}
+
+/// A manifest object in `GET /api/labs/{lab}`.
+#[derive(Debug, Serialize)]
+pub struct ManifestInfo {
+    /// File.
+    pub file: String,
+    /// `apiVersion`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace when the file sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A step in `GET /api/labs/{lab}`.
+#[derive(Debug, Serialize)]
+pub struct StepInfo {
+    /// Step id.
+    pub id: String,
+    /// Title.
+    pub title: Text,
+    /// `done`, `failed`, `pending`, `error` or `not-checked`.
+    pub state: &'static str,
+    /// What Set up applies (empty: no Set up).
+    pub manifests: Vec<ManifestInfo>,
+    /// The checks' titles.
+    pub checks: Vec<CheckInfo>,
+    /// Number of hints.
+    pub hints: usize,
+    /// The stored record, when checked at least once.
+    pub progress: Option<StepRecord>,
+}
+
+/// `GET /api/labs/{lab}` body.
+#[derive(Debug, Serialize)]
+pub struct LabDetail {
+    /// Lab id.
+    pub id: String,
+    /// Position.
+    pub order: u32,
+    /// Title.
+    pub title: Text,
+    /// Summary.
+    pub summary: Text,
+    /// Namespace.
+    pub namespace: String,
+    /// Steps done.
+    pub done: usize,
+    /// Steps.
+    pub steps: Vec<StepInfo>,
+}
+
+fn detail(lab: &Lab, progress: &BTreeMap<String, StepRecord>) -> LabDetail {
+    let steps: Vec<StepInfo> = lab
+        .steps
+        .iter()
+        .map(|s| StepInfo {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            state: step_state(progress.get(&s.id)),
+            manifests: s
+                .manifests
+                .iter()
+                .map(|m| ManifestInfo {
+                    file: m.file.clone(),
+                    api_version: m.api_version.clone(),
+                    kind: m.kind.clone(),
+                    name: m.name.clone(),
+                    namespace: m.namespace.clone(),
+                })
+                .collect(),
+            checks: s
+                .checks
+                .iter()
+                .map(|c| CheckInfo {
+                    id: c.id.clone(),
+                    title: c.title.clone(),
+                })
+                .collect(),
+            hints: s.hints.len(),
+            progress: progress.get(&s.id).cloned(),
+        })
+        .collect();
+    LabDetail {
+        id: lab.id.clone(),
+        order: lab.order,
+        title: lab.title.clone(),
+        summary: lab.summary.clone(),
+        namespace: lab.namespace.clone(),
+        done: steps.iter().filter(|s| s.state == "done").count(),
+        steps,
+    }
+}
+
+/// `GET /api/labs/{lab}`: the lab, its steps, their checks and progress.
+pub async fn lab(
+    State(state): State<WebState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<LabDetail>, WebError> {
+    let Path(lab_id) = path.map_err(bad_path)?;
+    let lab = state
+        .engine
+        .catalog()
+        .lab(&lab_id)
+        .ok_or_else(|| WebError::UnknownLab(lab_id.clone()))?;
+    let progress = state.engine.lab_progress(&lab_id).await?;
+    Ok(Json(detail(lab, &progress)))
+}
+
+/// `POST /api/labs/{lab}/steps/{step}/setup`: the set-up report; 502 (same body) when the API
+/// server refused an object.
+pub async fn setup(
+    State(state): State<WebState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, WebError> {
+    let Path((lab, step)) = path.map_err(bad_path)?;
+    let report = state.engine.setup(&lab, &step).await?;
+    let status = if report.error.is_some() {
+        StatusCode::BAD_GATEWAY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(report)).into_response())
+}
+
+/// `POST /api/labs/{lab}/steps/{step}/check`: the step report (verdicts and diagnostics).
+pub async fn check(
+    State(state): State<WebState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<StepReport>, WebError> {
+    let Path((lab, step)) = path.map_err(bad_path)?;
+    Ok(Json(state.engine.check(&lab, &step).await?))
+}
+
+/// `POST /api/labs/{lab}/reset`: what was deleted and kept.
+pub async fn reset(
+    State(state): State<WebState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<ResetReport>, WebError> {
+    let Path(lab) = path.map_err(bad_path)?;
+    Ok(Json(state.engine.reset(&lab).await?))
+}
+
+/// `/api/...` that matches nothing.
+pub async fn not_found(uri: axum::http::Uri) -> WebError {
+    WebError::NotFound(uri.path().to_owned())
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz` body.
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    /// Number of labs loaded.
+    pub labs: usize,
+    /// `ok`, or the database error.
+    pub database: String,
+    /// The cached cluster health (reported, never a reason to fail).
+    pub cluster: Health,
+}
+
+/// `GET /readyz`: 200 when the labs are loaded and the database answers, 503 otherwise.
+pub async fn readyz(State(state): State<WebState>) -> Response {
+    let (status, database) = match state.engine.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ok".to_owned()),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: the progress database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+    };
+    let body = Readiness {
+        labs: state.engine.catalog().labs.len(),
+        database,
+        cluster: state.engine.health(),
+    };
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(
+                header::HeaderName::from_static(k),
+                HeaderValue::from_static(v),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn curl_passes_and_cross_site_browsers_do_not() {
+        assert!(judge(&h(&[("host", "127.0.0.1:8080")])).is_ok());
+        assert!(
+            judge(&h(&[
+                ("host", "127.0.0.1:8080"),
+                ("content-type", "application/json"),
+                ("content-length", "2")
+            ]))
+            .is_ok()
+        );
+        assert!(
+            judge(&h(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080")
+            ]))
+            .is_ok()
+        );
+        assert!(matches!(
+            judge(&h(&[("host", "a:1"), ("origin", "http://evil.example")])),
+            Err(WebError::CrossSite(_))
+        ));
+        assert!(matches!(
+            judge(&h(&[("sec-fetch-site", "cross-site")])),
+            Err(WebError::CrossSite(_))
+        ));
+        assert!(matches!(
+            judge(&h(&[
+                ("content-type", "text/plain"),
+                ("content-length", "3")
+            ])),
+            Err(WebError::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            judge(&h(&[("content-length", "3")])),
+            Err(WebError::UnsupportedMediaType(_))
+        ));
+    }
+}

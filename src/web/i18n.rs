@@ -1,0 +1,318 @@
+//! Every string the web UI shows, in Chinese and English (lab text comes from the labs).
+
+use crate::i18n::Lang;
+
+/// The UI's words in one language; templates read them as `t.<field>`.
+#[derive(Debug)]
+pub struct Ui {
+    /// The language's `<html lang>` code.
+    pub html_lang: &'static str,
+    /// Product tagline under the name.
+    pub tagline: &'static str,
+    /// Skip link for keyboard users.
+    pub skip_to_content: &'static str,
+    /// Heading of the chapter list.
+    pub chapters: &'static str,
+    /// Home page introduction.
+    pub home_intro: &'static str,
+    /// "steps done" after `n / total`.
+    pub steps_done: &'static str,
+    /// Link to open a chapter.
+    pub open_lab: &'static str,
+    /// Link to continue a chapter already started.
+    pub continue_lab: &'static str,
+    /// Badge of a chapter whose steps are all done.
+    pub lab_complete: &'static str,
+    /// Breadcrumb back to all chapters.
+    pub all_chapters: &'static str,
+    /// "Step" before a step's number.
+    pub step: &'static str,
+    /// Status badge: the step passed at least once.
+    pub status_done: &'static str,
+    /// Status badge: the last check failed.
+    pub status_failed: &'static str,
+    /// Status badge: the last check said "not yet".
+    pub status_pending: &'static str,
+    /// Status badge: the last check could not be evaluated.
+    pub status_error: &'static str,
+    /// Status badge: never checked.
+    pub status_not_checked: &'static str,
+    /// Set up button.
+    pub set_up: &'static str,
+    /// Explanation next to the Set up button.
+    pub set_up_help: &'static str,
+    /// Check button.
+    pub check: &'static str,
+    /// Shown while a request runs.
+    pub working: &'static str,
+    /// Copy button.
+    pub copy: &'static str,
+    /// Copy button after copying.
+    pub copied: &'static str,
+    /// Copy button when the clipboard refused.
+    pub copy_failed: &'static str,
+    /// Hint disclosure, first one ("Show a hint").
+    pub show_hint: &'static str,
+    /// Hint disclosure, later ones ("Show another hint").
+    pub show_another_hint: &'static str,
+    /// Reset button.
+    pub reset_lab: &'static str,
+    /// Reset confirmation text.
+    pub reset_confirm: &'static str,
+    /// Reset confirmation button.
+    pub reset_yes: &'static str,
+    /// Heading of the reset result.
+    pub reset_done: &'static str,
+    /// Reset: objects deleted.
+    pub reset_deleted: &'static str,
+    /// Reset: nothing to delete.
+    pub reset_nothing: &'static str,
+    /// Reset: objects kept.
+    pub reset_kept: &'static str,
+    /// Result heading after a check that passed.
+    pub result_passed: &'static str,
+    /// Result heading after a check that failed.
+    pub result_failed: &'static str,
+    /// Result heading after a check that is pending.
+    pub result_pending: &'static str,
+    /// Result heading after a check with errors.
+    pub result_error: &'static str,
+    /// "checked at" before a time.
+    pub checked_at: &'static str,
+    /// Verdict label: passed.
+    pub verdict_passed: &'static str,
+    /// Verdict label: failed.
+    pub verdict_failed: &'static str,
+    /// Verdict label: pending.
+    pub verdict_pending: &'static str,
+    /// Verdict label: error.
+    pub verdict_error: &'static str,
+    /// Diagnostics table: field column.
+    pub col_field: &'static str,
+    /// Diagnostics table: expected column.
+    pub col_expected: &'static str,
+    /// Diagnostics table: found column.
+    pub col_found: &'static str,
+    /// Shown for the empty path (the object as a whole).
+    pub whole_object: &'static str,
+    /// "closest match" before an object name.
+    pub closest: &'static str,
+    /// A step with no checks.
+    pub no_checks: &'static str,
+    /// Set-up result heading.
+    pub setup_done: &'static str,
+    /// Set-up result heading when the API server refused an object.
+    pub setup_refused: &'static str,
+    /// Set-up: created.
+    pub action_created: &'static str,
+    /// Set-up: configured.
+    pub action_configured: &'static str,
+    /// Set-up: unchanged.
+    pub action_unchanged: &'static str,
+    /// Set-up: the API server said.
+    pub api_server_said: &'static str,
+    /// Set-up: from file.
+    pub from_file: &'static str,
+    /// Set-up: what to do next.
+    pub setup_next: &'static str,
+    /// Banner: no cluster.
+    pub no_cluster: &'static str,
+    /// Banner: how to start one.
+    pub no_cluster_help: &'static str,
+    /// Banner: or pick a context.
+    pub no_cluster_context: &'static str,
+    /// Banner: checking.
+    pub checking_cluster: &'static str,
+    /// Header: connected to.
+    pub cluster_label: &'static str,
+    /// Language toggle label.
+    pub language: &'static str,
+    /// Title of the 404 page.
+    pub not_found_title: &'static str,
+    /// Body of the 404 page.
+    pub not_found_body: &'static str,
+    /// Title of other error pages.
+    pub error_title: &'static str,
+    /// Link home on error pages.
+    pub back_home: &'static str,
+    /// Empty catalog.
+    pub no_labs: &'static str,
+    /// Footer text.
+    pub footer: &'static str,
+    /// Message when a form lost its security token.
+    pub csrf_failed: &'static str,
+    /// Generic message for database failures.
+    pub store_failed: &'static str,
+    /// Message when a step has nothing to set up.
+    pub nothing_to_set_up: &'static str,
+    /// Hint about the page reloading without JavaScript.
+    pub hints_label: &'static str,
+}
+
+static EN: Ui = Ui {
+    html_lang: "en",
+    tagline: "Guided Kubernetes labs that check themselves",
+    skip_to_content: "Skip to content",
+    chapters: "Chapters",
+    home_intro: "Read a chapter, press Set up to create what it needs in your cluster, run kubectl yourself, then press Check: kubelab looks at the cluster and tells you, field by field, what is right and what is not yet.",
+    steps_done: "steps done",
+    open_lab: "Start",
+    continue_lab: "Continue",
+    lab_complete: "Complete",
+    all_chapters: "All chapters",
+    step: "Step",
+    status_done: "Done",
+    status_failed: "Not yet",
+    status_pending: "In progress",
+    status_error: "Could not check",
+    status_not_checked: "Not checked",
+    set_up: "Set up",
+    set_up_help: "Creates this step's objects in your cluster.",
+    check: "Check",
+    working: "Working…",
+    copy: "Copy",
+    copied: "Copied",
+    copy_failed: "Press Ctrl+C",
+    show_hint: "Show a hint",
+    show_another_hint: "Show another hint",
+    reset_lab: "Reset lab",
+    reset_confirm: "This deletes the objects this lab created or checks for, and forgets your progress in it. Objects outside the lab are left alone.",
+    reset_yes: "Yes, reset this lab",
+    reset_done: "The lab was reset",
+    reset_deleted: "Deleted",
+    reset_nothing: "There was nothing to delete.",
+    reset_kept: "Kept on purpose",
+    result_passed: "All checks passed",
+    result_failed: "Not there yet",
+    result_pending: "On its way",
+    result_error: "Some checks could not be evaluated",
+    checked_at: "checked at",
+    verdict_passed: "passed",
+    verdict_failed: "failed",
+    verdict_pending: "pending",
+    verdict_error: "error",
+    col_field: "Field",
+    col_expected: "Expected",
+    col_found: "Found",
+    whole_object: "(the object)",
+    closest: "Closest match",
+    no_checks: "This step has nothing to check: read it and move on.",
+    setup_done: "Set up done",
+    setup_refused: "The API server refused an object",
+    action_created: "created",
+    action_configured: "configured",
+    action_unchanged: "unchanged",
+    api_server_said: "The API server said",
+    from_file: "from",
+    setup_next: "Now follow the step, then press Check.",
+    no_cluster: "No Kubernetes cluster is reachable.",
+    no_cluster_help: "Start one with",
+    no_cluster_context: "or choose another kubeconfig context with",
+    checking_cluster: "Checking the cluster…",
+    cluster_label: "Cluster",
+    language: "Language",
+    not_found_title: "Page not found",
+    not_found_body: "There is nothing here. The lab or step may have been renamed.",
+    error_title: "Something went wrong",
+    back_home: "Back to the chapters",
+    no_labs: "No labs are installed yet.",
+    footer: "kubelab — labs run against your own cluster; nothing leaves this machine.",
+    csrf_failed: "This form has expired or did not come from kubelab. Reload the page and try again.",
+    store_failed: "kubelab could not read or save your progress. The details are in the server log; check that the database file is writable.",
+    nothing_to_set_up: "This step has nothing to set up.",
+    hints_label: "Hints",
+};
+
+static ZH: Ui = Ui {
+    html_lang: "zh-CN",
+    tagline: "会自己检查的 Kubernetes 实验",
+    skip_to_content: "跳到正文",
+    chapters: "章节",
+    home_intro: "阅读一章，点击“准备环境”在集群中创建所需对象，自己运行 kubectl，然后点击“检查”：kubelab 会查看集群，逐个字段告诉你哪些已经正确、哪些还没有。",
+    steps_done: "步已完成",
+    open_lab: "开始",
+    continue_lab: "继续",
+    lab_complete: "已完成",
+    all_chapters: "全部章节",
+    step: "步骤",
+    status_done: "已完成",
+    status_failed: "未通过",
+    status_pending: "进行中",
+    status_error: "无法检查",
+    status_not_checked: "未检查",
+    set_up: "准备环境",
+    set_up_help: "在集群中创建这一步需要的对象。",
+    check: "检查",
+    working: "处理中…",
+    copy: "复制",
+    copied: "已复制",
+    copy_failed: "请按 Ctrl+C",
+    show_hint: "显示提示",
+    show_another_hint: "再显示一个提示",
+    reset_lab: "重置实验",
+    reset_confirm: "这会删除本实验创建或检查的对象，并清除你在本实验中的进度。实验之外的对象不受影响。",
+    reset_yes: "确定重置本实验",
+    reset_done: "实验已重置",
+    reset_deleted: "已删除",
+    reset_nothing: "没有需要删除的对象。",
+    reset_kept: "有意保留",
+    result_passed: "全部检查通过",
+    result_failed: "还没有完成",
+    result_pending: "正在进行中",
+    result_error: "有些检查无法执行",
+    checked_at: "检查时间",
+    verdict_passed: "通过",
+    verdict_failed: "未通过",
+    verdict_pending: "等待中",
+    verdict_error: "出错",
+    col_field: "字段",
+    col_expected: "期望",
+    col_found: "实际",
+    whole_object: "（整个对象）",
+    closest: "最接近的对象",
+    no_checks: "这一步没有需要检查的内容：读完即可继续。",
+    setup_done: "环境已准备好",
+    setup_refused: "API Server 拒绝了一个对象",
+    action_created: "已创建",
+    action_configured: "已更新",
+    action_unchanged: "未改变",
+    api_server_said: "API Server 返回",
+    from_file: "来自",
+    setup_next: "现在按照步骤操作，然后点击“检查”。",
+    no_cluster: "无法连接到任何 Kubernetes 集群。",
+    no_cluster_help: "可以这样启动一个：",
+    no_cluster_context: "或者用以下参数选择其他 kubeconfig context：",
+    checking_cluster: "正在检查集群…",
+    cluster_label: "集群",
+    language: "语言",
+    not_found_title: "找不到页面",
+    not_found_body: "这里什么都没有。实验或步骤可能已经改名。",
+    error_title: "出错了",
+    back_home: "返回章节列表",
+    no_labs: "还没有安装任何实验。",
+    footer: "kubelab —— 实验在你自己的集群上运行，数据不会离开这台机器。",
+    csrf_failed: "这个表单已过期，或者不是来自 kubelab。请刷新页面后重试。",
+    store_failed: "kubelab 无法读取或保存你的进度。详细信息在服务器日志中；请确认数据库文件可写。",
+    nothing_to_set_up: "这一步不需要准备环境。",
+    hints_label: "提示",
+};
+
+/// The UI strings in `lang`.
+pub fn ui(lang: Lang) -> &'static Ui {
+    match lang {
+        Lang::En => &EN,
+        Lang::Zh => &ZH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_differ_where_it_matters() {
+        assert_ne!(ui(Lang::En).check, ui(Lang::Zh).check);
+        assert_eq!(ui(Lang::Zh).html_lang, "zh-CN");
+        assert_eq!(ui(Lang::En).html_lang, "en");
+    }
+}

@@ -1,0 +1,481 @@
+//! What templates show: plain view structs built from the engine's reports in one language, so
+//! templates only print fields.
+
+use std::collections::BTreeMap;
+
+use super::assets::{AssetUrls, urls};
+use super::i18n::Ui;
+use crate::checks::Verdict;
+use crate::cluster::ApplyAction;
+use crate::engine::{
+    CheckReport, Engine, Health, ResetReport, SetupReport, StepReport, StepStatus,
+};
+use crate::i18n::Lang;
+use crate::store::StepRecord;
+
+/// The parts of every page around its content: language, cluster banner, CSRF token, assets.
+#[derive(Debug)]
+pub struct Chrome {
+    /// The page's language code (`en`, `zh`).
+    pub lang: &'static str,
+    /// `<html lang>`.
+    pub html_lang: &'static str,
+    /// `unknown`, `reachable`, `unreachable`, or `none` (error pages: no banner).
+    pub cluster_state: &'static str,
+    /// Server version when reachable.
+    pub cluster_version: String,
+    /// Kubeconfig context when known.
+    pub cluster_context: String,
+    /// Why the cluster is unreachable.
+    pub cluster_message: String,
+    /// The CSRF token for forms (empty on error pages, which have none).
+    pub csrf: String,
+    /// Versioned asset URLs.
+    pub assets: &'static AssetUrls,
+    /// The page's own GET path, which the language toggle links to.
+    pub here: String,
+}
+
+impl Chrome {
+    /// Chrome for a page, from the engine's cached health (never calls the cluster).
+    pub fn new(engine: &Engine, lang: Lang, t: &'static Ui, csrf: String, here: String) -> Chrome {
+        let (cluster_state, cluster_version, cluster_message) = match engine.health() {
+            Health::Unknown => ("unknown", String::new(), String::new()),
+            Health::Reachable { version } => ("reachable", version, String::new()),
+            Health::Unreachable { message } => ("unreachable", String::new(), message),
+        };
+        Chrome {
+            lang: lang.code(),
+            html_lang: t.html_lang,
+            cluster_state,
+            cluster_version,
+            cluster_context: engine.context().unwrap_or_default().to_owned(),
+            cluster_message,
+            csrf,
+            assets: urls(),
+            here,
+        }
+    }
+
+    /// Chrome without cluster state or token (error pages built outside a handler).
+    pub fn bare(lang: Lang) -> Chrome {
+        Chrome {
+            lang: lang.code(),
+            html_lang: super::i18n::ui(lang).html_lang,
+            cluster_state: "none",
+            cluster_version: String::new(),
+            cluster_context: String::new(),
+            cluster_message: String::new(),
+            csrf: String::new(),
+            assets: urls(),
+            here: "/".to_owned(),
+        }
+    }
+}
+
+/// Something that went wrong, for a learner.
+#[derive(Debug, Clone)]
+pub struct ProblemView {
+    /// Headline.
+    pub title: String,
+    /// Details (may be empty).
+    pub detail: String,
+    /// Show how to start a cluster.
+    pub cluster_help: bool,
+}
+
+/// A step's state from stored progress: `done`, `failed`, `pending`, `error` or `not-checked`.
+pub fn step_state(record: Option<&StepRecord>) -> &'static str {
+    match record {
+        None => "not-checked",
+        Some(r) if r.passed_at.is_some() => "done",
+        Some(r) => match r.status.as_str() {
+            "pending" => "pending",
+            "error" => "error",
+            "passed" => "done",
+            _ => "failed",
+        },
+    }
+}
+
+/// The badge text for a step state.
+pub fn state_label(t: &'static Ui, state: &str) -> &'static str {
+    match state {
+        "done" => t.status_done,
+        "failed" => t.status_failed,
+        "pending" => t.status_pending,
+        "error" => t.status_error,
+        _ => t.status_not_checked,
+    }
+}
+
+/// How many of `steps` are done according to `progress`.
+pub fn done_count<'a>(
+    steps: impl Iterator<Item = &'a str>,
+    progress: Option<&BTreeMap<String, StepRecord>>,
+) -> usize {
+    steps
+        .filter(|id| step_state(progress.and_then(|p| p.get(*id))) == "done")
+        .count()
+}
+
+/// The result panel of one step.
+#[derive(Debug, Clone)]
+pub struct ResultView {
+    /// CSS state: `passed`, `failed`, `pending`, `error`, `info`.
+    pub class: &'static str,
+    /// Headline.
+    pub heading: String,
+    /// After a check.
+    pub check: Option<CheckView>,
+    /// After a set-up.
+    pub setup: Option<SetupView>,
+    /// When the action failed as a whole.
+    pub problem: Option<ProblemView>,
+    /// The step's new badge (after a check), for the out-of-band swap.
+    pub badge: Option<Badge>,
+}
+
+/// A step's status badge.
+#[derive(Debug, Clone)]
+pub struct Badge {
+    /// The state (CSS class suffix).
+    pub state: &'static str,
+    /// Localized text.
+    pub label: &'static str,
+}
+
+/// A check's verdicts.
+#[derive(Debug, Clone)]
+pub struct CheckView {
+    /// When (RFC 3339).
+    pub checked_at: String,
+    /// The same, readable (`2024-05-01 10:30:00 UTC`); the script shows it in local time.
+    pub checked_at_text: String,
+    /// One per check.
+    pub items: Vec<CheckItem>,
+}
+
+/// One check's verdict.
+#[derive(Debug, Clone)]
+pub struct CheckItem {
+    /// What is checked.
+    pub title: String,
+    /// `passed`, `failed`, `pending`, `error`.
+    pub class: &'static str,
+    /// Localized verdict.
+    pub label: &'static str,
+    /// The author's explanation (failed/pending) or the error message.
+    pub reason: String,
+    /// The closest object, for selector checks.
+    pub closest: String,
+    /// Per-field rows.
+    pub rows: Vec<DiagRow>,
+}
+
+/// One diagnostic row.
+#[derive(Debug, Clone)]
+pub struct DiagRow {
+    /// Field path (or "(the object)").
+    pub path: String,
+    /// Expected.
+    pub expected: String,
+    /// Found.
+    pub actual: String,
+}
+
+/// A set-up's outcome.
+#[derive(Debug, Clone)]
+pub struct SetupView {
+    /// Objects applied.
+    pub objects: Vec<SetupRow>,
+    /// The refused object, if any.
+    pub error: Option<SetupErrorView>,
+}
+
+/// One applied object.
+#[derive(Debug, Clone)]
+pub struct SetupRow {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// `created`, `configured`, `unchanged`.
+    pub class: &'static str,
+    /// Localized action.
+    pub label: &'static str,
+}
+
+/// The object the API server refused.
+#[derive(Debug, Clone)]
+pub struct SetupErrorView {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// Manifest file.
+    pub file: String,
+    /// The API server's message.
+    pub message: String,
+}
+
+/// A reset's outcome.
+#[derive(Debug, Clone)]
+pub struct ResetView {
+    /// Objects deleted.
+    pub deleted: Vec<String>,
+    /// Objects kept, with why.
+    pub kept: Vec<(String, String)>,
+}
+
+fn verdict_class(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Passed => "passed",
+        Verdict::Failed { .. } => "failed",
+        Verdict::Pending { .. } => "pending",
+        Verdict::Error { .. } => "error",
+    }
+}
+
+fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport) -> CheckItem {
+    let class = verdict_class(&r.verdict);
+    let label = match class {
+        "passed" => t.verdict_passed,
+        "failed" => t.verdict_failed,
+        "pending" => t.verdict_pending,
+        _ => t.verdict_error,
+    };
+    let rows = |diags: &[crate::checks::Diagnostic]| {
+        diags
+            .iter()
+            .map(|d| DiagRow {
+                path: if d.path.is_empty() {
+                    t.whole_object.to_owned()
+                } else {
+                    d.path.clone()
+                },
+                expected: d.expected.clone(),
+                actual: d.actual.clone(),
+            })
+            .collect()
+    };
+    let (reason, closest, rows) = match &r.verdict {
+        Verdict::Passed => (String::new(), String::new(), Vec::new()),
+        Verdict::Failed {
+            diagnostics,
+            closest,
+        } => (
+            r.reason.get(lang).to_owned(),
+            closest.clone().unwrap_or_default(),
+            rows(diagnostics),
+        ),
+        Verdict::Pending { diagnostics } => (
+            r.pending_reason
+                .as_ref()
+                .unwrap_or(&r.reason)
+                .get(lang)
+                .to_owned(),
+            String::new(),
+            rows(diagnostics),
+        ),
+        Verdict::Error { message } => (message.clone(), String::new(), Vec::new()),
+    };
+    CheckItem {
+        title: r.title.get(lang).to_owned(),
+        class,
+        label,
+        reason,
+        closest,
+        rows,
+    }
+}
+
+impl ResultView {
+    /// The panel after **Check**.
+    pub fn from_check(t: &'static Ui, lang: Lang, report: &StepReport) -> ResultView {
+        let (class, heading) = match report.status {
+            StepStatus::Passed => ("passed", t.result_passed),
+            StepStatus::Failed => ("failed", t.result_failed),
+            StepStatus::Pending => ("pending", t.result_pending),
+            StepStatus::Error => ("error", t.result_error),
+        };
+        let state = if report.done {
+            "done"
+        } else {
+            match report.status {
+                StepStatus::Passed => "done",
+                StepStatus::Failed => "failed",
+                StepStatus::Pending => "pending",
+                StepStatus::Error => "error",
+            }
+        };
+        ResultView {
+            class,
+            heading: if report.checks.is_empty() {
+                t.no_checks.to_owned()
+            } else {
+                heading.to_owned()
+            },
+            check: Some(CheckView {
+                checked_at: report.checked_at.clone(),
+                checked_at_text: readable_time(&report.checked_at),
+                items: report
+                    .checks
+                    .iter()
+                    .map(|r| check_item(t, lang, r))
+                    .collect(),
+            }),
+            setup: None,
+            problem: None,
+            badge: Some(Badge {
+                state,
+                label: state_label(t, state),
+            }),
+        }
+    }
+
+    /// The panel after **Set up**.
+    pub fn from_setup(t: &'static Ui, report: &SetupReport) -> ResultView {
+        let objects = report
+            .applied
+            .iter()
+            .map(|a| {
+                let (class, label) = match a.action {
+                    ApplyAction::Created => ("created", t.action_created),
+                    ApplyAction::Configured => ("configured", t.action_configured),
+                    ApplyAction::Unchanged => ("unchanged", t.action_unchanged),
+                };
+                SetupRow {
+                    object: a.key.to_string(),
+                    class,
+                    label,
+                }
+            })
+            .collect();
+        let error = report.error.as_ref().map(|e| SetupErrorView {
+            object: e.object.clone(),
+            file: e.file.clone(),
+            message: e.message.clone(),
+        });
+        let (class, heading) = if error.is_some() {
+            ("failed", t.setup_refused)
+        } else {
+            ("info", t.setup_done)
+        };
+        ResultView {
+            class,
+            heading: heading.to_owned(),
+            check: None,
+            setup: Some(SetupView { objects, error }),
+            problem: None,
+            badge: None,
+        }
+    }
+
+    /// The panel when the action failed as a whole (no cluster...).
+    pub fn from_problem(problem: ProblemView) -> ResultView {
+        ResultView {
+            class: "error",
+            heading: problem.title.clone(),
+            check: None,
+            setup: None,
+            problem: Some(problem),
+            badge: None,
+        }
+    }
+}
+
+impl ResetView {
+    /// From the engine's report.
+    pub fn new(report: &ResetReport) -> ResetView {
+        ResetView {
+            deleted: report.deleted.iter().map(ToString::to_string).collect(),
+            kept: report
+                .kept
+                .iter()
+                .map(|k| (k.key.to_string(), k.why.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// `2024-05-01T10:30:00.123Z` as `2024-05-01 10:30:00 UTC` (unchanged if not of that shape).
+pub fn readable_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..19)) {
+        (Some(date), Some(time)) if rfc3339.ends_with('Z') => format!("{date} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+/// Gives every code block of sanitized step HTML a localized copy button, hidden until the
+/// script runs (copying needs it). The labs' Markdown renderer already puts a
+/// `<button class="copy" data-copy>` before each block; that button is localized in place.
+/// HTML from elsewhere gets `<pre>` wrapped with one.
+pub fn with_copy_buttons(html: &str, t: &'static Ui) -> String {
+    let attrs = format!(
+        "hidden aria-label=\"{copy}\" data-copied=\"{copied}\" data-failed=\"{failed}\">{copy}</button>",
+        copy = t.copy,
+        copied = t.copied,
+        failed = t.copy_failed
+    );
+    if html.contains("data-copy") {
+        return html.replace(
+            "data-copy aria-label=\"Copy\">Copy</button>",
+            &format!("data-copy {attrs}"),
+        );
+    }
+    let button = format!(
+        "<div class=\"code-block\"><button type=\"button\" class=\"copy\" data-copy {attrs}<pre"
+    );
+    // The HTML is sanitized, so a literal `<pre` can only be the start of a tag.
+    html.replace("<pre>", &format!("{button}>"))
+        .replace("<pre ", &format!("{button} "))
+        .replace("</pre>", "</pre></div>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use crate::web::i18n::ui;
+
+    #[test]
+    fn code_blocks_get_a_copy_button() {
+        let html = with_copy_buttons(
+            "<p>Run:</p><pre><code>kubectl get pods</code></pre>",
+            ui(Lang::En),
+        );
+        assert!(html.contains(
+            "<div class=\"code-block\"><button type=\"button\" class=\"copy\" data-copy hidden"
+        ));
+        assert!(html.contains("<pre><code>kubectl get pods</code></pre></div>"));
+    }
+
+    #[test]
+    fn the_renderers_copy_buttons_are_localized_not_doubled() {
+        let rendered = "<div class=\"code-block\"><button type=\"button\" class=\"copy\" data-copy aria-label=\"Copy\">Copy</button><pre><code>ls</code></pre></div>";
+        let html = with_copy_buttons(rendered, ui(Lang::Zh));
+        assert_eq!(html.matches("<button").count(), 1);
+        assert!(html.contains("data-copy hidden aria-label=\"复制\""));
+        assert!(html.contains(">复制</button>"));
+    }
+
+    #[test]
+    fn times_are_readable() {
+        assert_eq!(
+            readable_time("2026-11-29T09:23:17.007386116Z"),
+            "2026-11-29 09:23:17 UTC"
+        );
+        assert_eq!(readable_time("soon"), "soon");
+    }
+
+    #[test]
+    fn state_follows_progress() {
+        let rec = |status: &str, passed: bool| StepRecord {
+            status: status.into(),
+            passed_at: passed.then(|| "t".into()),
+            checked_at: "t".into(),
+            attempts: 1,
+        };
+        assert_eq!(step_state(None), "not-checked");
+        assert_eq!(step_state(Some(&rec("failed", true))), "done");
+        assert_eq!(step_state(Some(&rec("failed", false))), "failed");
+        assert_eq!(step_state(Some(&rec("pending", false))), "pending");
+    }
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary: kubelab against a fake Kubernetes API server over real HTTP.
+
+mod app;
+mod cluster;
+mod replay;
+mod scenarios;
+mod support;
+mod validate;
+mod web;

@@ -1,0 +1,140 @@
+//! Scenarios a learner goes through, end to end: kubelab's JSON API against the fake API server —
+//! set up applies exactly the lab's objects, checks fail with the right diagnostics on partial
+//! states and pass on the solution state, progress survives a restart, reset cleans up.
+
+mod configmap;
+mod kubectl;
+mod lifecycle;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::app::{TestApp, spawn_app_with_kubeconfig};
+use crate::support::FakeApi;
+
+/// A fake cluster and a kubelab pointed at it.
+pub struct Env {
+    pub fake: FakeApi,
+    pub app: TestApp,
+    _kubeconfig_dir: tempfile::TempDir,
+}
+
+/// Starts a fake API server and a kubelab using it.
+pub async fn env() -> Env {
+    let fake = FakeApi::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = fake.write_kubeconfig(dir.path());
+    let app = spawn_app_with_kubeconfig(&kubeconfig).await;
+    Env {
+        fake,
+        app,
+        _kubeconfig_dir: dir,
+    }
+}
+
+impl Env {
+    /// `POST /api/labs/{lab}/steps/{step}/setup`, expecting success.
+    pub async fn setup(&self, lab: &str, step: &str) -> Value {
+        let (status, body) = self
+            .app
+            .post_json(&format!("/api/labs/{lab}/steps/{step}/setup"))
+            .await;
+        assert_eq!(status, 200, "set up {lab}/{step}: {body}");
+        assert!(body.get("error").is_none_or(Value::is_null), "set up {lab}/{step} failed: {body}");
+        body
+    }
+
+    /// `POST /api/labs/{lab}/steps/{step}/check`, expecting an answer (whatever the verdict).
+    pub async fn check(&self, lab: &str, step: &str) -> Report {
+        let (status, body) = self
+            .app
+            .post_json(&format!("/api/labs/{lab}/steps/{step}/check"))
+            .await;
+        assert_eq!(status, 200, "check {lab}/{step}: {body}");
+        Report(body)
+    }
+
+    /// Checks until the step has `status` (the fake's simulator needs a moment), up to 10 s.
+    pub async fn check_until(&self, lab: &str, step: &str, status: &str) -> Report {
+        let mut last = None;
+        for _ in 0..100 {
+            let report = self.check(lab, step).await;
+            if report.status() == status {
+                return report;
+            }
+            last = Some(report);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{lab}/{step} never became {status}: {}", last.expect("checked").0);
+    }
+
+    /// Creates or replaces an object in the fake cluster, as a learner's kubectl or a controller would.
+    pub fn put(&self, object: Value) {
+        self.fake.put(object).expect("the fake accepts the object");
+    }
+}
+
+/// A step report from the JSON API.
+pub struct Report(pub Value);
+
+impl Report {
+    /// The step's overall status (`passed`, `failed`, `pending`, `error`).
+    pub fn status(&self) -> &str {
+        self.0["status"].as_str().unwrap_or("")
+    }
+
+    /// One check's entry.
+    pub fn check(&self, id: &str) -> &Value {
+        self.0["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == id))
+            .unwrap_or_else(|| panic!("no check {id} in {}", self.0))
+    }
+
+    /// One check's verdict status.
+    pub fn verdict(&self, id: &str) -> &str {
+        self.check(id)["verdict"]["status"].as_str().unwrap_or("")
+    }
+
+    /// One check's diagnostics as (path, expected, actual).
+    pub fn diagnostics(&self, id: &str) -> Vec<(String, String, String)> {
+        self.check(id)["verdict"]["diagnostics"]
+            .as_array()
+            .map(|ds| {
+                ds.iter()
+                    .map(|d| {
+                        (
+                            d["path"].as_str().unwrap_or("").to_owned(),
+                            d["expected"].as_str().unwrap_or("").to_owned(),
+                            d["actual"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Asserts every check passed.
+    pub fn assert_all_passed(&self) {
+        for c in self.0["checks"].as_array().expect("checks") {
+            assert_eq!(c["verdict"]["status"], "passed", "check {} did not pass: {}", c["id"], c);
+        }
+        assert_eq!(self.status(), "passed");
+    }
+}
+
+/// A Pod as the kubelet reports it once its containers run and are ready.
+pub fn running_ready(mut pod: Value) -> Value {
+    pod["status"] = json!({
+        "phase": "Running",
+        "conditions": [
+            {"type": "Initialized", "status": "True"},
+            {"type": "Ready", "status": "True"},
+            {"type": "ContainersReady", "status": "True"},
+            {"type": "PodScheduled", "status": "True"}
+        ],
+        "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "state": {"running": {"startedAt": "2026-11-29T08:00:00Z"}}}]
+    });
+    pod
+}
