@@ -24,14 +24,14 @@ fn pod(i: usize) -> Value {
             "name": format!("web-{i}"),
             "namespace": format!("learner-{}", i % 50),
             "uid": format!("0d6c6e8a-{i:04}-4f5e-9a51-2f6b8c1e{i:04}"),
-            "labels": {"app": if i % 3 == 0 { "nginx" } else { "api" }, "pod-template-hash": "7c5ddbdf54"},
+            "labels": {"app": if i.is_multiple_of(3) { "nginx" } else { "api" }, "pod-template-hash": "7c5ddbdf54"},
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7c5ddbdf54", "controller": true}]
         },
         "spec": {
             "containers": [
                 {
                     "name": "nginx",
-                    "image": if i % 7 == 0 { "nginx:latest" } else { "nginx:1.14.2" },
+                    "image": if i.is_multiple_of(7) { "nginx:latest" } else { "nginx:1.14.2" },
                     "ports": [{"containerPort": 80, "protocol": "TCP"}],
                     "env": [
                         {"name": "FLY_NAME", "valueFrom": {"configMapKeyRef": {"name": "base-map", "key": "fly-name"}}},
@@ -62,7 +62,7 @@ fn pod(i: usize) -> Value {
 }
 
 fn deployment(i: usize) -> Value {
-    let ready = if i % 4 == 0 { 2 } else { 3 };
+    let ready = if i.is_multiple_of(4) { 2 } else { 3 };
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -229,6 +229,22 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    for (i, shape) in [
+        "pass-late",
+        "count",
+        "fail+closest",
+        "absent",
+        "arrays+count",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let one = CompiledCheck::compile(&plain[i]).expect("valid");
+        c.bench_function(&format!("one {shape} check x 5000 objects"), |b| {
+            b.iter(|| black_box(one.evaluate(black_box(&objects))))
+        });
+    }
+
     let (named, singles) = by_name();
     c.bench_function("by name: 50 checks x 1 object", |b| {
         b.iter(|| {
@@ -236,6 +252,23 @@ fn benches(c: &mut Criterion) {
                 black_box(checks::evaluate(s, black_box(objs)));
             }
         })
+    });
+
+    let named_compiled: Vec<CompiledCheck> = named
+        .iter()
+        .map(|s| CompiledCheck::compile(s).expect("valid"))
+        .collect();
+    c.bench_function("by name: 50 precompiled checks x 1 object", |b| {
+        b.iter(|| {
+            for (s, objs) in named_compiled.iter().zip(&singles) {
+                black_box(s.evaluate(black_box(objs)));
+            }
+        })
+    });
+    let few = &objects[..50];
+    let failing = CompiledCheck::compile(&plain[2]).expect("valid");
+    c.bench_function("one fail+closest check x 50 objects", |b| {
+        b.iter(|| black_box(failing.evaluate(black_box(few))))
     });
 
     c.bench_function("validate: 50 checks", |b| {

@@ -2,6 +2,7 @@
 
 mod app;
 mod cluster;
+mod real;
 mod replay;
 mod scenarios;
 mod support;

@@ -1,8 +1,12 @@
 //! CEL expressions over `object` (the Kubernetes object being checked), compiled once per check.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt,
+};
+use cel::common::value::Val;
 use cel::{Context, Env, Program};
 use serde_json::Value;
 
@@ -13,7 +17,32 @@ static STDLIB: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
 /// A compiled CEL expression.
 pub struct CelExpr {
     source: String,
-    program: Program,
+    program: Arc<Program>,
+    fields: Option<Vec<String>>,
+}
+
+// Parsing CEL costs far more than evaluating it, and a lab's expressions are few: parsed
+// programs are kept, up to a bound, so each is parsed once per process.
+fn cached_program(source: &str) -> Result<Arc<Program>, String> {
+    const MAX_CACHED: usize = 1024;
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<Program>>>> = LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(program) = cache.get(source) {
+        return Ok(Arc::clone(program));
+    }
+    let program = Arc::new(Program::compile(source).map_err(|errors| {
+        errors
+            .errors
+            .iter()
+            .map(|e| format!("at column {}: {}", e.pos.1 + 1, e.msg))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?);
+    if cache.len() >= MAX_CACHED {
+        cache.clear();
+    }
+    cache.insert(source.to_owned(), Arc::clone(&program));
+    Ok(program)
 }
 
 impl std::fmt::Debug for CelExpr {
@@ -27,17 +56,11 @@ impl std::fmt::Debug for CelExpr {
 impl CelExpr {
     /// Parses `source`; the error is one line saying where and what is wrong.
     pub fn compile(source: &str) -> Result<CelExpr, String> {
-        let program = Program::compile(source).map_err(|errors| {
-            errors
-                .errors
-                .iter()
-                .map(|e| format!("at column {}: {}", e.pos.1 + 1, e.msg))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+        let program = cached_program(source)?;
         Ok(CelExpr {
             source: source.to_owned(),
             program,
+            fields: top_level_fields(source),
         })
     }
 
@@ -50,7 +73,17 @@ impl CelExpr {
     /// is not a boolean.
     pub fn eval(&self, object: &Value) -> Result<bool, String> {
         let mut context = Context::with_env(Arc::clone(&STDLIB));
-        context.add_variable_from_value("object", to_cel(object));
+        let bound = match (&self.fields, object) {
+            (Some(fields), Value::Object(map)) => Box::new(CelMap::from(
+                fields
+                    .iter()
+                    .filter_map(|f| map.get_key_value(f.as_str()))
+                    .map(|(k, v)| (CelMapKey::from(k.as_str()), to_val(v)))
+                    .collect::<HashMap<_, _>>(),
+            )),
+            _ => to_val(object),
+        };
+        context.add_variable_as_val("object", bound);
         match self.program.execute(&context) {
             Ok(cel::Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!(
@@ -66,27 +99,60 @@ impl CelExpr {
     }
 }
 
+// Builds CEL's values straight from the JSON, borrowing its strings instead of copying them.
 // Kubernetes' own CEL sees JSON integers as `int`; serde would hand positive ones over as
 // `uint`, and `object.spec.replicas + 1` would then fail on mixed types.
-fn to_cel(value: &Value) -> cel::Value {
+fn to_val(value: &Value) -> Box<dyn Val + '_> {
     match value {
-        Value::Null => cel::Value::Null,
-        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Null => Box::new(CelNull),
+        Value::Bool(b) => Box::new(CelBool::from(*b)),
         Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => cel::Value::Int(i),
-            (None, Some(u)) => cel::Value::UInt(u),
-            _ => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            (Some(i), _) => Box::new(CelInt::from(i)),
+            (None, Some(u)) => Box::new(CelUInt::from(u)),
+            _ => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
         },
-        Value::String(s) => cel::Value::String(Arc::new(s.clone())),
-        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
-        Value::Object(map) => {
-            let map: HashMap<cel::objects::Key, cel::Value> = map
-                .iter()
-                .map(|(k, v)| (cel::objects::Key::from(k.clone()), to_cel(v)))
-                .collect();
-            cel::Value::Map(map.into())
+        Value::String(s) => Box::new(CelString::from(s.as_str())),
+        Value::Array(items) => {
+            Box::new(CelList::from(items.iter().map(to_val).collect::<Vec<_>>()))
+        }
+        Value::Object(map) => Box::new(CelMap::from(
+            map.iter()
+                .map(|(k, v)| (CelMapKey::from(k.as_str()), to_val(v)))
+                .collect::<HashMap<_, _>>(),
+        )),
+    }
+}
+
+// Converting a whole object (with its managedFields) for every evaluation is the main cost
+// of CEL here; when `object` only ever appears as `object.<field>`, only those top-level
+// fields are converted. `None` means the expression uses `object` some other way: convert all.
+fn top_level_fields(source: &str) -> Option<Vec<String>> {
+    let bytes = source.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut fields: Vec<String> = Vec::new();
+    let mut start = 0;
+    while let Some(found) = source[start..].find("object") {
+        let at = start + found;
+        let end = at + "object".len();
+        start = end;
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        if before.is_some_and(|b| is_ident(b) || b == b'.')
+            || bytes.get(end).is_some_and(|b| is_ident(*b))
+        {
+            continue;
+        }
+        let rest = source[end..].trim_start();
+        let field_start = rest.strip_prefix('.')?.trim_start();
+        let len = field_start.bytes().take_while(|b| is_ident(*b)).count();
+        if len == 0 {
+            return None;
+        }
+        let field = &field_start[..len];
+        if !fields.iter().any(|f| f == field) {
+            fields.push(field.to_owned());
         }
     }
+    Some(fields)
 }
 
 fn describe(value: &cel::Value) -> String {
@@ -142,6 +208,26 @@ mod tests {
         assert_eq!(macro_expr.eval(&deployment(Some(3))), Ok(true));
         let labels = CelExpr::compile("object.metadata.labels['app'] == 'nginx'").unwrap();
         assert_eq!(labels.eval(&deployment(None)), Ok(true));
+    }
+
+    #[test]
+    fn only_the_fields_used_are_converted() {
+        assert_eq!(
+            top_level_fields("has(object.status) && object.status.x == object.spec.y"),
+            Some(vec!["status".to_owned(), "spec".to_owned()])
+        );
+        assert_eq!(
+            top_level_fields("object . metadata.name == 'a'"),
+            Some(vec!["metadata".to_owned()])
+        );
+        assert_eq!(top_level_fields("size(object) > 2"), None);
+        assert_eq!(top_level_fields("object['spec'] != null"), None);
+        assert_eq!(top_level_fields("myobject.x || object_2.y"), Some(vec![]));
+        // A bare `object` still sees everything.
+        let all = CelExpr::compile("size(object) == 5 && object.kind == 'Deployment'").unwrap();
+        assert_eq!(all.eval(&deployment(None)), Ok(true));
+        let has_kind = CelExpr::compile("has(object.kind) && !has(object.other)").unwrap();
+        assert_eq!(has_kind.eval(&deployment(None)), Ok(true));
     }
 
     #[test]

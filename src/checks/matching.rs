@@ -3,6 +3,8 @@
 //! full per-path diagnostics for the learner.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -42,11 +44,29 @@ pub enum Node {
     /// `null`: the key must be missing or null.
     Null,
     /// A partial map: every listed key must match.
-    Map(Vec<(String, Node)>, Value),
+    Map(Vec<(String, Node)>),
     /// Each expected element must be matched by a distinct actual element.
-    Array(Vec<Node>, Value),
+    Array(Vec<Node>),
     /// An operator map: every operator must hold.
     Ops(Vec<Op>),
+}
+
+impl Node {
+    /// The expectation as the lab author wrote it (for messages; nothing is kept twice).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Node::Equal(v) => v.clone(),
+            Node::Null => Value::Null,
+            Node::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, n)| (k.clone(), n.to_json()))
+                    .collect(),
+            ),
+            Node::Array(nodes) => Value::Array(nodes.iter().map(Node::to_json).collect()),
+            Node::Ops(ops) => Value::Object(ops.iter().map(Op::to_json).collect()),
+        }
+    }
 }
 
 /// A comparison operator.
@@ -69,6 +89,15 @@ impl Cmp {
             Cmp::Gte => ">=",
             Cmp::Lt => "<",
             Cmp::Lte => "<=",
+        }
+    }
+
+    fn operator(self) -> &'static str {
+        match self {
+            Cmp::Gt => "$gt",
+            Cmp::Gte => "$gte",
+            Cmp::Lt => "$lt",
+            Cmp::Lte => "$lte",
         }
     }
 
@@ -143,7 +172,7 @@ pub enum Op {
     /// `$glob`: a whole string matching a `*`/`?` pattern.
     Glob(Regex, String),
     /// `$in`: equal to one of the values.
-    In(Vec<Value>, Value),
+    In(Vec<Value>),
     /// `$contains`: a string containing the text.
     Contains(String),
     /// `$len`: the length of an array, string or map matches.
@@ -153,11 +182,36 @@ pub enum Op {
     /// `$every`: every element matches (an empty or missing array passes).
     Every(Box<Node>),
     /// `$some`: at least one element matches.
-    Some(Box<Node>, Value),
+    Some(Box<Node>),
     /// `$none`: no element matches.
-    None(Box<Node>, Value),
+    None(Box<Node>),
     /// `$exact`: exactly these elements in this order.
-    Exact(Vec<Node>, Value),
+    Exact(Vec<Node>),
+}
+
+impl Op {
+    fn to_json(&self) -> (String, Value) {
+        let (key, value) = match self {
+            Op::Eq(v) => ("$eq", v.clone()),
+            Op::Ne(v) => ("$ne", v.clone()),
+            Op::Cmp(cmp, operand) => (cmp.operator(), operand.source.clone()),
+            Op::Exists(b) => ("$exists", Value::Bool(*b)),
+            Op::Regex(_, src) => ("$regex", Value::String(src.clone())),
+            Op::Glob(_, src) => ("$glob", Value::String(src.clone())),
+            Op::In(values) => ("$in", Value::Array(values.clone())),
+            Op::Contains(s) => ("$contains", Value::String(s.clone())),
+            Op::Len(inner) => ("$len", inner.to_json()),
+            Op::Not(inner) => ("$not", inner.to_json()),
+            Op::Every(inner) => ("$every", inner.to_json()),
+            Op::Some(inner) => ("$some", inner.to_json()),
+            Op::None(inner) => ("$none", inner.to_json()),
+            Op::Exact(nodes) => (
+                "$exact",
+                Value::Array(nodes.iter().map(Node::to_json).collect()),
+            ),
+        };
+        (key.to_owned(), value)
+    }
 }
 
 /// Compiles an expectation, appending every problem (with its location) to `errors`.
@@ -175,7 +229,7 @@ pub fn compile<'v>(value: &'v Value, loc: &mut Vec<Segment<'v>>, errors: &mut Ve
                     node
                 })
                 .collect();
-            Node::Array(nodes, value.clone())
+            Node::Array(nodes)
         }
         Value::Object(map) => {
             let operators = map.keys().filter(|k| k.starts_with('$')).count();
@@ -208,7 +262,7 @@ pub fn compile<'v>(value: &'v Value, loc: &mut Vec<Segment<'v>>, errors: &mut Ve
                         (k.clone(), node)
                     })
                     .collect();
-                Node::Map(entries, value.clone())
+                Node::Map(entries)
             }
         }
         scalar => Node::Equal(scalar.clone()),
@@ -267,7 +321,7 @@ fn compile_op<'v>(
             )),
         },
         "$regex" => match operand {
-            Value::String(src) => match Regex::new(src) {
+            Value::String(src) => match cached_regex(src) {
                 Ok(re) => Some(Op::Regex(re, src.clone())),
                 Err(e) => fail(format!(
                     "`$regex` {} does not compile: {}",
@@ -295,7 +349,7 @@ fn compile_op<'v>(
             )),
         },
         "$in" => match operand {
-            Value::Array(items) => Some(Op::In(items.clone(), operand.clone())),
+            Value::Array(items) => Some(Op::In(items.clone())),
             other => fail(format!(
                 "`$in` needs an array of values, not {}",
                 path::show(other)
@@ -322,8 +376,8 @@ fn compile_op<'v>(
         },
         "$not" => Some(Op::Not(nested(loc, errors))),
         "$every" => Some(Op::Every(nested(loc, errors))),
-        "$some" => Some(Op::Some(nested(loc, errors), operand.clone())),
-        "$none" => Some(Op::None(nested(loc, errors), operand.clone())),
+        "$some" => Some(Op::Some(nested(loc, errors))),
+        "$none" => Some(Op::None(nested(loc, errors))),
         "$exact" => match operand {
             Value::Array(items) => {
                 let nodes = items
@@ -337,7 +391,7 @@ fn compile_op<'v>(
                         node
                     })
                     .collect();
-                Some(Op::Exact(nodes, operand.clone()))
+                Some(Op::Exact(nodes))
             }
             other => fail(format!(
                 "`$exact` needs an array of elements, not {}",
@@ -372,6 +426,23 @@ fn regex_error(e: &regex::Error) -> String {
         .to_owned()
 }
 
+// Checks are evaluated over and over (every watch event) while the labs' patterns are few:
+// compiled regexes are kept, up to a bound, so a pattern is compiled once per process.
+fn cached_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    const MAX_CACHED: usize = 4096;
+    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> = LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(re) = cache.get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = Regex::new(pattern)?;
+    if cache.len() >= MAX_CACHED {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), re.clone());
+    Ok(re)
+}
+
 fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
     let mut re = String::with_capacity(glob.len() + 8);
     re.push_str("(?s)^");
@@ -383,7 +454,7 @@ fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
         }
     }
     re.push('$');
-    Regex::new(&re)
+    cached_regex(&re)
 }
 
 fn closest_operator(unknown: &str) -> Option<&'static str> {
@@ -508,6 +579,13 @@ impl<'a> Report<'a> {
         }
     }
 
+    // Looking up an element's `name` costs a map lookup: only done when the path is shown.
+    fn push_element(&mut self, index: usize, element: &'a Value) {
+        if self.diagnostics.is_some() {
+            self.path.push(Segment::element(index, element));
+        }
+    }
+
     fn pop(&mut self) {
         if self.diagnostics.is_some() {
             self.path.pop();
@@ -535,19 +613,24 @@ pub fn check<'a>(node: &'a Node, actual: Option<&'a Value>, r: &mut Report<'a>) 
                 r.fail(|| path::show(expected), || path::show_actual(actual));
             }
         }
-        Node::Map(entries, source) => match present(actual) {
+        Node::Map(entries) => match present(actual) {
             None => check_entries(entries, None, r),
             Some(Value::Object(map)) => check_entries(entries, Some(map), r),
             Some(other) => r.fail(
-                || format!("a map like {}", path::show(source)),
+                || format!("a map like {}", path::show(&node.to_json())),
                 || path::show(other),
             ),
         },
-        Node::Array(elements, source) => match present(actual) {
+        Node::Array(elements) => match present(actual) {
             None => check_array(elements, &[], actual, r),
             Some(Value::Array(items)) => check_array(elements, items, actual, r),
             Some(other) => r.fail(
-                || format!("an array with elements matching {}", path::show(source)),
+                || {
+                    format!(
+                        "an array with elements matching {}",
+                        path::show(&node.to_json())
+                    )
+                },
                 || path::show(other),
             ),
         },
@@ -588,6 +671,13 @@ fn check_array<'a>(
     if elements.is_empty() {
         return;
     }
+    // The common case, one expected element, needs no assignment bookkeeping.
+    if let [element] = elements {
+        if !items.iter().any(|item| matches(element, Some(item))) {
+            report_unmatched(element, items, whole, r);
+        }
+        return;
+    }
     let compatible: Vec<Vec<usize>> = elements
         .iter()
         .map(|e| {
@@ -605,27 +695,32 @@ fn check_array<'a>(
         }
     }
     for i in unmatched {
-        let element = &elements[i];
-        if let Some((j, name)) = named_candidate(element, items) {
-            let before = r.mismatches;
-            r.push(Segment::Named(name));
-            check(element, Some(&items[j]), r);
-            r.pop();
-            if r.mismatches > before {
-                if r.done() {
-                    return;
-                }
-                continue;
-            }
-        }
-        r.fail(
-            || format!("an element matching {}", path::show(source_of(element))),
-            || path::show_actual(whole),
-        );
+        report_unmatched(&elements[i], items, whole, r);
         if r.done() {
             return;
         }
     }
+}
+
+fn report_unmatched<'a>(
+    element: &'a Node,
+    items: &'a [Value],
+    whole: Option<&'a Value>,
+    r: &mut Report<'a>,
+) {
+    if let Some((j, name)) = named_candidate(element, items) {
+        let before = r.mismatches;
+        r.push(Segment::Named(name));
+        check(element, Some(&items[j]), r);
+        r.pop();
+        if r.mismatches > before {
+            return;
+        }
+    }
+    r.fail(
+        || format!("an element matching {}", path::show(&element.to_json())),
+        || path::show_actual(whole),
+    );
 }
 
 fn augment(
@@ -650,7 +745,7 @@ fn augment(
 // An expected element that names itself (`name: nginx`) is compared with the actual element of
 // that name, so the learner sees `containers[name=nginx].image` rather than the whole array.
 fn named_candidate<'a>(element: &'a Node, items: &'a [Value]) -> Option<(usize, &'a str)> {
-    let Node::Map(entries, _) = element else {
+    let Node::Map(entries) = element else {
         return None;
     };
     let name = entries.iter().find_map(|(k, n)| match (k.as_str(), n) {
@@ -663,21 +758,13 @@ fn named_candidate<'a>(element: &'a Node, items: &'a [Value]) -> Option<(usize, 
     Some((j, name))
 }
 
-fn source_of(node: &Node) -> &Value {
-    static NULL: Value = Value::Null;
-    match node {
-        Node::Equal(v) | Node::Map(_, v) | Node::Array(_, v) => v,
-        Node::Null | Node::Ops(_) => &NULL,
-    }
-}
-
 /// A beginner-readable description of what an expectation wants.
 pub fn describe(node: &Node) -> String {
     match node {
         Node::Equal(v) => path::show(v),
         Node::Null => "missing".to_owned(),
-        Node::Map(_, source) => format!("like {}", path::show(source)),
-        Node::Array(_, source) => format!("with elements matching {}", path::show(source)),
+        Node::Map(_) => format!("like {}", path::show(&node.to_json())),
+        Node::Array(_) => format!("with elements matching {}", path::show(&node.to_json())),
         Node::Ops(ops) => ops
             .iter()
             .map(describe_op)
@@ -695,14 +782,17 @@ fn describe_op(op: &Op) -> String {
         Op::Exists(false) => "missing".to_owned(),
         Op::Regex(_, src) => format!("matching /{src}/"),
         Op::Glob(_, src) => format!("like {}", path::show(&Value::String(src.clone()))),
-        Op::In(_, source) => format!("one of {}", path::show(source)),
+        Op::In(values) => format!("one of {}", path::show(&Value::Array(values.clone()))),
         Op::Contains(s) => format!("containing {}", path::show(&Value::String(s.clone()))),
         Op::Len(inner) => format!("length {}", describe(inner)),
         Op::Not(inner) => format!("not {}", describe(inner)),
         Op::Every(inner) => format!("every element {}", element_description(inner)),
-        Op::Some(_, source) => format!("an element matching {}", path::show(source)),
-        Op::None(_, source) => format!("no element matching {}", path::show(source)),
-        Op::Exact(_, source) => format!("exactly {}", path::show(source)),
+        Op::Some(inner) => format!("an element matching {}", path::show(&inner.to_json())),
+        Op::None(inner) => format!("no element matching {}", path::show(&inner.to_json())),
+        Op::Exact(nodes) => format!(
+            "exactly {}",
+            path::show(&Value::Array(nodes.iter().map(Node::to_json).collect()))
+        ),
     }
 }
 
@@ -747,7 +837,7 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
         Op::Glob(re, _) => actual
             .and_then(Value::as_str)
             .is_some_and(|s| re.is_match(s)),
-        Op::In(values, _) => values.iter().any(|v| eq_opt(actual, v)),
+        Op::In(values) => values.iter().any(|v| eq_opt(actual, v)),
         Op::Contains(needle) => actual
             .and_then(Value::as_str)
             .is_some_and(|s| s.contains(needle.as_str())),
@@ -766,7 +856,7 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
                 None => {}
                 Some(Value::Array(items)) => {
                     for (i, item) in items.iter().enumerate() {
-                        r.push(Segment::element(i, item));
+                        r.push_element(i, item);
                         check(inner, Some(item), r);
                         r.pop();
                         if r.done() {
@@ -778,17 +868,17 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
             }
             return;
         }
-        Op::Some(inner, _) => match present(actual) {
+        Op::Some(inner) => match present(actual) {
             Some(Value::Array(items)) => items.iter().any(|item| matches(inner, Some(item))),
             _ => false,
         },
-        Op::None(inner, _) => {
+        Op::None(inner) => {
             match present(actual) {
                 None => {}
                 Some(Value::Array(items)) => {
                     for (i, item) in items.iter().enumerate() {
                         if matches(inner, Some(item)) {
-                            r.push(Segment::element(i, item));
+                            r.push_element(i, item);
                             r.fail(expected, || path::show(item));
                             r.pop();
                             if r.done() {
@@ -801,10 +891,10 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
             }
             return;
         }
-        Op::Exact(nodes, _) => match present(actual) {
+        Op::Exact(nodes) => match present(actual) {
             Some(Value::Array(items)) if items.len() == nodes.len() => {
                 for (i, (node, item)) in nodes.iter().zip(items).enumerate() {
-                    r.push(Segment::element(i, item));
+                    r.push_element(i, item);
                     check(node, Some(item), r);
                     r.pop();
                     if r.done() {

@@ -146,19 +146,28 @@ impl CompiledCheck {
 
     fn try_evaluate(&self, objects: &[Value]) -> Result<Verdict, String> {
         if self.absent {
-            let mut found = Vec::new();
+            const NAMED: usize = 3;
+            let mut found = 0usize;
+            let mut names = Vec::new();
             for object in objects {
                 if self.expect_matches(object) && self.cel_holds(object)? {
-                    found.push(object_id(object));
+                    found += 1;
+                    if names.len() < NAMED {
+                        names.push(object_id(object));
+                    }
                 }
             }
-            if found.is_empty() {
+            if found == 0 {
                 return Ok(Verdict::Passed);
             }
+            let more = match found - names.len() {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
             let diagnostic = Diagnostic {
                 path: String::new(),
                 expected: format!("no {}", self.described(false)),
-                actual: path::truncate(format!("found {}", found.join(", "))),
+                actual: format!("found {}{more}", names.join(", ")),
             };
             return Ok(self.failed(vec![diagnostic], None, objects));
         }
@@ -193,19 +202,37 @@ impl CompiledCheck {
             };
             return Ok(self.failed(vec![diagnostic], None, objects));
         }
-        // Objects whose `expect` matched but whose CEL said false are one mismatch away.
-        let mut cel_failed = Vec::new();
+        // One pass finds a matching object or, failing that, the closest one: each object is
+        // counted only up to the best score so far, so hopeless ones are dropped early. An
+        // object whose `expect` matched but whose CEL said false is one mismatch away.
+        let mut best: Option<(usize, usize, bool)> = None;
         for (i, object) in objects.iter().enumerate() {
-            if self.expect_matches(object) {
+            let limit = best.map_or(usize::MAX, |(_, score, _)| score);
+            let mismatches = match &self.expect {
+                Some(expect) => {
+                    let mut report = Report::counting(limit);
+                    matching::check(expect, Some(object), &mut report);
+                    report.mismatches()
+                }
+                None => 0,
+            };
+            let (score, cel_failed) = if mismatches == 0 {
                 if self.cel_holds(object)? {
                     return Ok(Verdict::Passed);
                 }
-                cel_failed.push(i);
+                (1, true)
+            } else {
+                (mismatches, false)
+            };
+            if score < limit {
+                best = Some((i, score, cel_failed));
             }
         }
-        let (closest, _) = self.closest(objects, &cel_failed);
+        let Some((closest, _, cel_failed)) = best else {
+            return Ok(Verdict::Passed);
+        };
         let object = &objects[closest];
-        let diagnostics = if cel_failed.contains(&closest) {
+        let diagnostics = if cel_failed {
             vec![self.cel_diagnostic()]
         } else {
             let mut report = Report::collecting();
@@ -215,29 +242,6 @@ impl CompiledCheck {
             report.into_diagnostics()
         };
         Ok(self.failed(diagnostics, Some(object_id(object)), objects))
-    }
-
-    // The object with the fewest mismatches; the first one wins ties.
-    fn closest(&self, objects: &[Value], cel_failed: &[usize]) -> (usize, usize) {
-        let mut best = (0, usize::MAX);
-        for (i, object) in objects.iter().enumerate() {
-            let score = if cel_failed.contains(&i) {
-                1
-            } else {
-                let mut report = Report::counting(best.1);
-                if let Some(expect) = &self.expect {
-                    matching::check(expect, Some(object), &mut report);
-                }
-                report.mismatches()
-            };
-            if score < best.1 {
-                best = (i, score);
-                if score <= 1 {
-                    break;
-                }
-            }
-        }
-        best
     }
 
     fn expect_matches(&self, object: &Value) -> bool {

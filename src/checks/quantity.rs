@@ -60,17 +60,29 @@ impl Quantity {
                 (exponent.parse::<i32>().ok()?, 0)
             }
         };
-        let approx_text = format!("{int_part}.{frac_part}0e{exp10}");
-        let mut approx = approx_text.parse::<f64>().ok()? * 2f64.powi(exp2 as i32);
-        if negative {
-            approx = -approx;
+        let mut mantissa: Option<i128> = Some(0);
+        for b in int_part.bytes().chain(frac_part.bytes()) {
+            mantissa = mantissa
+                .and_then(|m| m.checked_mul(10))
+                .and_then(|m| m.checked_add(i128::from(b - b'0')));
         }
-        let digits = format!("{int_part}{frac_part}");
         let frac_len = i32::try_from(frac_part.len()).ok()?;
-        let (mantissa, exp10) = match digits.parse::<i128>() {
-            Ok(m) => (if negative { -m } else { m }, exp10.checked_sub(frac_len)?),
+        let sign = if negative { -1 } else { 1 };
+        let (mantissa, exp10, approx) = match mantissa {
+            Some(m) => {
+                let exp10 = exp10.checked_sub(frac_len)?;
+                let approx = (sign * m) as f64 * 10f64.powi(exp10) * 2f64.powi(exp2 as i32);
+                (sign * m, exp10, approx)
+            }
             // Too many digits for exact arithmetic: compare by the approximation only.
-            Err(_) => (0, i32::MIN),
+            None => {
+                let approx = format!("{int_part}.{frac_part}0e{exp10}")
+                    .parse::<f64>()
+                    .ok()?
+                    * 2f64.powi(exp2 as i32)
+                    * sign as f64;
+                (0, i32::MIN, approx)
+            }
         };
         Some(Quantity {
             mantissa,

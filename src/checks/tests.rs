@@ -929,6 +929,16 @@ fn absence() {
     };
     assert_eq!(diagnostics[0].expected, "no Pod matching \"app=nginx\"");
     assert_eq!(diagnostics[0].actual, "found fly-k8s/a, fly-k8s/b");
+    let many: Vec<Value> = (0..7)
+        .map(|i| pod(&format!("p{i}"), "Running", "nginx"))
+        .collect();
+    let Verdict::Failed { diagnostics, .. } = evaluate(&pods, &many) else {
+        panic!("expected failed");
+    };
+    assert_eq!(
+        diagnostics[0].actual,
+        "found fly-k8s/p0, fly-k8s/p1, fly-k8s/p2 and 4 more"
+    );
 }
 
 #[test]
@@ -1295,4 +1305,67 @@ expect:
     let s: CheckSpec = serde_saphyr::from_str(yaml).unwrap();
     assert_eq!(validate(&s), Vec::<String>::new());
     assert_eq!(evaluate(&s, &[base_map()]), Verdict::Passed);
+}
+
+#[test]
+fn operator_expectations_are_shown_as_written() {
+    let pod = pod("web-1", "Running", "nginx");
+    assert_eq!(
+        diags(
+            json!({"spec": {"containers": [{"image": {"$glob": "*:debug", "$not": {"$contains": "nginx"}}}]}}),
+            &pod
+        )[0]
+        .1,
+        "an element matching {\"image\":{\"$glob\":\"*:debug\",\"$not\":{\"$contains\":\"nginx\"}}}"
+    );
+    // A named element already taken by another expected element: the whole array is shown.
+    let out = diags(
+        json!({"spec": {"containers": [{"name": "nginx"}, {"name": "nginx", "image": {"$regex": "nginx"}}]}}),
+        &pod,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, "spec.containers");
+    assert_eq!(
+        out[0].1,
+        "an element matching {\"image\":{\"$regex\":\"nginx\"},\"name\":\"nginx\"}"
+    );
+}
+
+#[test]
+fn cluster_scoped_objects_are_named_without_namespace() {
+    let node = json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "colima", "labels": {"kubernetes.io/hostname": "colima"}},
+        "status": {
+            "nodeInfo": {"kubeletVersion": "v1.28.3+k3s2", "containerRuntimeVersion": "docker://24.0.7"},
+            "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}]
+        }
+    });
+    let s = with_expect(
+        spec("Node", None, None),
+        json!({"status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": {"$regex": "^v1\\.(2[5-9]|[3-9][0-9])"}}}}),
+    );
+    assert_eq!(
+        evaluate(&s, &[node]),
+        Verdict::Failed {
+            diagnostics: vec![Diagnostic {
+                path: "status.conditions".into(),
+                expected: "an element matching {\"status\":\"True\",\"type\":\"Ready\"}".into(),
+                actual:
+                    "[{\"reason\":\"KubeletNotReady\",\"status\":\"False\",\"type\":\"Ready\"}]"
+                        .into(),
+            }],
+            closest: Some("colima".into()),
+        }
+    );
+}
+
+#[test]
+fn empty_names_are_reported() {
+    let s = spec("ConfigMap", Some(""), None);
+    assert_eq!(
+        validate(&s),
+        vec!["`find.name` is empty; leave it out to look at every object of the kind."]
+    );
 }

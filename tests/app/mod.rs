@@ -36,6 +36,18 @@ pub async fn spawn_app_with_kubeconfig(kubeconfig: &Path) -> TestApp {
     spawn(dir, kubeconfig, LabSource::Embedded).await
 }
 
+/// Starts kubelab with the embedded labs against a cluster chosen by `options` (a real one).
+pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        database_url: dir.path().join("kubelab.db").display().to_string(),
+        labs: LabSource::Embedded,
+        cluster: options,
+    };
+    start(dir, settings).await
+}
+
 /// Starts kubelab serving the labs in `labs` against `kubeconfig`.
 pub async fn spawn_app_with_labs(kubeconfig: &Path, labs: PathBuf) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -52,6 +64,10 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
             context: None,
         },
     };
+    start(dir, settings).await
+}
+
+async fn start(dir: tempfile::TempDir, settings: Settings) -> TestApp {
     let app = kubelab::start(settings.clone()).await.expect("kubelab starts");
     let url = app.url();
     TestApp {

@@ -2,9 +2,16 @@
 //! set up applies exactly the lab's objects, checks fail with the right diagnostics on partial
 //! states and pass on the solution state, progress survives a restart, reset cleans up.
 
+mod architecture;
 mod configmap;
+mod docker;
+mod environment;
+mod hpa;
 mod kubectl;
 mod lifecycle;
+mod node;
+mod pod;
+mod secret;
 
 use std::time::Duration;
 
