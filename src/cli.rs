@@ -102,7 +102,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut all_passed = true;
     let mut json_steps = Vec::new();
     for step in &steps {
-        let reports = match engine.evaluate(&lab.id, step).await {
+        let reports = match engine.evaluate(&lab.id, step, &args.answers()).await {
             Ok(r) => r,
             Err(EngineError::ClusterUnavailable(message)) => {
                 anyhow::bail!(

@@ -67,7 +67,21 @@ pub struct CheckArgs {
     /// Print the verdicts as JSON.
     #[arg(long)]
     pub json: bool,
+    /// An answer to a question check, as `CHECK_ID=ANSWER` (repeatable).
+    #[arg(long = "answer", value_name = "CHECK_ID=ANSWER")]
+    pub answers: Vec<String>,
     /// Labs and cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+impl CheckArgs {
+    /// The `--answer` values by check id.
+    pub fn answers(&self) -> std::collections::BTreeMap<String, String> {
+        self.answers
+            .iter()
+            .filter_map(|a| a.split_once('='))
+            .map(|(id, answer)| (id.trim().to_owned(), answer.to_owned()))
+            .collect()
+    }
 }

@@ -10,11 +10,13 @@ pub mod matching;
 pub mod path;
 pub mod quantity;
 pub mod selector;
+pub mod observed;
 pub mod spec;
 pub mod verdict;
 
 pub use selector::{Requirement, Selector, parse_selector};
-pub use spec::{CheckSpec, Find, PendingSpec};
+pub use observed::{ExecOutcome, ExecTarget, Needs, Observed, evaluate_observed, exec_target, needs};
+pub use spec::{AnswerSpec, ApiRef, CheckSpec, ExecSpec, Find, Normalize, PendingSpec, Since};
 pub use verdict::{Diagnostic, Verdict};
 
 use serde_json::Value;
@@ -47,7 +49,31 @@ pub fn validate(spec: &CheckSpec) -> Vec<String> {
             "The check's `id` is empty; give it a short name that is unique within the step, such as `configmap-keys`.".to_owned(),
         );
     }
-    let find = &spec.find;
+    let targets = [
+        spec.find.is_some(),
+        spec.served.is_some(),
+        spec.server_version.is_some(),
+    ]
+    .iter()
+    .filter(|t| **t)
+    .count();
+    let answer_without_find = spec.answer.as_ref().is_some_and(|a| {
+        a.server_version == Some(true) || a.api_group_of.is_some()
+    });
+    if targets == 0 && !answer_without_find {
+        problems.push(
+            "The check has no target: give it `find` (objects), `served` (an API) or `serverVersion`.".to_owned(),
+        );
+    }
+    if targets > 1 {
+        problems.push(
+            "The check has more than one target: use only one of `find`, `served` and `serverVersion`.".to_owned(),
+        );
+    }
+    problems.extend(observed::validate_v2(spec));
+    let Some(find) = &spec.find else {
+        return problems;
+    };
     if find.api_version.trim().is_empty() {
         problems.push("`find.apiVersion` is empty; write e.g. `v1` or `apps/v1`.".to_owned());
     }
@@ -78,7 +104,7 @@ pub fn validate(spec: &CheckSpec) -> Vec<String> {
 /// A check prepared for evaluation: expectations, regexes, quantities and CEL compiled once.
 #[derive(Debug)]
 pub struct CompiledCheck {
-    find: Find,
+    find: Option<Find>,
     expect: Option<Node>,
     cel: Option<CelExpr>,
     absent: bool,
@@ -294,9 +320,12 @@ impl CompiledCheck {
     // `ConfigMap "base-map"`, `a Pod matching "app=nginx"`, `a Pod` (`Pod ...` without the
     // article after "no").
     fn described(&self, article: bool) -> String {
-        let kind = &self.find.kind;
         let a = if article { "a " } else { "" };
-        match (&self.find.name, &self.find.selector) {
+        let Some(find) = &self.find else {
+            return format!("{a}object");
+        };
+        let kind = &find.kind;
+        match (&find.name, &find.selector) {
             (Some(name), _) => format!("{kind} \"{name}\""),
             (None, Some(selector)) => format!("{a}{kind} matching \"{selector}\""),
             (None, None) => format!("{a}{kind}"),

@@ -15,8 +15,39 @@ pub struct CheckSpec {
     pub title: Text,
     /// Shown when the check fails: why it matters and what to do, in plain language.
     pub reason: Text,
-    /// Which objects to look at.
-    pub find: Find,
+    /// Which objects to look at. Exactly one of `find`, `served` and `serverVersion` is the
+    /// check's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find: Option<Find>,
+    /// Passes when the cluster serves this kind in this apiVersion (a capability check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<ApiRef>,
+    /// An expectation over the API server's version `{major, minor, gitVersion, platform}`.
+    #[serde(
+        default,
+        rename = "serverVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_version: Option<Value>,
+    /// Runs a command in the found Pod's container; `expect` then applies to
+    /// `{stdout, stderr, exitCode}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecSpec>,
+    /// An expectation matched against each Event about the found object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Value>,
+    /// A question the learner answers; the right answer is read from the cluster (`answer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Text>,
+    /// Where the right answer to `question` comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerSpec>,
+    /// How answers are compared (default `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
+    /// `step`: only objects created after the learner started the step count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Since>,
     /// A partial object: every listed key must match; unlisted keys are ignored.
     /// Operators (`$gte`, `$regex`, ...) replace a value where equality is not enough.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,4 +96,89 @@ pub struct PendingSpec {
     pub when: Value,
     /// What the learner is told while waiting ("the Pod is still starting").
     pub reason: Text,
+}
+
+/// An API kind (`served` checks).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRef {
+    /// `metrics.k8s.io/v1beta1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `PodMetrics`.
+    pub kind: String,
+}
+
+/// A command to run in a container of the found Pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecSpec {
+    /// The container; default: the Pod's first container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The argv (no shell unless written as `["sh", "-c", "..."]`).
+    pub command: Vec<String>,
+    /// How long the command may run (default 5, at most 30).
+    #[serde(
+        default,
+        rename = "timeoutSeconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout_seconds: Option<u64>,
+}
+
+impl ExecSpec {
+    /// The timeout to use: the author's, bounded to 1..=30 s, default 5 s.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(5).clamp(1, 30))
+    }
+}
+
+/// Where the right answer of a question comes from (exactly one field set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerSpec {
+    /// A dotted path into each found object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The number of found objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<bool>,
+    /// The API server's `gitVersion`.
+    #[serde(
+        default,
+        rename = "serverVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub server_version: Option<bool>,
+    /// The API group(s) serving this kind.
+    #[serde(
+        default,
+        rename = "apiGroupOf",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub api_group_of: Option<String>,
+}
+
+/// How a learner's answer is compared with the cluster's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Normalize {
+    /// Trimmed, case-insensitive, whitespace collapsed.
+    #[default]
+    Text,
+    /// Numeric equality.
+    Number,
+    /// Text; a leading `v` ignored; the part before `+`/`-` also accepted.
+    Version,
+    /// Text; the runtime name before `://` also accepted.
+    Runtime,
+}
+
+/// Which objects count, by age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Since {
+    /// Created after the learner started the step.
+    Step,
 }

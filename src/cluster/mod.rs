@@ -5,6 +5,9 @@ mod apply;
 mod connect;
 mod discovery;
 mod error;
+mod exec;
+pub use exec::ExecResult;
+mod inspect;
 
 pub use error::ClusterError;
 

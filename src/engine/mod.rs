@@ -2,23 +2,26 @@
 //! that combines labs, cluster, checks and store — every page, API call and CLI command that
 //! touches the cluster goes through here.
 
+mod evaluate;
+mod live;
 mod report;
 
+pub use evaluate::StepContext;
+pub use live::{LiveEvent, LiveSubscription, ObjectSummary, WatchState};
 pub use report::{
     AppliedObject, CheckReport, Health, KeptObject, ResetReport, SetupFailure, SetupReport,
     StepReport, StepStatus,
 };
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures::future::join_all;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::checks::{self, CheckSpec, Find, Verdict};
+use crate::checks::{CheckSpec, Verdict};
 use crate::cluster::{Cluster, ClusterError, ObjectKey};
 use crate::labs::{Catalog, Lab, Step};
 use crate::store::{StepRecord, Store, StoreError};
@@ -195,6 +198,10 @@ impl Engine {
                 step: step.id.clone(),
             });
         }
+        self.inner
+            .store
+            .start_step(&self.inner.learner, &lab.id, &step.id, &now())
+            .await?;
         let mut report = SetupReport {
             lab: lab.id.clone(),
             step: step.id.clone(),
@@ -238,32 +245,50 @@ impl Engine {
         Ok(report)
     }
 
-    /// **Check**: evaluates the step's checks against the cluster and remembers the outcome.
-    pub async fn check(&self, lab_id: &str, step_id: &str) -> Result<StepReport, EngineError> {
+    /// **Check**: evaluates the step's checks against the cluster with the learner's `answers`
+    /// (remembered for later checks) and records the outcome; a pass starts the next step.
+    pub async fn check(
+        &self,
+        lab_id: &str,
+        step_id: &str,
+        answers: &BTreeMap<String, String>,
+    ) -> Result<StepReport, EngineError> {
         let lab = self.lab(lab_id)?;
         let step = self.step(lab, step_id)?;
-        let reports = self.evaluate_step(lab, step).await?;
+        let store = &self.inner.store;
+        let learner = &self.inner.learner;
+        let known: BTreeMap<String, String> = answers
+            .iter()
+            .filter(|(id, answer)| {
+                !answer.trim().is_empty()
+                    && step.checks.iter().any(|c| &c.id == *id && c.question.is_some())
+            })
+            .map(|(id, answer)| (id.clone(), answer.chars().take(200).collect()))
+            .collect();
+        if !known.is_empty() {
+            store.save_answers(learner, &lab.id, &step.id, &known).await?;
+        }
+        let started = store.start_step(learner, &lab.id, &step.id, &now()).await?;
+        let context = StepContext {
+            answers: store.answers(learner, &lab.id, &step.id).await?,
+            started: Some(started),
+        };
+        let reports = self.evaluate_step(lab, step, &context).await?;
         let status = overall(&reports);
         let now = now();
-        self.inner
-            .store
-            .record_check(
-                &self.inner.learner,
-                &lab.id,
-                &step.id,
-                status.as_str(),
-                status == StepStatus::Passed,
-                &now,
-            )
+        let passed = status == StepStatus::Passed;
+        store
+            .record_check(learner, &lab.id, &step.id, status.as_str(), passed, &now)
             .await?;
-        let done = status == StepStatus::Passed
-            || self
-                .inner
-                .store
-                .lab_progress(&self.inner.learner, &lab.id)
+        let done = passed
+            || store
+                .lab_progress(learner, &lab.id)
                 .await?
                 .get(&step.id)
                 .is_some_and(|r| r.passed_at.is_some());
+        if passed {
+            self.start_current_step(lab).await?;
+        }
         Ok(StepReport {
             lab: lab.id.clone(),
             step: step.id.clone(),
@@ -274,84 +299,79 @@ impl Engine {
         })
     }
 
-    /// Evaluates a step's checks without recording anything (`kubelab check`).
-    pub async fn evaluate(&self, lab_id: &str, step_id: &str) -> Result<Vec<CheckReport>, EngineError> {
+    /// Evaluates a step's checks without recording anything (`kubelab check`); questions are
+    /// judged against `answers`, `since: step` counts every object.
+    pub async fn evaluate(
+        &self,
+        lab_id: &str,
+        step_id: &str,
+        answers: &BTreeMap<String, String>,
+    ) -> Result<Vec<CheckReport>, EngineError> {
         let lab = self.lab(lab_id)?;
         let step = self.step(lab, step_id)?;
-        self.evaluate_step(lab, step).await
-    }
-
-    async fn evaluate_step(&self, lab: &Lab, step: &Step) -> Result<Vec<CheckReport>, EngineError> {
-        let mut lookups: HashMap<&Find, Result<Vec<Value>, ClusterError>> = HashMap::new();
-        let finds: Vec<&Find> = {
-            let mut seen = Vec::new();
-            for check in &step.checks {
-                if !seen.contains(&&check.find) {
-                    seen.push(&check.find);
-                }
-            }
-            seen
+        let context = StepContext {
+            answers: answers.clone(),
+            started: None,
         };
-        let fetched = join_all(finds.iter().map(|find| self.fetch(find, &lab.namespace))).await;
-        for (find, result) in finds.into_iter().zip(fetched) {
-            lookups.insert(find, result);
-        }
-        if let Some(message) = lookups.values().find_map(|r| match r {
-            Err(ClusterError::Unavailable { message }) => Some(message.clone()),
-            _ => None,
-        }) {
-            self.set_health(Health::Unreachable {
-                message: message.clone(),
-            });
-            return Err(EngineError::ClusterUnavailable(message));
-        }
-        if !lookups.is_empty() {
-            self.set_reachable_if_unknown();
-        }
-        Ok(step
-            .checks
-            .iter()
-            .map(|check| {
-                let verdict = match &lookups[&check.find] {
-                    Ok(objects) => checks::evaluate(check, objects),
-                    Err(e) => Verdict::Error {
-                        message: e.to_string(),
-                    },
-                };
-                report(check, verdict)
-            })
-            .collect())
+        self.evaluate_step(lab, step, &context).await
     }
 
-    async fn fetch(&self, find: &Find, lab_namespace: &str) -> Result<Vec<Value>, ClusterError> {
-        let cluster = &self.inner.cluster;
-        let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
-        let namespace = namespaced.then(|| {
-            find.namespace
-                .clone()
-                .unwrap_or_else(|| lab_namespace.to_owned())
-        });
-        match &find.name {
-            Some(name) => {
-                let key = ObjectKey {
-                    api_version: find.api_version.clone(),
-                    kind: find.kind.clone(),
-                    namespace,
-                    name: name.clone(),
-                };
-                Ok(cluster.get(&key).await?.into_iter().collect())
-            }
-            None => {
-                cluster
-                    .list(
-                        &find.api_version,
-                        &find.kind,
-                        namespace.as_deref(),
-                        find.selector.as_deref(),
-                    )
-                    .await
-            }
+    /// Records that the learner started `step` (first time only; `since: step` checks count
+    /// objects created after it).
+    pub async fn start_step(&self, lab_id: &str, step_id: &str) -> Result<String, EngineError> {
+        let lab = self.lab(lab_id)?;
+        let step = self.step(lab, step_id)?;
+        Ok(self
+            .inner
+            .store
+            .start_step(&self.inner.learner, &lab.id, &step.id, &now())
+            .await?)
+    }
+
+    /// The learner opened the lab: the first step not done yet becomes started. Returns its id.
+    pub async fn open_lab(&self, lab_id: &str) -> Result<Option<String>, EngineError> {
+        let lab = self.lab(lab_id)?;
+        self.start_current_step(lab).await
+    }
+
+    async fn start_current_step(&self, lab: &Lab) -> Result<Option<String>, EngineError> {
+        let progress = self
+            .inner
+            .store
+            .lab_progress(&self.inner.learner, &lab.id)
+            .await?;
+        let current = lab
+            .steps
+            .iter()
+            .find(|s| progress.get(&s.id).is_none_or(|r| r.passed_at.is_none()));
+        if let Some(step) = current {
+            self.inner
+                .store
+                .start_step(&self.inner.learner, &lab.id, &step.id, &now())
+                .await?;
         }
+        Ok(current.map(|s| s.id.clone()))
+    }
+
+    /// When the learner started each step of a lab.
+    pub async fn step_starts(&self, lab_id: &str) -> Result<BTreeMap<String, String>, EngineError> {
+        let lab = self.lab(lab_id)?;
+        Ok(self
+            .inner
+            .store
+            .step_starts(&self.inner.learner, &lab.id)
+            .await?)
+    }
+
+    /// The learner's remembered answers to a step's questions.
+    pub async fn answers(&self, lab_id: &str, step_id: &str) -> Result<BTreeMap<String, String>, EngineError> {
+        let lab = self.lab(lab_id)?;
+        let step = self.step(lab, step_id)?;
+        Ok(self
+            .inner
+            .store
+            .answers(&self.inner.learner, &lab.id, &step.id)
+            .await?)
     }
 
     /// **Reset**: deletes what the lab set up and the namespaced objects its checks name (never a
@@ -370,12 +390,12 @@ impl Engine {
                     name: m.name.clone(),
                 });
             }
-            for check in &step.checks {
-                if let Some(name) = &check.find.name {
+            for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
+                if let Some(name) = &find.name {
                     candidates.push(ObjectKey {
-                        api_version: check.find.api_version.clone(),
-                        kind: check.find.kind.clone(),
-                        namespace: check.find.namespace.clone(),
+                        api_version: find.api_version.clone(),
+                        kind: find.kind.clone(),
+                        namespace: find.namespace.clone(),
                         name: name.clone(),
                     });
                 }
@@ -445,7 +465,7 @@ impl Engine {
     }
 }
 
-fn report(check: &CheckSpec, verdict: Verdict) -> CheckReport {
+pub(crate) fn report(check: &CheckSpec, verdict: Verdict) -> CheckReport {
     let pending_reason = match (&verdict, &check.pending) {
         (Verdict::Pending { .. }, Some(p)) => Some(p.reason.clone()),
         _ => None,

@@ -352,6 +352,7 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         title: header.title,
         summary: header.summary,
         namespace: header.namespace,
+        modes: header.modes,
         intro_html,
         steps,
     });

@@ -9,7 +9,7 @@ pub mod node;
 pub mod source;
 
 pub use markdown::render_markdown;
-pub use model::{Lab, LabFile, Localized, Manifest, Step, StepFile};
+pub use model::{Lab, LabFile, Localized, Manifest, Mode, Step, StepFile};
 
 /// Every lab, in home-page order.
 #[derive(Debug, Clone, Default)]

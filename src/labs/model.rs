@@ -18,8 +18,26 @@ pub struct LabFile {
     /// The namespace the lab works in; checks and manifests without a namespace use it.
     #[serde(default = "default_namespace")]
     pub namespace: String,
+    /// Where the lab can run (default: both); `[local]` for labs that need the learner's own
+    /// machine or cluster-wide rights.
+    #[serde(default = "all_modes")]
+    pub modes: Vec<Mode>,
     /// The steps, in order.
     pub steps: Vec<StepFile>,
+}
+
+/// Where a lab can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// On the learner's own cluster (colima on a laptop).
+    Local,
+    /// In a workshop, in a namespace of a shared cluster.
+    Workshop,
+}
+
+fn all_modes() -> Vec<Mode> {
+    vec![Mode::Local, Mode::Workshop]
 }
 
 fn default_namespace() -> String {
@@ -58,6 +76,8 @@ pub struct Lab {
     pub summary: Text,
     /// Default namespace.
     pub namespace: String,
+    /// Where the lab can run.
+    pub modes: Vec<Mode>,
     /// Introduction rendered to sanitized HTML (`intro.<lang>.md`, optional).
     pub intro_html: Localized,
     /// Steps in order.

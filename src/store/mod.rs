@@ -168,14 +168,113 @@ impl Store {
         Ok(all)
     }
 
-    /// Forgets one learner's progress in one lab.
+    /// Forgets one learner's progress, answers and step starts in one lab.
     pub async fn clear_lab(&self, learner: &str, lab: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM progress WHERE learner = ?1 AND lab = ?2")
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            "DELETE FROM progress WHERE learner = ?1 AND lab = ?2",
+            "DELETE FROM answers WHERE learner = ?1 AND lab = ?2",
+            "DELETE FROM step_starts WHERE learner = ?1 AND lab = ?2",
+        ] {
+            sqlx::query(statement)
+                .bind(learner)
+                .bind(lab)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Remembers a learner's answers to a step's questions (replacing earlier ones).
+    pub async fn save_answers(
+        &self,
+        learner: &str,
+        lab: &str,
+        step: &str,
+        answers: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (check, answer) in answers {
+            sqlx::query(
+                "INSERT INTO answers (learner, lab, step, check_id, answer) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (learner, lab, step, check_id) DO UPDATE SET answer = excluded.answer",
+            )
             .bind(learner)
             .bind(lab)
-            .execute(&self.pool)
+            .bind(step)
+            .bind(check)
+            .bind(answer)
+            .execute(&mut *tx)
             .await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// A learner's answers to a step's questions, by check id.
+    pub async fn answers(
+        &self,
+        learner: &str,
+        lab: &str,
+        step: &str,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT check_id, answer FROM answers WHERE learner = ?1 AND lab = ?2 AND step = ?3",
+        )
+        .bind(learner)
+        .bind(lab)
+        .bind(step)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("check_id"), r.get("answer")))
+            .collect())
+    }
+
+    /// Records that a learner started a step (the first time only); returns the start time.
+    pub async fn start_step(
+        &self,
+        learner: &str,
+        lab: &str,
+        step: &str,
+        now: &str,
+    ) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO step_starts (learner, lab, step, started_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (learner, lab, step) DO NOTHING",
+        )
+        .bind(learner)
+        .bind(lab)
+        .bind(step)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(self
+            .step_starts(learner, lab)
+            .await?
+            .remove(step)
+            .unwrap_or_else(|| now.to_owned()))
+    }
+
+    /// When a learner started each step of a lab, by step id.
+    pub async fn step_starts(
+        &self,
+        learner: &str,
+        lab: &str,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT step, started_at FROM step_starts WHERE learner = ?1 AND lab = ?2",
+        )
+        .bind(learner)
+        .bind(lab)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("step"), r.get("started_at")))
+            .collect())
     }
 
     /// Closes the pool (waits for connections to finish).
@@ -208,8 +307,15 @@ mod tests {
         assert_eq!(r.passed_at.as_deref(), Some("t1"));
         assert_eq!(r.status, "failed");
         assert_eq!(r.attempts, 2);
+        let answers = BTreeMap::from([("q".to_owned(), "v1.28".to_owned())]);
+        store.save_answers("local", "kubectl", "deploy", &answers).await.unwrap();
+        assert_eq!(store.answers("local", "kubectl", "deploy").await.unwrap(), answers);
+        assert_eq!(store.start_step("local", "kubectl", "deploy", "t3").await.unwrap(), "t3");
+        assert_eq!(store.start_step("local", "kubectl", "deploy", "t4").await.unwrap(), "t3");
         store.clear_lab("local", "kubectl").await.unwrap();
         assert!(store.lab_progress("local", "kubectl").await.unwrap().is_empty());
+        assert!(store.answers("local", "kubectl", "deploy").await.unwrap().is_empty());
+        assert!(store.step_starts("local", "kubectl").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -270,7 +270,7 @@ pub async fn check(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<StepReport>, WebError> {
     let Path((lab, step)) = path.map_err(bad_path)?;
-    Ok(Json(state.engine.check(&lab, &step).await?))
+    Ok(Json(state.engine.check(&lab, &step, &Default::default()).await?))
 }
 
 /// `POST /api/labs/{lab}/reset`: what was deleted and kept.

@@ -301,7 +301,7 @@ async fn step_action(
             .await
             .map(|report| ResultView::from_setup(t, &report)),
         Action::Check => engine
-            .check(&lab_id, &step_id)
+            .check(&lab_id, &step_id, &Default::default())
             .await
             .map(|report| ResultView::from_check(t, lang, &report)),
     };

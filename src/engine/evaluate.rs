@@ -1,0 +1,249 @@
+//! Gathering what a step's checks need from the cluster — objects, events, command output,
+//! discovery facts — then judging each check with the pure `checks` module.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::future::join_all;
+use serde_json::Value;
+
+use crate::checks::{self, CheckSpec, ExecOutcome, Find, Needs, Observed, Verdict};
+use crate::cluster::{ClusterError, ExecResult, ObjectKey};
+use crate::labs::{Lab, Step};
+
+use super::{CheckReport, Engine, EngineError, Health};
+
+/// What the learner brings to a check: answers to questions and when the step started.
+#[derive(Debug, Clone, Default)]
+pub struct StepContext {
+    /// Answers by check id.
+    pub answers: BTreeMap<String, String>,
+    /// When the learner started the step (RFC 3339).
+    pub started: Option<String>,
+}
+
+/// Per check: events about its objects and the outcome of its command (or a verdict that
+/// settled the check before any command ran).
+#[derive(Default)]
+struct Extras {
+    events: Vec<Value>,
+    exec: Option<ExecOutcome>,
+    settled: Option<Verdict>,
+}
+
+impl Engine {
+    /// Evaluates every check of a step against the cluster, in the lab's order.
+    pub(super) async fn evaluate_step(
+        &self,
+        lab: &Lab,
+        step: &Step,
+        context: &StepContext,
+    ) -> Result<Vec<CheckReport>, EngineError> {
+        let cluster = &self.inner.cluster;
+        let needs: Vec<Needs> = step.checks.iter().map(checks::needs).collect();
+
+        let mut finds: Vec<&Find> = Vec::new();
+        for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
+            if !finds.contains(&find) {
+                finds.push(find);
+            }
+        }
+        let fetched = join_all(finds.iter().map(|f| self.fetch(f, &lab.namespace))).await;
+        let objects: HashMap<&Find, Result<Vec<Value>, ClusterError>> =
+            finds.into_iter().zip(fetched).collect();
+
+        let version = if needs.iter().any(|n| n.server_version) {
+            Some(cluster.server_version().await)
+        } else {
+            None
+        };
+        let served = join_all(step.checks.iter().map(|c| async move {
+            match &c.served {
+                Some(api) => Some(cluster.served(&api.api_version, &api.kind).await),
+                None => None,
+            }
+        }))
+        .await;
+        let groups = join_all(needs.iter().map(|n| async move {
+            match &n.api_groups_of {
+                Some(kind) => Some(cluster.api_groups_of(kind).await),
+                None => None,
+            }
+        }))
+        .await;
+        let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
+            let found = check.find.as_ref().and_then(|f| objects.get(f));
+            self.extras(check, need, found, lab)
+        }))
+        .await;
+
+        let unavailable = objects
+            .values()
+            .filter_map(|r| r.as_ref().err())
+            .chain(version.iter().filter_map(|r| r.as_ref().err()))
+            .chain(served.iter().flatten().filter_map(|r| r.as_ref().err()))
+            .chain(groups.iter().flatten().filter_map(|r| r.as_ref().err()))
+            .chain(extras.iter().filter_map(|r| r.as_ref().err()))
+            .find_map(|e| match e {
+                ClusterError::Unavailable { message } => Some(message.clone()),
+                _ => None,
+            });
+        if let Some(message) = unavailable {
+            self.set_health(Health::Unreachable {
+                message: message.clone(),
+            });
+            return Err(EngineError::ClusterUnavailable(message));
+        }
+        if !step.checks.is_empty() {
+            self.set_reachable_if_unknown();
+        }
+
+        let no_objects: Vec<Value> = Vec::new();
+        let mut reports = Vec::with_capacity(step.checks.len());
+        for (i, check) in step.checks.iter().enumerate() {
+            let verdict = (|| -> Result<Verdict, ClusterError> {
+                let found = match check.find.as_ref().and_then(|f| objects.get(f)) {
+                    Some(Ok(found)) => found,
+                    Some(Err(e)) => return Err(e.clone()),
+                    None => &no_objects,
+                };
+                let version = match &version {
+                    Some(Ok(v)) if needs[i].server_version => Some(v),
+                    Some(Err(e)) if needs[i].server_version => return Err(e.clone()),
+                    _ => None,
+                };
+                let served = match &served[i] {
+                    Some(Ok(s)) => Some(*s),
+                    Some(Err(e)) => return Err(e.clone()),
+                    None => None,
+                };
+                let api_groups: &[String] = match &groups[i] {
+                    Some(Ok(g)) => g,
+                    Some(Err(e)) => return Err(e.clone()),
+                    None => &[],
+                };
+                let extras = match &extras[i] {
+                    Ok(x) => x,
+                    Err(e) => return Err(e.clone()),
+                };
+                if let Some(settled) = &extras.settled {
+                    return Ok(settled.clone());
+                }
+                Ok(checks::evaluate_observed(
+                    check,
+                    &Observed {
+                        objects: found,
+                        step_started: context.started.as_deref(),
+                        events: &extras.events,
+                        exec: extras.exec.as_ref(),
+                        answer: context.answers.get(&check.id).map(String::as_str),
+                        served,
+                        server_version: version,
+                        api_groups,
+                    },
+                ))
+            })()
+            .unwrap_or_else(|e| Verdict::Error {
+                message: e.to_string(),
+            });
+            reports.push(super::report(check, verdict));
+        }
+        Ok(reports)
+    }
+
+    /// Events about the check's objects and the outcome of its command, when it needs them.
+    async fn extras(
+        &self,
+        check: &CheckSpec,
+        need: &Needs,
+        found: Option<&Result<Vec<Value>, ClusterError>>,
+        lab: &Lab,
+    ) -> Result<Extras, ClusterError> {
+        let mut extras = Extras::default();
+        let Some(Ok(objects)) = found else {
+            return Ok(extras);
+        };
+        if need.events {
+            for object in objects {
+                let kind = object["kind"].as_str().unwrap_or_default();
+                let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
+                    continue;
+                };
+                let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str);
+                let events = self.inner.cluster.events_about(namespace, kind, name).await?;
+                extras.events.extend(events);
+            }
+        }
+        if need.exec
+            && let Some(exec) = &check.exec
+        {
+            match checks::exec_target(check, objects) {
+                Err(verdict) => extras.settled = Some(verdict),
+                Ok(target) => {
+                    let namespace = target.namespace.as_deref().unwrap_or(&lab.namespace);
+                    let outcome = self
+                        .inner
+                        .cluster
+                        .exec(namespace, &target.pod, &target.container, &exec.command, exec.timeout())
+                        .await;
+                    extras.exec = Some(match outcome {
+                        Ok(ExecResult::Finished {
+                            stdout,
+                            stderr,
+                            exit_code,
+                        }) => ExecOutcome::Finished {
+                            stdout,
+                            stderr,
+                            exit_code,
+                        },
+                        Ok(ExecResult::TimedOut) => ExecOutcome::TimedOut {
+                            seconds: exec.timeout().as_secs(),
+                        },
+                        Err(ClusterError::Unavailable { message }) => {
+                            return Err(ClusterError::Unavailable { message });
+                        }
+                        Err(e) => ExecOutcome::Failed {
+                            message: e.to_string(),
+                        },
+                    });
+                }
+            }
+        }
+        Ok(extras)
+    }
+
+    /// The objects a `find` names: one by name, or a list by selector.
+    pub(super) async fn fetch(
+        &self,
+        find: &Find,
+        lab_namespace: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let cluster = &self.inner.cluster;
+        let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
+        let namespace = namespaced.then(|| {
+            find.namespace
+                .clone()
+                .unwrap_or_else(|| lab_namespace.to_owned())
+        });
+        match &find.name {
+            Some(name) => {
+                let key = ObjectKey {
+                    api_version: find.api_version.clone(),
+                    kind: find.kind.clone(),
+                    namespace,
+                    name: name.clone(),
+                };
+                Ok(cluster.get(&key).await?.into_iter().collect())
+            }
+            None => {
+                cluster
+                    .list(
+                        &find.api_version,
+                        &find.kind,
+                        namespace.as_deref(),
+                        find.selector.as_deref(),
+                    )
+                    .await
+            }
+        }
+    }
+}
