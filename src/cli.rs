@@ -4,12 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::checks::Verdict;
 use crate::cluster::ClusterOptions;
 use crate::config::{CheckArgs, ClusterArgs, Command, ServeArgs};
 use crate::engine::{CheckReport, EngineError};
 use crate::labs::{self, LabSource};
 use crate::startup::{self, Settings};
-use crate::checks::Verdict;
 
 /// Runs one subcommand.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -152,7 +152,11 @@ fn print_step(step: &str, reports: &[CheckReport]) {
             Verdict::Passed => &[],
         };
         for d in diagnostics {
-            let path = if d.path.is_empty() { "(object)" } else { &d.path };
+            let path = if d.path.is_empty() {
+                "(object)"
+            } else {
+                &d.path
+            };
             println!("    {path}: expected {}, found {}", d.expected, d.actual);
         }
     }

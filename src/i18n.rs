@@ -94,7 +94,10 @@ mod tests {
             Lang::from_accept_language("en-US;q=0.5, zh-CN;q=0.9"),
             Some(Lang::Zh)
         );
-        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Some(Lang::Zh));
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Some(Lang::Zh)
+        );
         assert_eq!(Lang::from_accept_language("fr, en;q=0.1"), Some(Lang::En));
         assert_eq!(Lang::from_accept_language("fr"), None);
     }

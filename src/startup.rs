@@ -59,7 +59,9 @@ impl RunningApp {
         let result = (&mut self.server).await;
         self.monitor.abort();
         self.engine.store().close().await;
-        result.context("server task failed")?.context("server failed")
+        result
+            .context("server task failed")?
+            .context("server failed")
     }
 }
 
@@ -69,9 +71,8 @@ pub async fn build_engine(
     database_url: &str,
     cluster: &ClusterOptions,
 ) -> anyhow::Result<Engine> {
-    let catalog = labs::load(labs_source).map_err(|report| {
-        anyhow::anyhow!("the labs folder has problems:\n{report}")
-    })?;
+    let catalog = labs::load(labs_source)
+        .map_err(|report| anyhow::anyhow!("the labs folder has problems:\n{report}"))?;
     let store = Store::open(database_url)
         .await
         .with_context(|| format!("opening the progress database {database_url}"))?;
@@ -95,14 +96,17 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let monitor = engine.spawn_health_monitor();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = rx => {}
-                    _ = shutdown_signal() => {}
-                }
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = rx => {}
+                _ = shutdown_signal() => {}
+            }
+        })
+        .await
     });
     tracing::info!(%addr, "kubelab is listening on http://{addr}");
     Ok(RunningApp {
@@ -121,7 +125,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -2,6 +2,7 @@
 
 mod app;
 mod cluster;
+mod live;
 mod real;
 mod replay;
 mod scenarios;

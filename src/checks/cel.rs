@@ -11,8 +11,15 @@ use cel::{Context, Env, Program};
 use serde_json::Value;
 
 // The standard environment is immutable once built; sharing it avoids rebuilding the function
-// registry for every object.
-static STDLIB: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+// registry for every object. Kubernetes' CEL has `base64.decode`/`base64.encode` (cel-go's
+// encoders extension), which labs need to look inside Secrets.
+static STDLIB: LazyLock<Arc<Env>> = LazyLock::new(|| {
+    let mut env = Env::stdlib();
+    if let Err(e) = env.add_extension(cel::extensions::encoders) {
+        tracing::error!("CEL's base64 extension could not be registered: {e}");
+    }
+    Arc::new(env)
+});
 
 /// A compiled CEL expression.
 pub struct CelExpr {
@@ -255,6 +262,37 @@ mod tests {
             s.eval(&deployment(None)).unwrap_err(),
             "CEL expression `object.metadata.name` gave the string \"nginx-deployment\", not true or false"
         );
+    }
+
+    #[test]
+    fn base64_decodes_a_dockerconfigjson() {
+        use base64::Engine as _;
+        use base64::prelude::BASE64_STANDARD;
+        let config = r#"{"auths":{"registry.example.com":{"username":"fly","password":"s3cret","auth":"Zmx5OnMzY3JldA=="}}}"#;
+        let secret = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "regcred", "namespace": "fly-k8s"},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": BASE64_STANDARD.encode(config)}
+        });
+        let has_server = CelExpr::compile(
+            "string(base64.decode(object.data['.dockerconfigjson'])).contains('\"registry.example.com\"')",
+        )
+        .unwrap();
+        assert_eq!(has_server.eval(&secret), Ok(true));
+        let other_server = CelExpr::compile(
+            "string(base64.decode(object.data['.dockerconfigjson'])).contains('docker.io')",
+        )
+        .unwrap();
+        assert_eq!(other_server.eval(&secret), Ok(false));
+        let round_trip =
+            CelExpr::compile("base64.encode(base64.decode(object.data['.dockerconfigjson'])) == object.data['.dockerconfigjson']")
+                .unwrap();
+        assert_eq!(round_trip.eval(&secret), Ok(true));
+        let broken = json!({"data": {".dockerconfigjson": "not base64!"}});
+        let err = has_server.eval(&broken).unwrap_err();
+        assert!(err.contains("could not be evaluated"), "{err}");
     }
 
     #[test]

@@ -7,15 +7,17 @@
 
 pub mod cel;
 pub mod matching;
+pub mod observed;
 pub mod path;
 pub mod quantity;
 pub mod selector;
-pub mod observed;
 pub mod spec;
 pub mod verdict;
 
+pub use observed::{
+    ExecOutcome, ExecTarget, Needs, Observed, evaluate_observed, exec_target, needs,
+};
 pub use selector::{Requirement, Selector, parse_selector};
-pub use observed::{ExecOutcome, ExecTarget, Needs, Observed, evaluate_observed, exec_target, needs};
 pub use spec::{AnswerSpec, ApiRef, CheckSpec, ExecSpec, Find, Normalize, PendingSpec, Since};
 pub use verdict::{Diagnostic, Verdict};
 
@@ -47,27 +49,6 @@ pub fn validate(spec: &CheckSpec) -> Vec<String> {
     if spec.id.trim().is_empty() {
         problems.push(
             "The check's `id` is empty; give it a short name that is unique within the step, such as `configmap-keys`.".to_owned(),
-        );
-    }
-    let targets = [
-        spec.find.is_some(),
-        spec.served.is_some(),
-        spec.server_version.is_some(),
-    ]
-    .iter()
-    .filter(|t| **t)
-    .count();
-    let answer_without_find = spec.answer.as_ref().is_some_and(|a| {
-        a.server_version == Some(true) || a.api_group_of.is_some()
-    });
-    if targets == 0 && !answer_without_find {
-        problems.push(
-            "The check has no target: give it `find` (objects), `served` (an API) or `serverVersion`.".to_owned(),
-        );
-    }
-    if targets > 1 {
-        problems.push(
-            "The check has more than one target: use only one of `find`, `served` and `serverVersion`.".to_owned(),
         );
     }
     problems.extend(observed::validate_v2(spec));
@@ -207,19 +188,19 @@ impl CompiledCheck {
             if matching::matches(count, Some(&Value::from(matching))) {
                 return Ok(Verdict::Passed);
             }
-            let wanted = matching::describe(count);
-            let expected = if wanted.starts_with(|c: char| c.is_ascii_digit()) {
-                format!("count = {wanted}")
-            } else {
-                format!("count {wanted}")
-            };
             let diagnostic = Diagnostic {
                 path: String::new(),
-                expected,
+                expected: describe_count(count),
                 actual: format!("{matching} matching (of {} found)", objects.len()),
             };
             return Ok(self.failed(vec![diagnostic], None, objects));
         }
+        self.try_default(objects)
+    }
+
+    // The default verdict: some object matches `expect` and `cel`; otherwise the closest one's
+    // diagnostics (or "not found").
+    fn try_default(&self, objects: &[Value]) -> Result<Verdict, String> {
         if objects.is_empty() {
             let diagnostic = Diagnostic {
                 path: String::new(),
@@ -268,6 +249,17 @@ impl CompiledCheck {
             report.into_diagnostics()
         };
         Ok(self.failed(diagnostics, Some(object_id(object)), objects))
+    }
+
+    // The objects that match `expect` and `cel` (all of them when neither is given).
+    fn matching<'v>(&self, objects: &'v [Value]) -> Result<Vec<&'v Value>, String> {
+        let mut out = Vec::new();
+        for object in objects {
+            if self.expect_matches(object) && self.cel_holds(object)? {
+                out.push(object);
+            }
+        }
+        Ok(out)
     }
 
     fn expect_matches(&self, object: &Value) -> bool {
@@ -392,6 +384,16 @@ fn check_count(value: &Value, problems: &mut Vec<String>) {
             "`count` must be a whole number of 0 or more, or an operator map such as {{$gte: 3}}, not {}.",
             path::show(other)
         )),
+    }
+}
+
+// `count >= 3`, `count = 3`.
+fn describe_count(count: &Node) -> String {
+    let wanted = matching::describe(count);
+    if wanted.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("count = {wanted}")
+    } else {
+        format!("count {wanted}")
     }
 }
 

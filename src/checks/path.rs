@@ -87,6 +87,144 @@ pub fn truncate(mut text: String) -> String {
     text
 }
 
+/// One step of a field path as a lab author writes it (`answer.field`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldStep {
+    /// A map key: `status`, `["kubernetes.io/hostname"]`.
+    Key(String),
+    /// An array element by position: `[0]`.
+    Index(usize),
+    /// The array element whose `name` is this: `[name=nginx]`.
+    Named(String),
+}
+
+/// A field path that does not parse, with what is wrong in a few words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FieldPathError(String);
+
+/// Parses a dotted field path as diagnostics show them: `status.nodeInfo.kubeletVersion`,
+/// `metadata.labels["kubernetes.io/hostname"]` (or single quotes), `addresses[0].address`,
+/// `containers[name=nginx].image`.
+pub fn parse_field(text: &str) -> Result<Vec<FieldStep>, FieldPathError> {
+    let fail = |message: String| Err(FieldPathError(message));
+    if text.trim().is_empty() {
+        return fail("it is empty".to_owned());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut steps = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '[' => {
+                let (step, next) = parse_bracket(&chars, i)?;
+                steps.push(step);
+                i = next;
+            }
+            '.' if steps.is_empty() => {
+                return fail("it starts with a dot; leave the leading dot out".to_owned());
+            }
+            '.' => {
+                i += 1;
+                if i == chars.len() {
+                    return fail("it ends with a dot".to_owned());
+                }
+                if matches!(chars[i], '.' | '[') {
+                    return fail(format!(
+                        "it has an empty part after the dot at character {i}"
+                    ));
+                }
+            }
+            ']' => return fail(format!("`]` at character {} has no `[`", i + 1)),
+            _ => {
+                if !steps.is_empty() && chars[i - 1] != '.' {
+                    return fail(format!("a dot is missing before character {}", i + 1));
+                }
+                let start = i;
+                while i < chars.len() && !matches!(chars[i], '.' | '[' | ']') {
+                    i += 1;
+                }
+                let key: String = chars[start..i].iter().collect();
+                if key.chars().any(char::is_whitespace) {
+                    return fail(format!(
+                        "the key \"{key}\" has a space; quote such keys: [\"{key}\"]"
+                    ));
+                }
+                steps.push(FieldStep::Key(key));
+            }
+        }
+    }
+    Ok(steps)
+}
+
+fn parse_bracket(chars: &[char], open: usize) -> Result<(FieldStep, usize), FieldPathError> {
+    let fail = |message: String| Err(FieldPathError(message));
+    let Some(close) = chars[open..]
+        .iter()
+        .position(|c| *c == ']')
+        .map(|p| open + p)
+    else {
+        return fail(format!("`[` at character {} is not closed", open + 1));
+    };
+    // A quoted key may itself hold `]`: look for the closing quote first.
+    if let Some(&quote) = chars.get(open + 1).filter(|c| matches!(c, '"' | '\'')) {
+        let mut key = String::new();
+        let mut i = open + 2;
+        while i < chars.len() && chars[i] != quote {
+            if chars[i] == '\\' && i + 1 < chars.len() {
+                i += 1;
+            }
+            key.push(chars[i]);
+            i += 1;
+        }
+        if chars.get(i + 1) != Some(&']') {
+            return fail(format!(
+                "the quoted key at character {} is not closed with {quote}]",
+                open + 2
+            ));
+        }
+        return Ok((FieldStep::Key(key), i + 2));
+    }
+    let inner: String = chars[open + 1..close].iter().collect();
+    let inner = inner.trim();
+    if let Ok(index) = inner.parse::<usize>() {
+        return Ok((FieldStep::Index(index), close + 1));
+    }
+    if let Some(name) = inner.strip_prefix("name=").map(str::trim)
+        && !name.is_empty()
+    {
+        return Ok((FieldStep::Named(name.to_owned()), close + 1));
+    }
+    fail(format!(
+        "[{inner}] is neither a quoted key like [\"a.b\"], a position like [0] nor [name=...]"
+    ))
+}
+
+/// The value at `steps` in `value`, if any.
+pub fn lookup<'a>(value: &'a Value, steps: &[FieldStep]) -> Option<&'a Value> {
+    steps.iter().try_fold(value, |current, step| match step {
+        FieldStep::Key(key) => current.get(key.as_str()),
+        FieldStep::Index(index) => current.get(*index),
+        FieldStep::Named(name) => current
+            .as_array()?
+            .iter()
+            .find(|e| e.get("name").and_then(Value::as_str) == Some(name.as_str())),
+    })
+}
+
+/// Renders a parsed field path the way diagnostics show paths.
+pub fn render_field(steps: &[FieldStep]) -> String {
+    let segments: Vec<Segment<'_>> = steps
+        .iter()
+        .map(|step| match step {
+            FieldStep::Key(key) => Segment::Key(key),
+            FieldStep::Index(index) => Segment::Index(*index),
+            FieldStep::Named(name) => Segment::Named(name),
+        })
+        .collect();
+    render(&segments)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +296,106 @@ mod tests {
         // Multi-byte characters are never split.
         let chinese = Value::String("配置".repeat(100));
         assert!(show(&chinese).ends_with('…'));
+    }
+
+    #[test]
+    fn field_paths_parse() {
+        use FieldStep::*;
+        let key = |k: &str| Key(k.to_owned());
+        assert_eq!(
+            parse_field("status.nodeInfo.kubeletVersion").unwrap(),
+            vec![key("status"), key("nodeInfo"), key("kubeletVersion")]
+        );
+        assert_eq!(
+            parse_field(r#"metadata.labels["kubernetes.io/hostname"]"#).unwrap(),
+            vec![
+                key("metadata"),
+                key("labels"),
+                key("kubernetes.io/hostname")
+            ]
+        );
+        assert_eq!(
+            parse_field("data['game.properties']").unwrap(),
+            vec![key("data"), key("game.properties")]
+        );
+        assert_eq!(
+            parse_field("status.addresses[0].address").unwrap(),
+            vec![key("status"), key("addresses"), Index(0), key("address")]
+        );
+        assert_eq!(
+            parse_field("spec.containers[name=nginx].image").unwrap(),
+            vec![
+                key("spec"),
+                key("containers"),
+                Named("nginx".to_owned()),
+                key("image")
+            ]
+        );
+        assert_eq!(
+            parse_field(r#"["a]b"].c"#).unwrap(),
+            vec![key("a]b"), key("c")]
+        );
+        let path = parse_field(r#"metadata.labels["kubernetes.io/hostname"]"#).unwrap();
+        assert_eq!(
+            render_field(&path),
+            r#"metadata.labels["kubernetes.io/hostname"]"#
+        );
+    }
+
+    #[test]
+    fn bad_field_paths_say_why() {
+        let err = |text: &str| parse_field(text).unwrap_err().to_string();
+        assert_eq!(err(""), "it is empty");
+        assert_eq!(
+            err(".status"),
+            "it starts with a dot; leave the leading dot out"
+        );
+        assert_eq!(err("status."), "it ends with a dot");
+        assert_eq!(
+            err("status..phase"),
+            "it has an empty part after the dot at character 7"
+        );
+        assert_eq!(err("labels[\"a"), "`[` at character 7 is not closed");
+        assert_eq!(
+            err(r#"labels["a"x]"#),
+            "the quoted key at character 8 is not closed with \"]"
+        );
+        assert_eq!(
+            err("items[first]"),
+            "[first] is neither a quoted key like [\"a.b\"], a position like [0] nor [name=...]"
+        );
+        assert_eq!(err("a]"), "`]` at character 2 has no `[`");
+        assert_eq!(err("items[0]name"), "a dot is missing before character 9");
+        assert_eq!(
+            err("node info"),
+            "the key \"node info\" has a space; quote such keys: [\"node info\"]"
+        );
+    }
+
+    #[test]
+    fn field_lookup() {
+        let node = json!({
+            "metadata": {"labels": {"kubernetes.io/hostname": "colima"}},
+            "status": {"addresses": [{"type": "InternalIP", "address": "192.168.5.15"}],
+                       "nodeInfo": {"kubeletVersion": "v1.28.7+k3s1"}},
+            "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}
+        });
+        let at = |p: &str| lookup(&node, &parse_field(p).unwrap()).cloned();
+        assert_eq!(
+            at("status.nodeInfo.kubeletVersion"),
+            Some(json!("v1.28.7+k3s1"))
+        );
+        assert_eq!(
+            at(r#"metadata.labels["kubernetes.io/hostname"]"#),
+            Some(json!("colima"))
+        );
+        assert_eq!(
+            at("status.addresses[0].address"),
+            Some(json!("192.168.5.15"))
+        );
+        assert_eq!(at("spec.containers[name=b].image"), Some(json!("y")));
+        assert_eq!(at("spec.containers[name=c].image"), None);
+        assert_eq!(at("status.addresses[3]"), None);
+        assert_eq!(at("status.phase"), None);
     }
 }

@@ -99,7 +99,7 @@ fn spec(kind: &str, name: Option<&str>, selector: Option<&str>) -> CheckSpec {
         id: "a-check".into(),
         title: Text::same("title"),
         reason: Text::same("reason"),
-        find: Find {
+        find: Some(Find {
             api_version: if kind == "Deployment" {
                 "apps/v1"
             } else {
@@ -110,7 +110,15 @@ fn spec(kind: &str, name: Option<&str>, selector: Option<&str>) -> CheckSpec {
             name: name.map(str::to_owned),
             namespace: None,
             selector: selector.map(str::to_owned),
-        },
+        }),
+        served: None,
+        server_version: None,
+        exec: None,
+        events: None,
+        question: None,
+        answer: None,
+        normalize: None,
+        since: None,
         expect: None,
         cel: None,
         absent: false,
@@ -1278,7 +1286,9 @@ fn validation_of_find_cel_count_and_pending() {
         vec!["`pending.when` at `status.phase`: `$in` needs an array of values, not \"Pending\"."]
     );
     let mut s = spec("", None, None);
-    s.find.api_version = String::new();
+    if let Some(find) = &mut s.find {
+        find.api_version = String::new();
+    }
     assert_eq!(
         problems(&s),
         vec![

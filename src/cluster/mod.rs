@@ -1,15 +1,20 @@
 //! Everything that talks to Kubernetes: connecting (kubeconfig, context, in-cluster),
-//! API discovery, server-side apply, get/list/delete of any kind the cluster serves.
+//! API discovery, server-side apply, get/list/delete of any kind the cluster serves, facts
+//! (served APIs, version, events), exec in containers, and shared watch caches.
 
 mod apply;
 mod connect;
 mod discovery;
 mod error;
 mod exec;
-pub use exec::ExecResult;
 mod inspect;
+mod labels;
+mod watch;
 
 pub use error::ClusterError;
+pub use exec::{ExecResult, MAX_OUTPUT};
+pub use labels::parse_label_selector;
+pub use watch::{CHANGES_CAPACITY, Change, WatchHealth, WatchKey, WatchState, WatchedKind};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -108,6 +113,10 @@ struct Inner {
     server: Option<String>,
     unavailable: Option<String>,
     discovery: discovery::Cache,
+    /// The last whole-cluster discovery for [`Cluster::api_groups_of`].
+    groups: inspect::GroupCache,
+    /// The shared watch caches; their tasks end when the last handle is dropped.
+    watches: watch::Registry,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -137,6 +146,8 @@ impl Cluster {
                     server: Some(connected.server),
                     unavailable: None,
                     discovery: discovery::Cache::default(),
+                    groups: inspect::GroupCache::default(),
+                    watches: watch::Registry::default(),
                 }
             }
             Err(message) => {
@@ -147,6 +158,8 @@ impl Cluster {
                     server: None,
                     unavailable: Some(message),
                     discovery: discovery::Cache::default(),
+                    groups: inspect::GroupCache::default(),
+                    watches: watch::Registry::default(),
                 }
             }
         };
@@ -161,6 +174,8 @@ impl Cluster {
             server: None,
             unavailable: None,
             discovery: discovery::Cache::default(),
+            groups: inspect::GroupCache::default(),
+            watches: watch::Registry::default(),
         })
     }
 

@@ -7,7 +7,7 @@ use futures::future::join_all;
 use serde_json::Value;
 
 use crate::checks::{self, CheckSpec, ExecOutcome, Find, Needs, Observed, Verdict};
-use crate::cluster::{ClusterError, ExecResult, ObjectKey};
+use crate::cluster::{ClusterError, ExecResult, ObjectKey, WatchKey};
 use crate::labs::{Lab, Step};
 
 use super::{CheckReport, Engine, EngineError, Health};
@@ -72,7 +72,7 @@ impl Engine {
         .await;
         let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
             let found = check.find.as_ref().and_then(|f| objects.get(f));
-            self.extras(check, need, found, lab)
+            self.extras(check, need, found, lab, context.started.as_deref())
         }))
         .await;
 
@@ -157,6 +157,7 @@ impl Engine {
         need: &Needs,
         found: Option<&Result<Vec<Value>, ClusterError>>,
         lab: &Lab,
+        started: Option<&str>,
     ) -> Result<Extras, ClusterError> {
         let mut extras = Extras::default();
         let Some(Ok(objects)) = found else {
@@ -168,22 +169,51 @@ impl Engine {
                 let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
                     continue;
                 };
-                let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str);
-                let events = self.inner.cluster.events_about(namespace, kind, name).await?;
+                let namespace = object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str);
+                let key = WatchKey {
+                    api_version: "v1".to_owned(),
+                    kind: "Event".to_owned(),
+                    namespace: namespace.map(str::to_owned),
+                };
+                let events = match self.cached(&key) {
+                    Some(cache) => cache
+                        .snapshot(None, None)
+                        .into_iter()
+                        .filter(|e| {
+                            e.pointer("/involvedObject/kind").and_then(Value::as_str) == Some(kind)
+                                && e.pointer("/involvedObject/name").and_then(Value::as_str)
+                                    == Some(name)
+                        })
+                        .collect(),
+                    None => {
+                        self.inner
+                            .cluster
+                            .events_about(namespace, kind, name)
+                            .await?
+                    }
+                };
                 extras.events.extend(events);
             }
         }
         if need.exec
             && let Some(exec) = &check.exec
         {
-            match checks::exec_target(check, objects) {
+            match checks::exec_target(check, objects, started) {
                 Err(verdict) => extras.settled = Some(verdict),
                 Ok(target) => {
                     let namespace = target.namespace.as_deref().unwrap_or(&lab.namespace);
                     let outcome = self
                         .inner
                         .cluster
-                        .exec(namespace, &target.pod, &target.container, &exec.command, exec.timeout())
+                        .exec(
+                            namespace,
+                            &target.pod,
+                            &target.container,
+                            &exec.command,
+                            exec.timeout(),
+                        )
                         .await;
                     extras.exec = Some(match outcome {
                         Ok(ExecResult::Finished {
@@ -224,6 +254,14 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(|| lab_namespace.to_owned())
         });
+        let key = WatchKey {
+            api_version: find.api_version.clone(),
+            kind: find.kind.clone(),
+            namespace: namespace.clone(),
+        };
+        if let Some(cache) = self.cached(&key) {
+            return Ok(cache.snapshot(find.name.as_deref(), find.selector.as_deref()));
+        }
         match &find.name {
             Some(name) => {
                 let key = ObjectKey {

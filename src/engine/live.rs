@@ -1,10 +1,20 @@
 //! Live verdicts: a lab's steps re-evaluated from shared watch caches whenever the objects they
-//! look at change, pushed to every page that has the lab open.
+//! look at change, pushed to every page that has the lab open. One follower task per open lab
+//! (not per page), one watch per kind and namespace (not per learner or page).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
 
-use super::{Engine, EngineError, StepReport};
+use crate::cluster::{ClusterError, WatchHealth, WatchKey, WatchedKind};
+use crate::labs::Lab;
+
+use super::{Engine, EngineError, Inner, StepContext, StepReport, overall, summary};
 
 /// Something a page with the lab open should show now.
 #[derive(Debug, Clone, Serialize)]
@@ -60,23 +70,521 @@ pub enum WatchState {
 
 /// A page's subscription to a lab: the current state, then changes.
 pub struct LiveSubscription {
-    /// Events describing the state now (cluster state, objects, each checked step).
+    /// Events describing the state now (cluster state, objects, each step checked so far).
     pub initial: Vec<LiveEvent>,
     /// Later changes. On `Lagged`, subscribe again to resynchronize.
     pub receiver: broadcast::Receiver<LiveEvent>,
 }
 
+/// The open labs and the watch caches they share.
+#[derive(Default)]
+pub(super) struct LiveHub {
+    labs: Mutex<HashMap<String, Arc<LabLive>>>,
+    caches: Mutex<HashMap<WatchKey, WatchedKind>>,
+}
+
+/// One open lab: its broadcast channel, what was last sent, and its follower task.
+struct LabLive {
+    tx: broadcast::Sender<LiveEvent>,
+    last: Mutex<LastSent>,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+#[derive(Default)]
+struct LastSent {
+    cluster: Option<LiveEvent>,
+    objects: Option<Vec<ObjectSummary>>,
+    steps: BTreeMap<String, StepReport>,
+}
+
+impl Drop for LabLive {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for LiveHub {
+    fn drop(&mut self) {
+        if let Ok(labs) = self.labs.get_mut() {
+            labs.clear();
+        }
+    }
+}
+
+/// The watches a lab needs, and which steps depend on each.
+struct LabWatches {
+    keys: BTreeSet<WatchKey>,
+    steps_by_key: BTreeMap<WatchKey, BTreeSet<String>>,
+}
+
+/// How long a lab nobody looks at keeps its follower.
+const IDLE: Duration = Duration::from_secs(30);
+/// Changes arriving within this window are evaluated together.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
 impl Engine {
-    /// Subscribes to a lab's live events, starting the lab's shared watches if needed.
+    /// Subscribes to a lab's live events, starting its follower and shared watches if needed.
     pub async fn subscribe(&self, lab_id: &str) -> Result<LiveSubscription, EngineError> {
         let lab = self.lab(lab_id)?;
-        let (_tx, receiver) = broadcast::channel(64);
-        Ok(LiveSubscription {
-            initial: vec![LiveEvent::Objects {
-                lab: lab.id.clone(),
-                objects: Vec::new(),
-            }],
-            receiver,
+        let live = {
+            let mut labs = self
+                .inner
+                .live
+                .labs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            labs.entry(lab.id.clone())
+                .or_insert_with(|| {
+                    let (tx, _) = broadcast::channel(256);
+                    Arc::new(LabLive {
+                        tx,
+                        last: Mutex::new(LastSent::default()),
+                        task: Mutex::new(None),
+                    })
+                })
+                .clone()
+        };
+        let receiver = live.tx.subscribe();
+        {
+            let mut task = live.task.lock().unwrap_or_else(|e| e.into_inner());
+            if task.is_none() {
+                let handle = tokio::spawn(follow(
+                    Arc::downgrade(&self.inner),
+                    lab.id.clone(),
+                    live.clone(),
+                ));
+                *task = Some(handle.abort_handle());
+            }
+        }
+        let last = live.last.lock().unwrap_or_else(|e| e.into_inner());
+        let mut initial = Vec::new();
+        initial.push(last.cluster.clone().unwrap_or_else(|| self.cluster_event()));
+        initial.push(LiveEvent::Objects {
+            lab: lab.id.clone(),
+            objects: last.objects.clone().unwrap_or_default(),
+        });
+        initial.extend(last.steps.values().cloned().map(LiveEvent::Step));
+        Ok(LiveSubscription { initial, receiver })
+    }
+
+    /// How many pages follow a lab now (0 when it is not open).
+    pub fn live_pages(&self, lab_id: &str) -> usize {
+        self.inner
+            .live
+            .labs
+            .lock()
+            .ok()
+            .and_then(|labs| labs.get(lab_id).map(|l| l.tx.receiver_count()))
+            .unwrap_or(0)
+    }
+
+    fn cluster_event(&self) -> LiveEvent {
+        if let Some(problem) = self.inner.cluster.configuration_problem() {
+            return LiveEvent::Cluster {
+                state: WatchState::Unavailable,
+                message: Some(problem.to_owned()),
+            };
+        }
+        let (health, message) = self.inner.cluster.watch_state();
+        LiveEvent::Cluster {
+            state: match health {
+                WatchHealth::Live => WatchState::Live,
+                WatchHealth::Reconnecting => WatchState::Reconnecting,
+            },
+            message,
+        }
+    }
+
+    /// The shared cache for `key`, when one is running and has listed (checks then read it
+    /// instead of asking the API server).
+    pub(super) fn cached(&self, key: &WatchKey) -> Option<WatchedKind> {
+        self.inner
+            .live
+            .caches
+            .lock()
+            .ok()
+            .and_then(|c| c.get(key).cloned())
+            .filter(WatchedKind::is_ready)
+    }
+
+    /// Where a kind lives for a lab: the namespace for namespaced kinds, `None` otherwise.
+    pub(super) async fn watch_key(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        lab_namespace: &str,
+    ) -> Result<WatchKey, ClusterError> {
+        let namespaced = self.inner.cluster.is_namespaced(api_version, kind).await?;
+        Ok(WatchKey {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+            namespace: namespaced.then(|| namespace.unwrap_or(lab_namespace).to_owned()),
         })
     }
+
+    async fn lab_watches(&self, lab: &Lab) -> Result<LabWatches, ClusterError> {
+        let mut watches = LabWatches {
+            keys: BTreeSet::new(),
+            steps_by_key: BTreeMap::new(),
+        };
+        for step in &lab.steps {
+            let mut keys = Vec::new();
+            for check in &step.checks {
+                if let Some(find) = &check.find {
+                    keys.push(
+                        self.watch_key(
+                            &find.api_version,
+                            &find.kind,
+                            find.namespace.as_deref(),
+                            &lab.namespace,
+                        )
+                        .await?,
+                    );
+                    if check.events.is_some() {
+                        keys.push(
+                            self.watch_key(
+                                "v1",
+                                "Event",
+                                find.namespace.as_deref(),
+                                &lab.namespace,
+                            )
+                            .await?,
+                        );
+                    }
+                }
+            }
+            for manifest in &step.manifests {
+                watches.keys.insert(
+                    self.watch_key(
+                        &manifest.api_version,
+                        &manifest.kind,
+                        manifest.namespace.as_deref(),
+                        &lab.namespace,
+                    )
+                    .await?,
+                );
+            }
+            for key in keys {
+                watches.keys.insert(key.clone());
+                watches
+                    .steps_by_key
+                    .entry(key)
+                    .or_default()
+                    .insert(step.id.clone());
+            }
+        }
+        Ok(watches)
+    }
+
+    async fn start_watches(&self, watches: &LabWatches) -> Result<(), ClusterError> {
+        for key in &watches.keys {
+            let watched = self
+                .inner
+                .cluster
+                .watch(&key.api_version, &key.kind, key.namespace.as_deref())
+                .await?;
+            self.inner
+                .live
+                .caches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone(), watched);
+        }
+        for key in &watches.keys {
+            if let Some(watched) = self
+                .inner
+                .live
+                .caches
+                .lock()
+                .ok()
+                .and_then(|c| c.get(key).cloned())
+            {
+                let _ = tokio::time::timeout(Duration::from_secs(10), watched.wait_ready()).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-evaluates `steps` of a lab and sends what changed.
+    async fn refresh(&self, lab: &Lab, live: &LabLive, steps: &BTreeSet<String>) {
+        for step in lab.steps.iter().filter(|s| steps.contains(&s.id)) {
+            let store = &self.inner.store;
+            let learner = &self.inner.learner;
+            let context = StepContext {
+                answers: store
+                    .answers(learner, &lab.id, &step.id)
+                    .await
+                    .unwrap_or_default(),
+                started: store
+                    .step_starts(learner, &lab.id)
+                    .await
+                    .ok()
+                    .and_then(|mut s| s.remove(&step.id)),
+            };
+            let checks = match self.evaluate_step(lab, step, &context).await {
+                Ok(checks) => checks,
+                Err(e) => {
+                    tracing::debug!(lab = %lab.id, step = %step.id, error = %e, "live evaluation skipped");
+                    continue;
+                }
+            };
+            let status = overall(&checks);
+            let previous = live
+                .last
+                .lock()
+                .ok()
+                .and_then(|l| l.steps.get(&step.id).cloned());
+            let unchanged = previous.as_ref().is_some_and(|p| {
+                p.status == status
+                    && serde_json::to_value(&p.checks).ok() == serde_json::to_value(&checks).ok()
+            });
+            if unchanged {
+                continue;
+            }
+            let now = super::now();
+            let passed = status == super::StepStatus::Passed;
+            let status_changed = previous.as_ref().is_none_or(|p| p.status != status);
+            if status_changed
+                && let Err(e) = store
+                    .record_check(learner, &lab.id, &step.id, status.as_str(), passed, &now)
+                    .await
+            {
+                tracing::error!(lab = %lab.id, step = %step.id, error = %e, "recording a live verdict failed");
+            }
+            if passed && status_changed {
+                let _ = self.start_current_step(lab).await;
+            }
+            let done = passed
+                || store
+                    .lab_progress(learner, &lab.id)
+                    .await
+                    .ok()
+                    .and_then(|p| p.get(&step.id).map(|r| r.passed_at.is_some()))
+                    .unwrap_or(false);
+            let report = StepReport {
+                lab: lab.id.clone(),
+                step: step.id.clone(),
+                status,
+                done,
+                checks,
+                checked_at: now,
+            };
+            if let Ok(mut last) = live.last.lock() {
+                last.steps.insert(step.id.clone(), report.clone());
+            }
+            let _ = live.tx.send(LiveEvent::Step(report));
+        }
+        self.send_objects(lab, live);
+    }
+
+    fn send_objects(&self, lab: &Lab, live: &LabLive) {
+        let objects = self.lab_objects(lab);
+        let mut last = live.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.objects.as_ref() != Some(&objects) {
+            last.objects = Some(objects.clone());
+            let _ = live.tx.send(LiveEvent::Objects {
+                lab: lab.id.clone(),
+                objects,
+            });
+        }
+    }
+
+    /// The objects a lab sets up or its checks name, as the caches hold them now.
+    fn lab_objects(&self, lab: &Lab) -> Vec<ObjectSummary> {
+        let caches: Vec<WatchedKind> = self
+            .inner
+            .live
+            .caches
+            .lock()
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default();
+        let mut seen: BTreeMap<(String, Option<String>, String), ObjectSummary> = BTreeMap::new();
+        let mut add = |objects: Vec<Value>| {
+            for object in objects {
+                let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+                let namespace = object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let name = object
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let created = object
+                    .pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let status = summary::status_line(&object);
+                seen.insert(
+                    (kind.clone(), namespace.clone(), name.clone()),
+                    ObjectSummary {
+                        kind,
+                        namespace,
+                        name,
+                        status,
+                        created,
+                    },
+                );
+            }
+        };
+        let find_cache = |api_version: &str, kind: &str| -> Vec<WatchedKind> {
+            caches
+                .iter()
+                .filter(|c| c.key().api_version == api_version && c.key().kind == kind)
+                .cloned()
+                .collect()
+        };
+        for step in &lab.steps {
+            for m in &step.manifests {
+                for cache in find_cache(&m.api_version, &m.kind) {
+                    add(cache.snapshot(Some(&m.name), None));
+                }
+            }
+            for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
+                if find.name.is_none() && find.selector.is_none() {
+                    continue;
+                }
+                for cache in find_cache(&find.api_version, &find.kind) {
+                    add(cache.snapshot(find.name.as_deref(), find.selector.as_deref()));
+                }
+            }
+        }
+        seen.into_values().collect()
+    }
+}
+
+/// The follower of one open lab: sets up its watches, evaluates every step once, then
+/// re-evaluates the steps whose watched objects change, until nobody has looked for a while.
+async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
+    let Some((engine, lab, watches)) = setup(&inner, &lab_id, &live).await else {
+        return;
+    };
+    let mut changes = engine.inner.cluster.changes();
+    let mut states = engine.inner.cluster.watch_state_changes();
+    let all_steps: BTreeSet<String> = lab.steps.iter().map(|s| s.id.clone()).collect();
+    engine.refresh(&lab, &live, &all_steps).await;
+    drop(engine);
+    let mut idle_since: Option<tokio::time::Instant> = None;
+    loop {
+        let mut dirty: BTreeSet<String> = BTreeSet::new();
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(change) => dirty.extend(steps_for(&watches, &change)),
+                Err(RecvError::Lagged(_)) => dirty.extend(all_steps.iter().cloned()),
+                Err(RecvError::Closed) => return,
+            },
+            state = states.recv() => match state {
+                Ok((health, message)) => {
+                    let event = LiveEvent::Cluster {
+                        state: match health {
+                            WatchHealth::Live => WatchState::Live,
+                            WatchHealth::Reconnecting => WatchState::Reconnecting,
+                        },
+                        message,
+                    };
+                    if let Ok(mut last) = live.last.lock() {
+                        last.cluster = Some(event.clone());
+                    }
+                    let _ = live.tx.send(event);
+                    if health == WatchHealth::Live {
+                        dirty.extend(all_steps.iter().cloned());
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep(IDLE / 3) => {}
+        }
+        if live.tx.receiver_count() == 0 {
+            let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= IDLE {
+                let Some(inner) = inner.upgrade() else { return };
+                if let Ok(mut labs) = inner.live.labs.lock()
+                    && live.tx.receiver_count() == 0
+                {
+                    labs.remove(&lab_id);
+                    return;
+                }
+            }
+        } else {
+            idle_since = None;
+        }
+        if dirty.is_empty() {
+            continue;
+        }
+        tokio::time::sleep(DEBOUNCE).await;
+        loop {
+            match changes.try_recv() {
+                Ok(change) => dirty.extend(steps_for(&watches, &change)),
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    dirty.extend(all_steps.iter().cloned())
+                }
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let engine = Engine { inner };
+        engine.refresh(&lab, &live, &dirty).await;
+    }
+}
+
+/// Starts the lab's watches, retrying while the cluster is unreachable.
+async fn setup(
+    inner: &Weak<Inner>,
+    lab_id: &str,
+    live: &LabLive,
+) -> Option<(Engine, Lab, LabWatches)> {
+    loop {
+        let engine = Engine {
+            inner: inner.upgrade()?,
+        };
+        let lab = engine.lab(lab_id).ok()?.clone();
+        let result = match engine.lab_watches(&lab).await {
+            Ok(watches) => engine.start_watches(&watches).await.map(|_| watches),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(watches) => {
+                let event = engine.cluster_event();
+                if let Ok(mut last) = live.last.lock() {
+                    last.cluster = Some(event.clone());
+                }
+                let _ = live.tx.send(event);
+                return Some((engine, lab, watches));
+            }
+            Err(e) => {
+                let event = LiveEvent::Cluster {
+                    state: WatchState::Unavailable,
+                    message: Some(e.to_string()),
+                };
+                if let Ok(mut last) = live.last.lock() {
+                    last.cluster = Some(event.clone());
+                }
+                let _ = live.tx.send(event);
+            }
+        }
+        drop(engine);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+}
+
+fn steps_for(watches: &LabWatches, change: &crate::cluster::Change) -> Vec<String> {
+    watches
+        .steps_by_key
+        .iter()
+        .filter(|(key, _)| change.concerns(key))
+        .flat_map(|(_, steps)| steps.iter().cloned())
+        .chain(
+            // Objects of the live panel that no check looks at still refresh the panel.
+            watches
+                .keys
+                .iter()
+                .any(|k| change.concerns(k))
+                .then(String::new),
+        )
+        .collect()
 }

@@ -5,6 +5,7 @@
 mod evaluate;
 mod live;
 mod report;
+mod summary;
 
 pub use evaluate::StepContext;
 pub use live::{LiveEvent, LiveSubscription, ObjectSummary, WatchState};
@@ -85,6 +86,7 @@ struct Inner {
     store: Store,
     learner: String,
     health: RwLock<Health>,
+    live: live::LiveHub,
 }
 
 impl Engine {
@@ -97,6 +99,7 @@ impl Engine {
                 store,
                 learner: crate::store::LOCAL_LEARNER.to_owned(),
                 health: RwLock::new(Health::Unknown),
+                live: live::LiveHub::default(),
             }),
         }
     }
@@ -176,9 +179,16 @@ impl Engine {
     }
 
     /// Progress of the learner in one lab, by step id.
-    pub async fn lab_progress(&self, lab: &str) -> Result<BTreeMap<String, StepRecord>, EngineError> {
+    pub async fn lab_progress(
+        &self,
+        lab: &str,
+    ) -> Result<BTreeMap<String, StepRecord>, EngineError> {
         let lab = self.lab(lab)?;
-        Ok(self.inner.store.lab_progress(&self.inner.learner, &lab.id).await?)
+        Ok(self
+            .inner
+            .store
+            .lab_progress(&self.inner.learner, &lab.id)
+            .await?)
     }
 
     /// Progress of the learner in every lab, by lab id then step id.
@@ -261,12 +271,17 @@ impl Engine {
             .iter()
             .filter(|(id, answer)| {
                 !answer.trim().is_empty()
-                    && step.checks.iter().any(|c| &c.id == *id && c.question.is_some())
+                    && step
+                        .checks
+                        .iter()
+                        .any(|c| &c.id == *id && c.question.is_some())
             })
             .map(|(id, answer)| (id.clone(), answer.chars().take(200).collect()))
             .collect();
         if !known.is_empty() {
-            store.save_answers(learner, &lab.id, &step.id, &known).await?;
+            store
+                .save_answers(learner, &lab.id, &step.id, &known)
+                .await?;
         }
         let started = store.start_step(learner, &lab.id, &step.id, &now()).await?;
         let context = StepContext {
@@ -364,7 +379,11 @@ impl Engine {
     }
 
     /// The learner's remembered answers to a step's questions.
-    pub async fn answers(&self, lab_id: &str, step_id: &str) -> Result<BTreeMap<String, String>, EngineError> {
+    pub async fn answers(
+        &self,
+        lab_id: &str,
+        step_id: &str,
+    ) -> Result<BTreeMap<String, String>, EngineError> {
         let lab = self.lab(lab_id)?;
         let step = self.step(lab, step_id)?;
         Ok(self
@@ -451,7 +470,10 @@ impl Engine {
                 });
             }
         }
-        self.inner.store.clear_lab(&self.inner.learner, &lab.id).await?;
+        self.inner
+            .store
+            .clear_lab(&self.inner.learner, &lab.id)
+            .await?;
         Ok(report)
     }
 
@@ -480,7 +502,7 @@ pub(crate) fn report(check: &CheckSpec, verdict: Verdict) -> CheckReport {
 }
 
 /// The step's state from its checks' verdicts: error beats failed beats pending.
-fn overall(reports: &[CheckReport]) -> StepStatus {
+pub(crate) fn overall(reports: &[CheckReport]) -> StepStatus {
     let mut status = StepStatus::Passed;
     for r in reports {
         status = match (&r.verdict, status) {
@@ -515,8 +537,12 @@ fn unreachable_message(e: &ClusterError) -> String {
     }
 }
 
-fn now() -> String {
-    OffsetDateTime::now_utc()
+/// Now, in whole seconds: Kubernetes timestamps have no fractions, and `since: step` compares
+/// with them.
+pub(crate) fn now() -> String {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
@@ -542,17 +568,24 @@ mod tests {
             diagnostics: vec![],
             closest: None,
         };
-        let pending = || Verdict::Pending { diagnostics: vec![] };
+        let pending = || Verdict::Pending {
+            diagnostics: vec![],
+        };
         assert_eq!(overall(&[report_with(Verdict::Passed)]), StepStatus::Passed);
         assert_eq!(
             overall(&[report_with(pending()), report_with(Verdict::Passed)]),
             StepStatus::Pending
         );
-        assert_eq!(overall(&[report_with(pending()), report_with(failed())]), StepStatus::Failed);
+        assert_eq!(
+            overall(&[report_with(pending()), report_with(failed())]),
+            StepStatus::Failed
+        );
         assert_eq!(
             overall(&[
                 report_with(failed()),
-                report_with(Verdict::Error { message: "x".into() })
+                report_with(Verdict::Error {
+                    message: "x".into()
+                })
             ]),
             StepStatus::Error
         );

@@ -9,8 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::assets;
 use super::manifest::{dns1123_label_problem, parse_manifests};
-use super::markdown::render_markdown;
+use super::markdown::render_lab_markdown;
 use super::model::{Lab, LabFile, Localized, Manifest, Step, StepFile};
 use super::node::{self, Node, Value};
 use super::source::Files;
@@ -157,6 +158,12 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         }
     }
 
+    // Images too: a broken image is reported even when lab.yaml is broken.
+    let (images, image_problems) = assets::load_images(files, id);
+    problems.0.extend(image_problems);
+    let image_names = assets::image_files(files, id);
+    let mut used_images = BTreeSet::new();
+
     let lab_yaml = format!("{id}/lab.yaml");
     if !files.contains(&lab_yaml) {
         problems.add(
@@ -262,7 +269,14 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
                 continue;
             }
             if let Some(md) = text(files, &path, problems) {
-                let rendered = render_markdown(md);
+                problems.0.extend(assets::check_refs(
+                    md,
+                    &path,
+                    &images,
+                    &image_names,
+                    &mut used_images,
+                ));
+                let rendered = render_lab_markdown(md, id);
                 match lang {
                     "en" => html.en = rendered,
                     _ => html.zh = rendered,
@@ -341,7 +355,18 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         }
     }
     stray_step_files(files, id, step_nodes, problems);
-    let intro_html = intro(files, id, problems);
+    let intro_html = intro(files, id, problems, &images, &image_names, &mut used_images);
+    if all_steps_read {
+        for name in images.keys().filter(|name| !used_images.contains(*name)) {
+            problems.add(
+                &format!("{id}/{}{name}", assets::IMAGES_DIR),
+                None,
+                format!(
+                    "not used by any step or introduction: show it with ![description](images/{name}) or delete it"
+                ),
+            );
+        }
+    }
 
     let Some(header) = header.filter(|_| all_steps_read) else {
         return loaded;
@@ -355,6 +380,7 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         modes: header.modes,
         intro_html,
         steps,
+        images,
     });
     loaded
 }
@@ -522,7 +548,14 @@ fn stray_step_files(files: &Files, id: &str, step_nodes: &[Node], problems: &mut
 }
 
 /// The optional introduction; when one language has it, the other must too.
-fn intro(files: &Files, id: &str, problems: &mut Problems) -> Localized {
+fn intro(
+    files: &Files,
+    id: &str,
+    problems: &mut Problems,
+    images: &BTreeMap<String, assets::LabImage>,
+    image_names: &BTreeSet<String>,
+    used_images: &mut BTreeSet<String>,
+) -> Localized {
     let mut html = Localized::default();
     let present: Vec<bool> = LANGS
         .iter()
@@ -543,7 +576,14 @@ fn intro(files: &Files, id: &str, problems: &mut Problems) -> Localized {
             continue;
         }
         if let Some(md) = text(files, &path, problems) {
-            let rendered = render_markdown(md);
+            problems.0.extend(assets::check_refs(
+                md,
+                &path,
+                images,
+                image_names,
+                used_images,
+            ));
+            let rendered = render_lab_markdown(md, id);
             match *lang {
                 "en" => html.en = rendered,
                 _ => html.zh = rendered,

@@ -24,6 +24,8 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("h4", ["id"])
         .add_tag_attributes("h5", ["id"])
         .add_tag_attributes("h6", ["id"])
+        .rm_tag_attributes("img", ["align", "height", "width"])
+        .add_tag_attributes("img", ["title"])
         .link_rel(Some("noopener noreferrer"))
         .attribute_filter(|element, attribute, value| match (element, attribute) {
             // Only the syntax-highlighting hint survives on code, so pages can style by language.
@@ -39,6 +41,9 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
                 })
                 .map(|c| Cow::Owned(c.to_owned())),
             ("a", "target") => (value == "_blank").then_some(Cow::Borrowed("_blank")),
+            // Images come from the lab itself: relative paths (rewritten to the lab's image
+            // URLs) or /labs/... only, never another site.
+            ("img", "src") => is_lab_image_url(value).then_some(Cow::Borrowed(value)),
             _ => Some(Cow::Borrowed(value)),
         });
     b
@@ -61,6 +66,27 @@ pub fn render_markdown(md: &str) -> String {
             &format!(r#"<div class="code-block">{COPY_BUTTON}<pre>"#),
         )
         .replace("</pre>", "</pre></div>")
+}
+
+/// Renders the Markdown of lab `lab`: like [`render_markdown`], and relative `images/...`
+/// sources point at the lab's served images (`/labs/<lab>/images/...`).
+pub fn render_lab_markdown(md: &str, lab: &str) -> String {
+    // The sanitized HTML has no other `src="images/` than image sources (attribute values are
+    // quoted by the serializer and text cannot contain a raw `"`).
+    render_markdown(md)
+        .replace("src=\"./images/", "src=\"images/")
+        .replace("src=\"images/", &format!("src=\"/labs/{lab}/images/"))
+}
+
+/// An image source kubelab serves: relative (no scheme, not protocol-relative) or under
+/// `/labs/`.
+fn is_lab_image_url(url: &str) -> bool {
+    let url = url.trim();
+    if url.starts_with("/labs/") {
+        return !url.contains("..");
+    }
+    let before_path = url.split(['/', '?', '#']).next().unwrap_or_default();
+    !url.is_empty() && !url.starts_with('/') && !url.contains('\\') && !before_path.contains(':')
 }
 
 /// Gives every heading without an explicit id one derived from its text, unique in the page.
@@ -209,6 +235,31 @@ mod tests {
         assert!(html.contains(r#"target="_blank""#), "{html}");
         assert!(html.contains(r#"rel="noopener noreferrer""#), "{html}");
         assert!(html.contains(r#"href="../pod""#), "{html}");
+    }
+
+    #[test]
+    fn lab_images_point_at_the_lab_and_only_local_images_survive() {
+        let html = render_lab_markdown(
+            "![Parts](images/components.svg \"The parts\") ![x](./images/b.png)\n\n\
+             ![remote](https://evil.example/t.png) <img src=\"//evil.example/p.png\" onerror=\"x\">\n\n\
+             <img src=\"images/c.svg\" width=\"9\"> ![d](data:image/png;base64,AAAA)",
+            "architecture",
+        );
+        assert!(
+            html.contains(r#"<img src="/labs/architecture/images/components.svg" alt="Parts" title="The parts">"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"src="/labs/architecture/images/b.png""#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<img src="/labs/architecture/images/c.svg">"#),
+            "{html}"
+        );
+        assert!(!html.contains("evil.example"), "{html}");
+        assert!(!html.contains("data:"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
     }
 
     #[test]

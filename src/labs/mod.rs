@@ -1,6 +1,7 @@
 //! Labs: the lab model, loading and validation of a labs folder (embedded or on disk),
 //! and Markdown rendering.
 
+pub mod assets;
 mod load;
 pub mod manifest;
 mod markdown;
@@ -8,7 +9,8 @@ pub mod model;
 pub mod node;
 pub mod source;
 
-pub use markdown::render_markdown;
+pub use assets::LabImage;
+pub use markdown::{render_lab_markdown, render_markdown};
 pub use model::{Lab, LabFile, Localized, Manifest, Mode, Step, StepFile};
 
 /// Every lab, in home-page order.

@@ -82,6 +82,9 @@ pub struct Lab {
     pub intro_html: Localized,
     /// Steps in order.
     pub steps: Vec<Step>,
+    /// Images under `images/`, by file name (served at `/labs/<id>/images/<file>`).
+    #[serde(skip)]
+    pub images: std::collections::BTreeMap<String, super::assets::LabImage>,
 }
 
 /// A step, loaded.

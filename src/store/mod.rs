@@ -66,11 +66,16 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         }
         let options = if path == ":memory:" {
-            SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| StoreError::Open(e.to_string()))?
+            SqliteConnectOptions::from_str("sqlite::memory:")
+                .map_err(|e| StoreError::Open(e.to_string()))?
         } else {
-            if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", dir.display())))?;
+            if let Some(dir) = Path::new(path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Open(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
             SqliteConnectOptions::new()
                 .filename(path)
@@ -264,13 +269,12 @@ impl Store {
         learner: &str,
         lab: &str,
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT step, started_at FROM step_starts WHERE learner = ?1 AND lab = ?2",
-        )
-        .bind(learner)
-        .bind(lab)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT step, started_at FROM step_starts WHERE learner = ?1 AND lab = ?2")
+                .bind(learner)
+                .bind(lab)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .into_iter()
             .map(|r| (r.get("step"), r.get("started_at")))
@@ -299,23 +303,67 @@ mod tests {
     #[tokio::test]
     async fn passed_stays_passed_and_clear_forgets() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("a/b.db").to_str().unwrap()).await.unwrap();
-        store.record_check("local", "kubectl", "deploy", "passed", true, "t1").await.unwrap();
-        store.record_check("local", "kubectl", "deploy", "failed", false, "t2").await.unwrap();
+        let store = Store::open(dir.path().join("a/b.db").to_str().unwrap())
+            .await
+            .unwrap();
+        store
+            .record_check("local", "kubectl", "deploy", "passed", true, "t1")
+            .await
+            .unwrap();
+        store
+            .record_check("local", "kubectl", "deploy", "failed", false, "t2")
+            .await
+            .unwrap();
         let p = store.lab_progress("local", "kubectl").await.unwrap();
         let r = &p["deploy"];
         assert_eq!(r.passed_at.as_deref(), Some("t1"));
         assert_eq!(r.status, "failed");
         assert_eq!(r.attempts, 2);
         let answers = BTreeMap::from([("q".to_owned(), "v1.28".to_owned())]);
-        store.save_answers("local", "kubectl", "deploy", &answers).await.unwrap();
-        assert_eq!(store.answers("local", "kubectl", "deploy").await.unwrap(), answers);
-        assert_eq!(store.start_step("local", "kubectl", "deploy", "t3").await.unwrap(), "t3");
-        assert_eq!(store.start_step("local", "kubectl", "deploy", "t4").await.unwrap(), "t3");
+        store
+            .save_answers("local", "kubectl", "deploy", &answers)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.answers("local", "kubectl", "deploy").await.unwrap(),
+            answers
+        );
+        assert_eq!(
+            store
+                .start_step("local", "kubectl", "deploy", "t3")
+                .await
+                .unwrap(),
+            "t3"
+        );
+        assert_eq!(
+            store
+                .start_step("local", "kubectl", "deploy", "t4")
+                .await
+                .unwrap(),
+            "t3"
+        );
         store.clear_lab("local", "kubectl").await.unwrap();
-        assert!(store.lab_progress("local", "kubectl").await.unwrap().is_empty());
-        assert!(store.answers("local", "kubectl", "deploy").await.unwrap().is_empty());
-        assert!(store.step_starts("local", "kubectl").await.unwrap().is_empty());
+        assert!(
+            store
+                .lab_progress("local", "kubectl")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .answers("local", "kubectl", "deploy")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .step_starts("local", "kubectl")
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

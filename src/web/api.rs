@@ -4,17 +4,18 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::WebState;
 use super::error::WebError;
 use super::view::{done_count, step_state};
-use crate::engine::{Health, ResetReport, StepReport};
+use crate::engine::{Engine, Health, ResetReport, StepReport};
 use crate::i18n::Text;
 use crate::labs::Lab;
 use crate::store::StepRecord;
@@ -264,13 +265,100 @@ pub async fn setup(
     Ok((status, Json(report)).into_response())
 }
 
+/// Longest answer accepted (the engine keeps at most this many characters).
+pub const MAX_ANSWER_CHARS: usize = 200;
+/// Form fields carrying answers are named `answer.<check-id>`.
+pub const ANSWER_FIELD_PREFIX: &str = "answer.";
+
+/// The optional body of `POST /api/labs/{lab}/steps/{step}/check`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    /// Answers to the step's questions, by check id.
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+}
+
+/// Answers as the engine takes them: every id names a question of the step, and no answer is
+/// longer than [`MAX_ANSWER_CHARS`] (400 otherwise, saying which).
+pub fn checked_answers(
+    engine: &Engine,
+    lab_id: &str,
+    step_id: &str,
+    answers: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, WebError> {
+    if answers.is_empty() {
+        return Ok(answers);
+    }
+    let lab = engine
+        .catalog()
+        .lab(lab_id)
+        .ok_or_else(|| WebError::UnknownLab(lab_id.to_owned()))?;
+    let step = lab.step(step_id).ok_or_else(|| WebError::UnknownStep {
+        lab: lab_id.to_owned(),
+        step: step_id.to_owned(),
+    })?;
+    for (id, answer) in &answers {
+        if !step
+            .checks
+            .iter()
+            .any(|c| &c.id == id && c.question.is_some())
+        {
+            return Err(WebError::BadRequest(format!(
+                "step {step_id:?} has no question {id:?}"
+            )));
+        }
+        if answer.chars().count() > MAX_ANSWER_CHARS {
+            return Err(WebError::BadRequest(format!(
+                "the answer to {id:?} is longer than {MAX_ANSWER_CHARS} characters"
+            )));
+        }
+    }
+    Ok(answers)
+}
+
 /// `POST /api/labs/{lab}/steps/{step}/check`: the step report (verdicts and diagnostics).
+/// Takes no body, or `{"answers": {"<check-id>": "..."}}`.
 pub async fn check(
     State(state): State<WebState>,
     path: Result<Path<(String, String)>, PathRejection>,
+    body: Bytes,
 ) -> Result<Json<StepReport>, WebError> {
     let Path((lab, step)) = path.map_err(bad_path)?;
-    Ok(Json(state.engine.check(&lab, &step, &Default::default()).await?))
+    let body: CheckBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CheckBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| WebError::BadRequest(format!("the body is not a check request: {e}")))?
+    };
+    let answers = checked_answers(&state.engine, &lab, &step, body.answers)?;
+    Ok(Json(state.engine.check(&lab, &step, &answers).await?))
+}
+
+/// `POST /api/labs/{lab}/steps/{step}/start` body.
+#[derive(Debug, Serialize)]
+pub struct Started {
+    /// Lab id.
+    pub lab: String,
+    /// Step id.
+    pub step: String,
+    /// When the learner started the step (the first start counts; RFC 3339).
+    pub started_at: String,
+}
+
+/// `POST /api/labs/{lab}/steps/{step}/start`: records that the learner started the step (the
+/// first time only) and says when.
+pub async fn start(
+    State(state): State<WebState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Started>, WebError> {
+    let Path((lab, step)) = path.map_err(bad_path)?;
+    let started_at = state.engine.start_step(&lab, &step).await?;
+    Ok(Json(Started {
+        lab,
+        step,
+        started_at,
+    }))
 }
 
 /// `POST /api/labs/{lab}/reset`: what was deleted and kept.

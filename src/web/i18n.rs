@@ -147,6 +147,58 @@ pub struct Ui {
     pub nothing_to_set_up: &'static str,
     /// Hint about the page reloading without JavaScript.
     pub hints_label: &'static str,
+    /// Placeholder of a question's answer field.
+    pub answer_placeholder: &'static str,
+    /// Label of the group of questions above Check.
+    pub questions_label: &'static str,
+    /// Before the time spent on the current step.
+    pub on_step_for: &'static str,
+    /// Before how long a done step took.
+    pub took: &'static str,
+    /// Hours unit.
+    pub unit_h: &'static str,
+    /// Minutes unit.
+    pub unit_min: &'static str,
+    /// Seconds unit.
+    pub unit_s: &'static str,
+    /// Heading of the live view of the lab's objects.
+    pub live_title: &'static str,
+    /// The live view before any of the lab's objects exist.
+    pub live_empty: &'static str,
+    /// Live table: kind column.
+    pub col_kind: &'static str,
+    /// Live table: name column.
+    pub col_name: &'static str,
+    /// Live table: status column.
+    pub col_status: &'static str,
+    /// Live table: age column.
+    pub col_age: &'static str,
+    /// Live indicator before the stream is open.
+    pub conn_connecting: &'static str,
+    /// Live indicator: watching the cluster.
+    pub conn_live: &'static str,
+    /// Live indicator: watches reconnecting.
+    pub conn_reconnecting: &'static str,
+    /// Live indicator: no cluster.
+    pub conn_unavailable: &'static str,
+    /// Live indicator: the page lost kubelab itself.
+    pub conn_server: &'static str,
+    /// Explains that steps turn green by themselves.
+    pub live_help: &'static str,
+    /// Shown when a hint is offered after being stuck.
+    pub hint_offer: &'static str,
+    /// Heading of the panel when a lab is complete.
+    pub celebrate_title: &'static str,
+    /// Text of the panel when a lab is complete.
+    pub celebrate_body: &'static str,
+    /// Before the total time of a lab.
+    pub total_time: &'static str,
+    /// Link to the next chapter.
+    pub next_chapter: &'static str,
+    /// Heading of the list of steps done with their times.
+    pub what_you_did: &'static str,
+    /// A step of the summary that is not done.
+    pub not_done_yet: &'static str,
 }
 
 static EN: Ui = Ui {
@@ -221,6 +273,32 @@ static EN: Ui = Ui {
     store_failed: "kubelab could not read or save your progress. The details are in the server log; check that the database file is writable.",
     nothing_to_set_up: "This step has nothing to set up.",
     hints_label: "Hints",
+    answer_placeholder: "Your answer",
+    questions_label: "Questions",
+    on_step_for: "On this step for",
+    took: "Took",
+    unit_h: "h",
+    unit_min: "min",
+    unit_s: "s",
+    live_title: "In your cluster",
+    live_empty: "None of this lab's objects exist yet.",
+    col_kind: "Kind",
+    col_name: "Name",
+    col_status: "Status",
+    col_age: "Age",
+    conn_connecting: "Connecting…",
+    conn_live: "Live",
+    conn_reconnecting: "Reconnecting to the cluster…",
+    conn_unavailable: "No cluster",
+    conn_server: "Reconnecting to kubelab…",
+    live_help: "Steps turn green by themselves as soon as the cluster is right; Check shows the details at any time.",
+    hint_offer: "Stuck for a while? Here is a hint.",
+    celebrate_title: "Lab complete!",
+    celebrate_body: "You did every step of this chapter on a real cluster.",
+    total_time: "Total time",
+    next_chapter: "Next chapter",
+    what_you_did: "What you did",
+    not_done_yet: "not done yet",
 };
 
 static ZH: Ui = Ui {
@@ -295,6 +373,32 @@ static ZH: Ui = Ui {
     store_failed: "kubelab 无法读取或保存你的进度。详细信息在服务器日志中；请确认数据库文件可写。",
     nothing_to_set_up: "这一步不需要准备环境。",
     hints_label: "提示",
+    answer_placeholder: "你的答案",
+    questions_label: "问题",
+    on_step_for: "本步已用时",
+    took: "用时",
+    unit_h: "小时",
+    unit_min: "分",
+    unit_s: "秒",
+    live_title: "集群中的对象",
+    live_empty: "本实验的对象还不存在。",
+    col_kind: "类型",
+    col_name: "名称",
+    col_status: "状态",
+    col_age: "存在时间",
+    conn_connecting: "连接中…",
+    conn_live: "实时",
+    conn_reconnecting: "正在重新连接集群…",
+    conn_unavailable: "没有集群",
+    conn_server: "正在重新连接 kubelab…",
+    live_help: "集群状态一旦正确，步骤会自动变绿；随时可以点击“检查”查看详情。",
+    hint_offer: "卡住一会儿了？这里有个提示。",
+    celebrate_title: "实验完成！",
+    celebrate_body: "你在真实的集群上完成了本章的每一步。",
+    total_time: "总用时",
+    next_chapter: "下一章",
+    what_you_did: "你完成了什么",
+    not_done_yet: "尚未完成",
 };
 
 /// The UI strings in `lang`.

@@ -10,6 +10,8 @@
 //! | `POST /labs/{lab}/steps/{step}/setup` | Set up; htmx gets the result panel, plain forms the whole page |
 //! | `POST /labs/{lab}/steps/{step}/check` | Check; same |
 //! | `POST /labs/{lab}/reset` | Reset; the lab page with what was deleted |
+//! | `GET /labs/{lab}/events` | the live feed (Server-Sent Events, see [`live`]) |
+//! | `GET /labs/{lab}/images/{file}` | a lab image (SVG with its own strict CSP, PNG) |
 //! | `GET ...?lang=zh` | remembers the language in the `lang` cookie and redirects back |
 //!
 //! # JSON API (stable)
@@ -27,7 +29,8 @@
 //! | `GET /api/labs` | `{"labs": [{id, order, title: {en, zh}, summary, steps, done, url}]}` |
 //! | `GET /api/labs/{lab}` | `{id, order, title, summary, namespace, done, steps: [{id, title, state, manifests: [{file, apiVersion, kind, name, namespace?}], checks: [{id, title}], hints, progress}]}`; `state` is `done`, `failed`, `pending`, `error` or `not-checked` |
 //! | `POST /api/labs/{lab}/steps/{step}/setup` | `{lab, step, applied: [{apiVersion, kind, namespace, name, action}], error?: {object, file, message}}`; 502 with the same body when the API server refused an object |
-//! | `POST /api/labs/{lab}/steps/{step}/check` | `{lab, step, status, done, checked_at, checks: [{id, title, reason, verdict: {status, diagnostics: [{path, expected, actual}], closest?, message?}, pending_reason?}]}` |
+//! | `POST /api/labs/{lab}/steps/{step}/start` | `{lab, step, started_at}` (the first start counts) |
+//! | `POST /api/labs/{lab}/steps/{step}/check` | optional body `{"answers": {"<check-id>": "..."}}` (question checks, ≤ 200 characters each; 400 otherwise) → `{lab, step, status, done, checked_at, checks: [{id, title, reason, verdict: {status, diagnostics: [{path, expected, actual}], closest?, message?}, pending_reason?}]}` |
 //! | `POST /api/labs/{lab}/reset` | `{lab, deleted: [{apiVersion, kind, namespace, name}], kept: [{..., why}]}` |
 //! | `GET /healthz` | `200 ok` while the process runs |
 //! | `GET /readyz` | `{labs, database: "ok", cluster: {state: "unknown"\|"reachable"\|"unreachable", version?, message?}}`; 503 when the database does not answer (never because of the cluster) |
@@ -40,6 +43,7 @@ pub mod csrf;
 pub mod error;
 pub mod i18n;
 pub mod lang;
+pub mod live;
 pub mod pages;
 pub mod view;
 
@@ -89,6 +93,8 @@ pub struct WebState {
     pub engine: Engine,
     /// Signs the CSRF cookie.
     pub key: Key,
+    /// Ends the live streams when the server stops.
+    pub shutdown: live::Shutdown,
 }
 
 /// The signing key from the configured bytes; a random one (with a warning) if they are too
@@ -107,11 +113,19 @@ fn cookie_key(bytes: &[u8]) -> Key {
 }
 
 /// The whole router: pages, API, health, static files, with security headers, compression,
-/// tracing, a 30 s timeout and a 64 KiB body limit.
+/// tracing, a 30 s timeout and a 64 KiB body limit. Live streams end on Ctrl-C / SIGTERM; use
+/// [`router_with_shutdown`] to end them on another signal as well.
 pub fn router(state: AppState) -> Router {
+    router_with_shutdown(state, live::Shutdown::new())
+}
+
+/// [`router`], whose live streams (`/labs/{lab}/events`) also end when `shutdown` is
+/// triggered — trigger it when graceful shutdown starts, or it waits for browsers to hang up.
+pub fn router_with_shutdown(state: AppState, shutdown: live::Shutdown) -> Router {
     let web = WebState {
         engine: state.engine,
         key: cookie_key(&state.config.cookie_key),
+        shutdown,
     };
     let pages = Router::new()
         .route("/", get(pages::home))
@@ -127,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/labs/{lab}", get(api::lab))
         .route("/labs/{lab}/steps/{step}/setup", post(api::setup))
         .route("/labs/{lab}/steps/{step}/check", post(api::check))
+        .route("/labs/{lab}/steps/{step}/start", post(api::start))
         .route("/labs/{lab}/reset", post(api::reset))
         .fallback(api::not_found)
         .layer(from_fn(api::same_site_only));
@@ -136,6 +151,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/static/{*path}", get(assets::serve))
+        .route("/labs/{lab}/images/{file}", get(assets::lab_image))
+        .route("/labs/{lab}/events", get(live::events))
         .fallback(pages::not_found)
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(

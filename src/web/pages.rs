@@ -1,20 +1,25 @@
 //! The HTML pages: the chapter list, a lab with its steps, and the Set up / Check / Reset forms
 //! (htmx fragments when JavaScript runs, whole pages when it does not).
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::rejection::PathRejection;
+use axum::Form;
+use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::WebState;
+use super::api::{ANSWER_FIELD_PREFIX, checked_answers};
 use super::csrf::CsrfToken;
 use super::error::{PageError, WebError};
 use super::i18n::{Ui, ui};
 use super::lang::UiLang;
 use super::view::{
-    Badge, Chrome, ResetView, ResultView, done_count, state_label, step_state, with_copy_buttons,
+    Badge, Chrome, QuestionView, RecapRow, ResetView, ResultView, done_count, duration_text,
+    seconds_between, seconds_since, state_label, step_state, with_copy_buttons,
 };
 use crate::engine::EngineError;
 use crate::i18n::Lang;
@@ -66,6 +71,14 @@ pub struct LabHead {
     pub done: usize,
     /// Steps in all.
     pub total: usize,
+    /// Every step is done (the celebration panel shows).
+    pub complete: bool,
+    /// Time from the first step's start to the last pass, when complete.
+    pub total_time: String,
+    /// The next chapter, when there is one: (id, title).
+    pub next: Option<(String, String)>,
+    /// The live stream's URL.
+    pub events_url: String,
 }
 
 /// One step on the lab page.
@@ -89,7 +102,24 @@ pub struct StepView {
     pub hints: Vec<String>,
     /// The result panel's content, after an action without JavaScript.
     pub result: Option<ResultView>,
+    /// Questions answered with Check.
+    pub questions: Vec<QuestionView>,
+    /// Unfolded: the current step, or the one an action just answered.
+    pub open: bool,
+    /// The first step not done yet.
+    pub current: bool,
+    /// When the learner started it (RFC 3339, empty if not yet).
+    pub started_at: String,
+    /// Time on the step so far (not done) ...
+    pub elapsed: String,
+    /// ... or how long it took (done).
+    pub took: String,
+    /// Seconds stuck on the step before a hint is offered.
+    pub hint_after: u64,
 }
+
+/// Seconds a learner may be stuck on a step before its first hint is offered.
+pub const DEFAULT_HINT_AFTER_SECS: u64 = 180;
 
 /// `GET /labs/{lab}`.
 #[derive(Template, WebTemplate)]
@@ -101,6 +131,7 @@ pub struct LabPage {
     steps: Vec<StepView>,
     reset: Option<ResetView>,
     notice: Option<ResultView>,
+    recap: Vec<RecapRow>,
 }
 
 /// The result panel alone, for htmx.
@@ -180,45 +211,112 @@ async fn lab_page(
 ) -> Result<LabPage, WebError> {
     let t = ui(lang);
     let engine = &state.engine;
-    let (number, lab) = engine
-        .catalog()
-        .labs
+    let labs = &engine.catalog().labs;
+    let (number, lab) = labs
         .iter()
         .enumerate()
         .find(|(_, l)| l.id == lab_id)
         .ok_or_else(|| WebError::UnknownLab(lab_id.to_owned()))?;
     let progress = engine.lab_progress(lab_id).await?;
-    let mut result = result;
-    let steps: Vec<StepView> = lab
+    let starts = engine.step_starts(lab_id).await?;
+    let current = lab
         .steps
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let state = step_state(progress.get(&s.id));
-            let mut view = StepView {
-                number: i + 1,
-                id: s.id.clone(),
-                title: s.title.get(lang).to_owned(),
-                html: with_copy_buttons(s.html.get(lang), t),
-                state,
-                state_label: state_label(t, state),
-                has_setup: !s.manifests.is_empty(),
-                hints: s.hints.iter().map(|h| h.get(lang).to_owned()).collect(),
-                result: None,
-            };
-            if result.as_ref().is_some_and(|(id, _)| *id == s.id)
-                && let Some((_, r)) = result.take()
-            {
-                if let Some(Badge { state, label }) = &r.badge {
-                    view.state = state;
-                    view.state_label = label;
-                }
-                view.result = Some(r);
+        .position(|s| step_state(progress.get(&s.id)) != "done");
+    let mut result = result;
+    let mut steps: Vec<StepView> = Vec::with_capacity(lab.steps.len());
+    for (i, s) in lab.steps.iter().enumerate() {
+        let state = step_state(progress.get(&s.id));
+        let has_questions = s.checks.iter().any(|c| c.question.is_some());
+        let answers = if has_questions {
+            engine.answers(lab_id, &s.id).await?
+        } else {
+            BTreeMap::new()
+        };
+        let started_at = starts.get(&s.id).cloned().unwrap_or_default();
+        let passed_at = progress.get(&s.id).and_then(|r| r.passed_at.as_deref());
+        let took = passed_at
+            .and_then(|p| seconds_between(&started_at, p))
+            .map(|secs| duration_text(t, secs))
+            .unwrap_or_default();
+        let elapsed = if state == "done" {
+            String::new()
+        } else {
+            seconds_since(&started_at)
+                .map(|secs| duration_text(t, secs))
+                .unwrap_or_default()
+        };
+        let mut view = StepView {
+            number: i + 1,
+            id: s.id.clone(),
+            title: s.title.get(lang).to_owned(),
+            html: with_copy_buttons(s.html.get(lang), t),
+            state,
+            state_label: state_label(t, state),
+            has_setup: !s.manifests.is_empty(),
+            hints: s.hints.iter().map(|h| h.get(lang).to_owned()).collect(),
+            result: None,
+            questions: s
+                .checks
+                .iter()
+                .filter_map(|c| {
+                    c.question.as_ref().map(|q| QuestionView {
+                        id: c.id.clone(),
+                        text: q.get(lang).to_owned(),
+                        value: answers.get(&c.id).cloned().unwrap_or_default(),
+                    })
+                })
+                .collect(),
+            open: current == Some(i),
+            current: current == Some(i),
+            started_at,
+            elapsed,
+            took,
+            hint_after: DEFAULT_HINT_AFTER_SECS,
+        };
+        if result.as_ref().is_some_and(|(id, _)| *id == s.id)
+            && let Some((_, r)) = result.take()
+        {
+            if let Some(Badge { state, label }) = &r.badge {
+                view.state = state;
+                view.state_label = label;
             }
-            view
+            view.result = Some(r);
+            view.open = true;
+        }
+        steps.push(view);
+    }
+    let done = steps.iter().filter(|s| s.state == "done").count();
+    let complete = !steps.is_empty() && done == steps.len();
+    let total_time = if complete {
+        let first_start = lab
+            .steps
+            .first()
+            .and_then(|s| starts.get(&s.id))
+            .map(String::as_str);
+        let last_pass = progress
+            .values()
+            .filter_map(|r| r.passed_at.as_deref())
+            .max();
+        match (first_start, last_pass) {
+            (Some(from), Some(to)) => seconds_between(from, to)
+                .map(|secs| duration_text(t, secs))
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    } else {
+        String::new()
+    };
+    let recap = steps
+        .iter()
+        .map(|s| RecapRow {
+            number: s.number,
+            id: s.id.clone(),
+            title: s.title.clone(),
+            done: s.state == "done",
+            took: s.took.clone(),
         })
         .collect();
-    let done = steps.iter().filter(|s| s.state == "done").count();
     Ok(LabPage {
         c: Chrome::new(engine, lang, t, csrf, format!("/labs/{}", lab.id)),
         t,
@@ -231,10 +329,17 @@ async fn lab_page(
             namespace: lab.namespace.clone(),
             done,
             total: steps.len(),
+            complete,
+            total_time,
+            next: labs
+                .get(number + 1)
+                .map(|n| (n.id.clone(), n.title.get(lang).to_owned())),
+            events_url: format!("/labs/{}/events", lab.id),
         },
         steps,
         reset,
         notice,
+        recap,
     })
 }
 
@@ -246,6 +351,12 @@ pub async fn lab(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<LabPage, PageError> {
     let Path(lab_id) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
+    // Opening the lab starts its current step (for `since: step` checks and the step timer).
+    state
+        .engine
+        .open_lab(&lab_id)
+        .await
+        .map_err(|e| PageError::new(e, lang, false))?;
     lab_page(&state, lang, csrf, &lab_id, None, None, None)
         .await
         .map_err(|e| PageError::new(e, lang, false))
@@ -283,6 +394,25 @@ enum Action {
     Check,
 }
 
+/// The answers in a Check form (`answer.<check-id>` fields); no form at all means none.
+fn form_answers(
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<BTreeMap<String, String>, WebError> {
+    let fields = match form {
+        Ok(Form(fields)) => fields,
+        Err(FormRejection::InvalidFormContentType(_)) => Vec::new(),
+        Err(e) => return Err(WebError::BadRequest(e.body_text())),
+    };
+    Ok(fields
+        .into_iter()
+        .filter_map(|(name, value)| {
+            name.strip_prefix(ANSWER_FIELD_PREFIX)
+                .map(|id| (id.to_owned(), value))
+        })
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn step_action(
     state: WebState,
     lang: Lang,
@@ -290,18 +420,25 @@ async fn step_action(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     action: Action,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
     let htmx = is_htmx(&headers);
     let t = ui(lang);
     let Path((lab_id, step_id)) = path.map_err(|e| PageError::new(bad_path(e), lang, htmx))?;
     let engine = &state.engine;
+    let answers = match action {
+        Action::Check => form_answers(form)
+            .and_then(|raw| checked_answers(engine, &lab_id, &step_id, raw))
+            .map_err(|e| PageError::new(e, lang, htmx))?,
+        Action::Setup => BTreeMap::new(),
+    };
     let outcome = match action {
         Action::Setup => engine
             .setup(&lab_id, &step_id)
             .await
             .map(|report| ResultView::from_setup(t, &report)),
         Action::Check => engine
-            .check(&lab_id, &step_id, &Default::default())
+            .check(&lab_id, &step_id, &answers)
             .await
             .map(|report| ResultView::from_check(t, lang, &report)),
     };
@@ -349,7 +486,16 @@ pub async fn setup(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, PageError> {
-    step_action(state, lang, csrf, headers, path, Action::Setup).await
+    step_action(
+        state,
+        lang,
+        csrf,
+        headers,
+        path,
+        Action::Setup,
+        Ok(Form(Vec::new())),
+    )
+    .await
 }
 
 /// `POST /labs/{lab}/steps/{step}/check`.
@@ -359,8 +505,9 @@ pub async fn check(
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    step_action(state, lang, csrf, headers, path, Action::Check).await
+    step_action(state, lang, csrf, headers, path, Action::Check, form).await
 }
 
 /// `POST /labs/{lab}/reset`: the lab page again, with what was deleted (or why not) on top.

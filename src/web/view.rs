@@ -12,6 +12,8 @@ use crate::engine::{
 };
 use crate::i18n::Lang;
 use crate::store::StepRecord;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The parts of every page around its content: language, cluster banner, CSRF token, assets.
 #[derive(Debug)]
@@ -395,6 +397,92 @@ impl ResetView {
     }
 }
 
+/// A question of a step: a labelled text field sent with **Check**.
+#[derive(Debug, Clone)]
+pub struct QuestionView {
+    /// The check's id (the field is `answer.<id>`).
+    pub id: String,
+    /// The question, in the page's language.
+    pub text: String,
+    /// The learner's remembered answer.
+    pub value: String,
+}
+
+/// One step in the "what you did" summary.
+#[derive(Debug, Clone)]
+pub struct RecapRow {
+    /// 1-based.
+    pub number: usize,
+    /// Step id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Done at least once.
+    pub done: bool,
+    /// How long it took (empty when not done or unknown).
+    pub took: String,
+}
+
+/// One object of the live panel.
+#[derive(Debug, Clone)]
+pub struct LiveObjectRow {
+    /// Kind.
+    pub kind: String,
+    /// `namespace/name` or `name`.
+    pub name: String,
+    /// kubectl-like status.
+    pub status: String,
+    /// RFC 3339 creation time (empty if unknown), for the script to keep the age current.
+    pub created: String,
+    /// Age now (`5m`, `2h`), like kubectl's AGE column.
+    pub age: String,
+}
+
+/// Parses an RFC 3339 time.
+pub fn parse_time(rfc3339: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(rfc3339, &Rfc3339).ok()
+}
+
+/// Seconds from `from` to `to` (both RFC 3339), when both parse and `to` is not earlier.
+pub fn seconds_between(from: &str, to: &str) -> Option<i64> {
+    let secs = (parse_time(to)? - parse_time(from)?).whole_seconds();
+    (secs >= 0).then_some(secs)
+}
+
+/// Seconds since `rfc3339` (0 for a time in the future).
+pub fn seconds_since(rfc3339: &str) -> Option<i64> {
+    parse_time(rfc3339).map(|t| (OffsetDateTime::now_utc() - t).whole_seconds().max(0))
+}
+
+/// A duration for people: `35 s`, `4 min 12 s`, `1 h 3 min` (units from `t`).
+pub fn duration_text(t: &Ui, secs: i64) -> String {
+    let secs = secs.max(0);
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let sep = if t.html_lang.starts_with("zh") {
+        ""
+    } else {
+        " "
+    };
+    let part = |n: i64, unit: &str| format!("{n}{sep}{unit}");
+    if h > 0 {
+        format!("{} {}", part(h, t.unit_h), part(m, t.unit_min))
+    } else if m > 0 {
+        format!("{} {}", part(m, t.unit_min), part(s, t.unit_s))
+    } else {
+        part(s, t.unit_s)
+    }
+}
+
+/// kubectl's AGE column: `45s`, `12m`, `5h`, `3d`.
+pub fn age_text(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
 /// `2024-05-01T10:30:00.123Z` as `2024-05-01 10:30:00 UTC` (unchanged if not of that shape).
 pub fn readable_time(rfc3339: &str) -> String {
     match (rfc3339.get(..10), rfc3339.get(11..19)) {
@@ -463,6 +551,26 @@ mod tests {
             "2026-11-29 09:23:17 UTC"
         );
         assert_eq!(readable_time("soon"), "soon");
+    }
+
+    #[test]
+    fn durations_and_ages_read_like_people_and_kubectl_write_them() {
+        let en = ui(Lang::En);
+        assert_eq!(duration_text(en, 35), "35 s");
+        assert_eq!(duration_text(en, 252), "4 min 12 s");
+        assert_eq!(duration_text(en, 3780), "1 h 3 min");
+        assert_eq!(duration_text(ui(Lang::Zh), 252), "4分 12秒");
+        assert_eq!(
+            seconds_between("2024-01-01T00:00:00Z", "2024-01-01T00:04:12.5Z"),
+            Some(252)
+        );
+        assert_eq!(
+            seconds_between("2024-01-01T00:01:00Z", "2024-01-01T00:00:00Z"),
+            None
+        );
+        assert_eq!(age_text(45), "45s");
+        assert_eq!(age_text(600), "10m");
+        assert_eq!(age_text(3 * 86400), "3d");
     }
 
     #[test]

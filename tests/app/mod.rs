@@ -68,7 +68,9 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
 }
 
 async fn start(dir: tempfile::TempDir, settings: Settings) -> TestApp {
-    let app = kubelab::start(settings.clone()).await.expect("kubelab starts");
+    let app = kubelab::start(settings.clone())
+        .await
+        .expect("kubelab starts");
     let url = app.url();
     TestApp {
         app: Some(app),
@@ -98,7 +100,9 @@ impl TestApp {
         if let Some(app) = self.app.take() {
             app.stop().await;
         }
-        let app = kubelab::start(self.settings.clone()).await.expect("kubelab restarts");
+        let app = kubelab::start(self.settings.clone())
+            .await
+            .expect("kubelab restarts");
         self.url = app.url();
         self.app = Some(app);
     }

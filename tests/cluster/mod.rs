@@ -1,6 +1,10 @@
 //! Integration tests of `kubelab::cluster` against the fake Kubernetes API server over real HTTP:
 //! connecting, probing, server-side apply (created / unchanged / configured), the API server's
-//! errors, get/list/delete, discovery, and a cluster that is down or hangs.
+//! errors, get/list/delete, discovery, and a cluster that is down or hangs. Facts and exec
+//! are in `facts`, the shared watch caches in `watch`.
+
+mod facts;
+mod watch;
 
 use std::time::Duration;
 

@@ -20,7 +20,10 @@ use crate::app::{TestApp, spawn_app_with_cluster};
 /// Steps whose checks pass once set-up is done and the cluster has caught up.
 const UNATTENDED: &[(&str, &[&str])] = &[
     ("kubectl", &["rollout-status", "explore"]),
-    ("configmap", &["create-configmap", "pod", "look-inside", "beyond-the-notes"]),
+    (
+        "configmap",
+        &["create-configmap", "pod", "look-inside", "beyond-the-notes"],
+    ),
 ];
 
 async fn real_cluster() -> Option<TestApp> {
@@ -34,7 +37,10 @@ async fn real_cluster() -> Option<TestApp> {
     })
     .await;
     let health = app.engine().refresh_health().await;
-    assert!(health.is_reachable(), "the cluster is not reachable: {health:?}");
+    assert!(
+        health.is_reachable(),
+        "the cluster is not reachable: {health:?}"
+    );
     Some(app)
 }
 

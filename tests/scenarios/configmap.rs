@@ -40,14 +40,21 @@ async fn set_up_creates_the_namespace_then_the_configmap() {
         applied,
         vec![
             ("Namespace".into(), "".into(), NS.into(), "created".into()),
-            ("ConfigMap".into(), NS.into(), "base-map".into(), "created".into()),
+            (
+                "ConfigMap".into(),
+                NS.into(),
+                "base-map".into(),
+                "created".into()
+            ),
         ]
     );
     let cm = base_map(&env);
     assert_eq!(cm["data"]["fly-name"], "kubelab");
-    assert!(cm["data"]["game.properties"]
-        .as_str()
-        .is_some_and(|p| p.contains("player.maximum-lives=5")));
+    assert!(
+        cm["data"]["game.properties"]
+            .as_str()
+            .is_some_and(|p| p.contains("player.maximum-lives=5"))
+    );
     env.check(LAB, "create-configmap").await.assert_all_passed();
 }
 
@@ -85,7 +92,9 @@ async fn pod_wiring_is_checked_field_by_field() {
     // A Pod that reads the wrong key and mounts somewhere else (Pods are immutable: the
     // learner replaces it, as `kubectl replace --force` does).
     let mut pod = busybox(&env);
-    env.fake.delete("v1", "Pod", Some(NS), "busybox").expect("delete");
+    env.fake
+        .delete("v1", "Pod", Some(NS), "busybox")
+        .expect("delete");
     pod["metadata"]
         .as_object_mut()
         .expect("metadata")
@@ -161,6 +170,9 @@ async fn demo_objects_must_be_cleaned_up() {
     let report = env.check(LAB, "beyond-the-notes").await;
     assert_eq!(report.verdict("subpath-demo-cleaned"), "failed");
     let diags = report.diagnostics("subpath-demo-cleaned");
-    assert!(diags.iter().any(|(_, _, a)| a.contains("subpath-demo")), "{diags:?}");
+    assert!(
+        diags.iter().any(|(_, _, a)| a.contains("subpath-demo")),
+        "{diags:?}"
+    );
     assert_eq!(report.verdict("waiting-demo-cleaned"), "passed");
 }

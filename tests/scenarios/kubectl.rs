@@ -54,7 +54,10 @@ async fn set_up_applies_exactly_the_deployment_in_default() {
 
     let d = deployment(&env);
     assert_eq!(d["metadata"]["labels"]["kubelab.io/lab"], LAB);
-    assert_eq!(d["metadata"]["labels"]["app.kubernetes.io/managed-by"], "kubelab");
+    assert_eq!(
+        d["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "kubelab"
+    );
     assert_eq!(d["spec"]["replicas"], 3);
     let managers: Vec<&str> = d["metadata"]["managedFields"]
         .as_array()
@@ -62,7 +65,11 @@ async fn set_up_applies_exactly_the_deployment_in_default() {
         .iter()
         .filter_map(|m| m["manager"].as_str())
         .collect();
-    assert_eq!(managers, ["kubelab"], "applied with field manager kubelab only");
+    assert_eq!(
+        managers,
+        ["kubelab"],
+        "applied with field manager kubelab only"
+    );
 
     // Set up again: server-side apply of the same manifest changes nothing.
     let again = env.setup(LAB, "rollout-status").await;
@@ -77,14 +84,21 @@ async fn rollout_status_waits_then_passes_when_every_replica_is_ready() {
     assert_eq!(report.status(), "failed");
     let diags = report.diagnostics("rollout-complete");
     assert!(
-        diags.iter().any(|(_, e, a)| e.contains("nginx-deployment") && a == "not found"),
+        diags
+            .iter()
+            .any(|(_, e, a)| e.contains("nginx-deployment") && a == "not found"),
         "{diags:?}"
     );
 
     env.setup(LAB, "rollout-status").await;
     // Created, controllers have not caught up: not a failure, a rollout in progress.
     let report = env.check(LAB, "rollout-status").await;
-    assert_eq!(report.verdict("rollout-complete"), "pending", "{}", report.0);
+    assert_eq!(
+        report.verdict("rollout-complete"),
+        "pending",
+        "{}",
+        report.0
+    );
     assert_eq!(report.status(), "pending");
     assert!(
         report.check("rollout-complete")["pending_reason"]["en"]
@@ -109,7 +123,9 @@ async fn rollout_status_waits_then_passes_when_every_replica_is_ready() {
     assert_eq!(report.verdict("progressing-done"), "failed", "{}", report.0);
     let diags = report.diagnostics("progressing-done");
     assert!(
-        diags.iter().any(|(p, _, _)| p.starts_with("status.conditions")),
+        diags
+            .iter()
+            .any(|(p, _, _)| p.starts_with("status.conditions")),
         "per-field diagnostics name the condition: {diags:?}"
     );
 
@@ -128,21 +144,40 @@ async fn explore_needs_three_ready_nginx_pods() {
     assert_eq!(report.verdict("three-pods-ready"), "failed", "{}", report.0);
     let diags = report.diagnostics("three-pods-ready");
     assert!(
-        diags.iter().any(|(_, e, a)| e.contains(">= 3") && a.starts_with('2')),
+        diags
+            .iter()
+            .any(|(_, e, a)| e.contains(">= 3") && a.starts_with('2')),
         "{diags:?}"
     );
 
     // A third one still starting: pending, not failed.
     env.put(nginx_pod("nginx-c"));
     env.fake
-        .patch_status("v1", "Pod", Some("default"), "nginx-c", json!({"phase": "Pending"}))
+        .patch_status(
+            "v1",
+            "Pod",
+            Some("default"),
+            "nginx-c",
+            json!({"phase": "Pending"}),
+        )
         .expect("status");
     let report = env.check(LAB, "explore").await;
-    assert_eq!(report.verdict("three-pods-ready"), "pending", "{}", report.0);
+    assert_eq!(
+        report.verdict("three-pods-ready"),
+        "pending",
+        "{}",
+        report.0
+    );
 
     let ready = running_ready(nginx_pod("nginx-c"));
     env.fake
-        .patch_status("v1", "Pod", Some("default"), "nginx-c", ready["status"].clone())
+        .patch_status(
+            "v1",
+            "Pod",
+            Some("default"),
+            "nginx-c",
+            ready["status"].clone(),
+        )
         .expect("status");
     env.check(LAB, "explore").await.assert_all_passed();
 }
@@ -177,7 +212,12 @@ async fn restart_is_seen_through_the_restarted_at_annotation() {
     env.put(d);
     let report = env.check(LAB, "rollout-restart").await;
     assert_eq!(report.verdict("restarted-at"), "passed");
-    assert_eq!(report.verdict("restart-rollout-complete"), "pending", "{}", report.0);
+    assert_eq!(
+        report.verdict("restart-rollout-complete"),
+        "pending",
+        "{}",
+        report.0
+    );
 
     roll_out(&env);
     env.check(LAB, "rollout-restart").await.assert_all_passed();

@@ -43,7 +43,9 @@ async fn a_passed_step_stays_done_across_restarts_and_later_failures() {
     let mut env = env().await;
     env.setup("kubectl", "rollout-status").await;
     completed(&env);
-    env.check("kubectl", "rollout-status").await.assert_all_passed();
+    env.check("kubectl", "rollout-status")
+        .await
+        .assert_all_passed();
 
     env.app.restart().await;
     assert!(step_done(&env, "kubectl", "rollout-status").await);
@@ -63,10 +65,13 @@ async fn a_passed_step_stays_done_across_restarts_and_later_failures() {
 #[tokio::test]
 async fn reset_removes_the_labs_objects_and_progress() {
     let env = env().await;
-    env.fake.set_namespace_deletion_delay(Duration::from_millis(50));
+    env.fake
+        .set_namespace_deletion_delay(Duration::from_millis(50));
     env.setup("configmap", "create-configmap").await;
     env.setup("configmap", "pod").await;
-    env.check("configmap", "create-configmap").await.assert_all_passed();
+    env.check("configmap", "create-configmap")
+        .await
+        .assert_all_passed();
     assert!(step_done(&env, "configmap", "create-configmap").await);
 
     let (status, report) = env.app.post_json("/api/labs/configmap/reset").await;
@@ -75,19 +80,37 @@ async fn reset_removes_the_labs_objects_and_progress() {
         .as_array()
         .expect("deleted")
         .iter()
-        .map(|d| format!("{}/{}", d["kind"].as_str().unwrap_or(""), d["name"].as_str().unwrap_or("")))
+        .map(|d| {
+            format!(
+                "{}/{}",
+                d["kind"].as_str().unwrap_or(""),
+                d["name"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     for expected in ["Pod/busybox", "ConfigMap/base-map", "Namespace/fly-k8s"] {
-        assert!(deleted.contains(&expected.to_owned()), "{expected} in {deleted:?}");
+        assert!(
+            deleted.contains(&expected.to_owned()),
+            "{expected} in {deleted:?}"
+        );
     }
     assert!(
         env.fake
-            .wait_for(Duration::from_secs(5), |f| f.get("v1", "Namespace", None, "fly-k8s").is_none())
+            .wait_for(Duration::from_secs(5), |f| f
+                .get("v1", "Namespace", None, "fly-k8s")
+                .is_none())
             .await,
         "the namespace kubelab created is gone"
     );
     assert!(!step_done(&env, "configmap", "create-configmap").await);
-    assert!(env.app.engine().lab_progress("configmap").await.expect("progress").is_empty());
+    assert!(
+        env.app
+            .engine()
+            .lab_progress("configmap")
+            .await
+            .expect("progress")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -99,8 +122,16 @@ async fn reset_keeps_a_namespace_kubelab_did_not_create() {
                    "metadata": {"name": "base-map", "namespace": "fly-k8s"}, "data": {"fly-name": "x"}}));
     let (status, report) = env.app.post_json("/api/labs/configmap/reset").await;
     assert_eq!(status, 200, "{report}");
-    assert!(env.fake.get("v1", "Namespace", None, "fly-k8s").is_some(), "namespace kept");
-    assert!(env.fake.get("v1", "ConfigMap", Some("fly-k8s"), "base-map").is_none(), "named object removed");
+    assert!(
+        env.fake.get("v1", "Namespace", None, "fly-k8s").is_some(),
+        "namespace kept"
+    );
+    assert!(
+        env.fake
+            .get("v1", "ConfigMap", Some("fly-k8s"), "base-map")
+            .is_none(),
+        "named object removed"
+    );
     let kept = report["kept"].to_string();
     assert!(kept.contains("fly-k8s"), "{report}");
 }
@@ -111,9 +142,18 @@ async fn reset_of_the_kubectl_lab_leaves_the_default_namespace_alone() {
     env.setup("kubectl", "rollout-status").await;
     let (status, report) = env.app.post_json("/api/labs/kubectl/reset").await;
     assert_eq!(status, 200, "{report}");
-    assert!(env.fake.get("apps/v1", "Deployment", Some("default"), "nginx-deployment").is_none());
+    assert!(
+        env.fake
+            .get("apps/v1", "Deployment", Some("default"), "nginx-deployment")
+            .is_none()
+    );
     assert!(env.fake.get("v1", "Namespace", None, "default").is_some());
-    assert!(!env.fake.requests().iter().any(|r| r.method == "DELETE" && r.path.ends_with("/namespaces/default")));
+    assert!(
+        !env.fake
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path.ends_with("/namespaces/default"))
+    );
 }
 
 #[tokio::test]
@@ -131,7 +171,10 @@ async fn without_a_cluster_set_up_and_check_explain_instead_of_failing() {
     // The readiness probe reports the cluster without failing on it.
     let (status, ready) = app.get_json("/readyz").await;
     assert_eq!(status, 200, "{ready}");
-    assert!(ready.to_string().contains("unreachable") || ready.to_string().contains("unknown"), "{ready}");
+    assert!(
+        ready.to_string().contains("unreachable") || ready.to_string().contains("unknown"),
+        "{ready}"
+    );
 }
 
 #[tokio::test]
@@ -176,7 +219,14 @@ async fn kubelab_check_exits_zero_only_when_everything_passes() {
 
     let kc = kubeconfig.clone();
     let (code, stdout, _) = tokio::task::spawn_blocking(move || {
-        kubelab(&["check", "kubectl", "--step", "rollout-status", "--kubeconfig", &kc])
+        kubelab(&[
+            "check",
+            "kubectl",
+            "--step",
+            "rollout-status",
+            "--kubeconfig",
+            &kc,
+        ])
     })
     .await
     .expect("join");
@@ -186,7 +236,15 @@ async fn kubelab_check_exits_zero_only_when_everything_passes() {
     completed(&env);
     let kc = kubeconfig.clone();
     let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        kubelab(&["check", "kubectl", "--step", "rollout-status", "--json", "--kubeconfig", &kc])
+        kubelab(&[
+            "check",
+            "kubectl",
+            "--step",
+            "rollout-status",
+            "--json",
+            "--kubeconfig",
+            &kc,
+        ])
     })
     .await
     .expect("join");

@@ -48,7 +48,10 @@ impl Env {
             .post_json(&format!("/api/labs/{lab}/steps/{step}/setup"))
             .await;
         assert_eq!(status, 200, "set up {lab}/{step}: {body}");
-        assert!(body.get("error").is_none_or(Value::is_null), "set up {lab}/{step} failed: {body}");
+        assert!(
+            body.get("error").is_none_or(Value::is_null),
+            "set up {lab}/{step} failed: {body}"
+        );
         body
     }
 
@@ -73,7 +76,10 @@ impl Env {
             last = Some(report);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{lab}/{step} never became {status}: {}", last.expect("checked").0);
+        panic!(
+            "{lab}/{step} never became {status}: {}",
+            last.expect("checked").0
+        );
     }
 
     /// Creates or replaces an object in the fake cluster, as a learner's kubectl or a controller would.
@@ -125,7 +131,11 @@ impl Report {
     /// Asserts every check passed.
     pub fn assert_all_passed(&self) {
         for c in self.0["checks"].as_array().expect("checks") {
-            assert_eq!(c["verdict"]["status"], "passed", "check {} did not pass: {}", c["id"], c);
+            assert_eq!(
+                c["verdict"]["status"], "passed",
+                "check {} did not pass: {}",
+                c["id"], c
+            );
         }
         assert_eq!(self.status(), "passed");
     }

@@ -2,9 +2,13 @@
 //! checks from inside it (localhost, hostname, the shared volume, separate processes), the
 //! Pod-IP question, and `pair-shared-pid` with `shareProcessNamespace`.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value, json};
 
 use super::{Env, Report, env};
+use crate::support::{ExecCall, ExecReply};
 
 const LAB: &str = "pod";
 const NS: &str = "default";
@@ -62,6 +66,155 @@ async fn answer(env: &Env, step: &str, answers: Value) -> Report {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, 200, "check {LAB}/{step} with answers: {body}");
     Report(body)
+}
+
+/// The `shared` emptyDir of pair: path -> content, as both containers see it.
+type SharedDir = Arc<Mutex<BTreeMap<String, String>>>;
+
+/// Makes the fake's containers behave like the lab's busybox containers: httpd in web answers
+/// on localhost:8080 (unless `web_serving` is false), the hostname is the Pod's name, `cat`
+/// reads the shared volume, `ps` shows other containers' processes only in pair-shared-pid.
+fn busybox_pair(env: &Env, web_serving: bool) -> SharedDir {
+    let shared: SharedDir = Arc::new(Mutex::new(BTreeMap::from([(
+        "/shared/from-web.txt".to_owned(),
+        "written by web at Sun Nov 29 09:00:00 UTC 2026\n".to_owned(),
+    )])));
+    let files = shared.clone();
+    env.fake.set_exec_handler(move |call: ExecCall| {
+        let args: Vec<&str> = call.command.iter().map(String::as_str).collect();
+        match args.as_slice() {
+            ["wget", "-qO-", "http://localhost:8080"] if web_serving => {
+                ExecReply::ok("hello from the web container\n")
+            }
+            ["wget", ..] => ExecReply::fail(
+                "wget: can't connect to remote host (127.0.0.1): Connection refused\n",
+                1,
+            ),
+            ["hostname"] => ExecReply::ok(format!("{}\n", call.pod)),
+            ["cat", path] => match files.lock().expect("shared dir").get(*path) {
+                Some(text) => ExecReply::ok(text.clone()),
+                None => ExecReply::fail(
+                    format!("cat: can't open '{path}': No such file or directory\n"),
+                    1,
+                ),
+            },
+            ["ps"] if call.pod == "pair-shared-pid" => ExecReply::ok(
+                "PID   USER     TIME  COMMAND\n    1 65535     0:00 /pause\n   13 root      0:00 httpd -f -p 8080 -h /www\n   14 root      0:00 sh -c trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done\n   30 root      0:00 ps\n",
+            ),
+            ["ps"] => ExecReply::ok(
+                "PID   USER     TIME  COMMAND\n    1 root      0:00 sh -c trap 'exit 0' TERM; while true; do sleep 3600 & wait $!; done\n    7 root      0:00 sleep 3600\n   13 root      0:00 ps\n",
+            ),
+            _ => ExecReply::fail(format!("sh: {}: not found\n", args.join(" ")), 127),
+        }
+    });
+    shared
+}
+
+/// Sets up pair and lets the simulated kubelet start it.
+async fn running_pair(env: &Env) {
+    env.fake.simulate_workloads(true);
+    env.setup(LAB, "create-pod").await;
+    env.check_until(LAB, "create-pod", "passed").await;
+}
+
+#[tokio::test]
+async fn from_the_sidecar_localhost_is_the_web_container() {
+    let env = env().await;
+    busybox_pair(&env, true);
+    running_pair(&env).await;
+    let ip = pair(&env)["status"]["podIP"]
+        .as_str()
+        .expect("pair has an IP")
+        .to_owned();
+    answer(&env, "shared-network", json!({"pod-ip": ip}))
+        .await
+        .assert_all_passed();
+}
+
+#[tokio::test]
+async fn a_web_server_that_does_not_answer_fails_the_localhost_check() {
+    let env = env().await;
+    busybox_pair(&env, false);
+    running_pair(&env).await;
+    let report = env.check(LAB, "shared-network").await;
+    assert_eq!(
+        report.verdict("localhost-from-sidecar"),
+        "failed",
+        "{}",
+        report.0
+    );
+    let diags = report.diagnostics("localhost-from-sidecar");
+    assert!(
+        diags
+            .iter()
+            .any(|(p, e, a)| p == "exitCode" && e == "0" && a == "1"),
+        "{diags:?}"
+    );
+    assert!(diags.iter().any(|(p, _, _)| p == "stdout"), "{diags:?}");
+    assert_eq!(report.verdict("same-hostname"), "passed");
+}
+
+#[tokio::test]
+async fn files_pass_both_ways_through_the_shared_volume() {
+    let env = env().await;
+    let shared = busybox_pair(&env, true);
+    running_pair(&env).await;
+
+    let report = env.check(LAB, "shared-volume").await;
+    assert_eq!(
+        report.verdict("sidecar-reads-web-file"),
+        "passed",
+        "{}",
+        report.0
+    );
+    assert_eq!(report.verdict("web-reads-sidecar-file"), "failed");
+    assert!(
+        report
+            .diagnostics("web-reads-sidecar-file")
+            .iter()
+            .any(|(p, e, a)| p == "exitCode" && e == "0" && a == "1"),
+        "{:?}",
+        report.diagnostics("web-reads-sidecar-file")
+    );
+
+    // kubectl exec pair -c sidecar -- sh -c 'echo hello from sidecar > /shared/from-sidecar.txt'
+    shared.lock().expect("shared dir").insert(
+        "/shared/from-sidecar.txt".to_owned(),
+        "hello from sidecar\n".to_owned(),
+    );
+    env.check(LAB, "shared-volume").await.assert_all_passed();
+}
+
+#[tokio::test]
+async fn processes_are_shared_only_with_share_process_namespace() {
+    let env = env().await;
+    busybox_pair(&env, true);
+    running_pair(&env).await;
+    env.setup(LAB, "process-namespace").await;
+    env.check_until(LAB, "process-namespace", "passed")
+        .await
+        .assert_all_passed();
+}
+
+#[tokio::test]
+async fn a_pair_that_shares_processes_fails_pid_separate() {
+    let env = env().await;
+    env.fake.set_exec_handler(|call: ExecCall| match call.command.as_slice() {
+        [ps] if ps == "ps" => {
+            ExecReply::ok("PID   USER     TIME  COMMAND\n    1 65535     0:00 /pause\n   13 root      0:00 httpd -f -p 8080 -h /www\n")
+        }
+        _ => ExecReply::fail("not found\n", 127),
+    });
+    running_pair(&env).await;
+    let report = env.check(LAB, "process-namespace").await;
+    assert_eq!(report.verdict("pid-separate"), "failed", "{}", report.0);
+    let diags = report.diagnostics("pid-separate");
+    assert!(
+        diags
+            .iter()
+            .any(|(p, _, a)| p == "stdout" && a.contains("httpd")),
+        "{diags:?}"
+    );
 }
 
 #[tokio::test]

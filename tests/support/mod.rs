@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub mod discovery;
+pub mod events;
+pub mod exec;
 pub mod fields;
 pub mod selectors;
 mod server;
@@ -30,6 +32,7 @@ use tower::ServiceExt;
 use discovery::DISCOVERY;
 use state::{ObjKey, State};
 
+pub use exec::{ExecCall, ExecReply};
 pub use state::ApiError;
 
 /// The bearer token the fake accepts (and writes into kubeconfigs).
@@ -58,6 +61,10 @@ pub struct RecordedRequest {
 pub struct Shared {
     state: Mutex<State>,
     notify: tokio::sync::watch::Sender<u64>,
+    /// Bumped by `drop_watches`: open watch streams end when it changes.
+    drops: tokio::sync::watch::Sender<u64>,
+    /// The test's exec handler (`None`: the default command interpreter).
+    exec_handler: Mutex<Option<exec::ExecHandler>>,
     token: String,
 }
 
@@ -100,6 +107,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
         });
         while connections.try_join_next().is_some() {}
@@ -114,9 +122,12 @@ impl FakeApi {
             .expect("bind 127.0.0.1:0 for the fake API server");
         let addr = listener.local_addr().expect("local address of the fake");
         let (notify, _) = tokio::sync::watch::channel(0);
+        let (drops, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new()),
             notify,
+            drops,
+            exec_handler: Mutex::new(None),
             token: TOKEN.to_string(),
         });
         let server = tokio::spawn(serve(listener, shared.clone()));
@@ -184,9 +195,56 @@ impl FakeApi {
         *self.server.lock().unwrap_or_else(|p| p.into_inner()) = Some(server);
     }
 
-    /// Serves metrics.k8s.io (off by default, as on a cluster without metrics-server).
+    /// Serves metrics.k8s.io (off by default, as on a cluster without metrics-server); with the
+    /// simulator on, `NodeMetrics`/`PodMetrics` objects follow the running Pods.
     pub fn set_metrics_api(&self, enabled: bool) {
-        self.shared.with_state(|s| s.metrics = enabled);
+        self.shared.mutate(|s| s.metrics = enabled);
+    }
+
+    /// Answers execs into running containers with `handler` instead of the default command
+    /// interpreter (`printenv`, `cat`, `echo`, `sh -c`, `wget`, ...).
+    pub fn set_exec_handler(
+        &self,
+        handler: impl Fn(ExecCall) -> ExecReply + Send + Sync + 'static,
+    ) {
+        *self
+            .shared
+            .exec_handler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handler));
+    }
+
+    /// Goes back to the default exec command interpreter.
+    pub fn clear_exec_handler(&self) {
+        *self
+            .shared
+            .exec_handler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// What the default exec interpreter answers for `call` (for handlers that only override
+    /// some commands).
+    pub fn default_exec_reply(&self, call: &ExecCall) -> ExecReply {
+        self.shared.with_state(|s| server::default_exec(s, call))
+    }
+
+    /// Simulated CPU usage of each Pod in `namespace` matching the label `selector`, in
+    /// millicores (the last matching setting wins; other Pods use 1m). Feeds `PodMetrics`,
+    /// `NodeMetrics` and the HPA controller.
+    pub fn set_pod_cpu_usage(&self, namespace: &str, selector: &str, millicores: u64) {
+        self.shared.mutate(|s| {
+            s.cpu_usage
+                .retain(|(n, sel, _)| !(n == namespace && sel == selector));
+            s.cpu_usage
+                .push((namespace.to_string(), selector.to_string(), millicores));
+        });
+    }
+
+    /// Ends every open watch stream (as a load balancer or apiserver restart would) while the
+    /// server keeps answering; clients must re-watch.
+    pub fn drop_watches(&self) {
+        self.shared.drops.send_modify(|n| *n += 1);
     }
 
     /// How long a deleted namespace stays Terminating before it and its objects are gone.

@@ -13,6 +13,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::discovery::{DISCOVERY, Resource};
+use super::exec::{self, ExecCall, ExecReply};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::state::{self, ApiError, ObjKey, bad_request, not_found, status, with_type};
 use super::{RecordedRequest, Shared};
@@ -21,7 +22,7 @@ const AGGREGATED_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
 /// Decodes a percent-encoded query string component.
-fn decode(s: &str) -> String {
+pub fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -97,10 +98,15 @@ fn server_not_found() -> ApiError {
 
 /// Handles every request the fake receives.
 pub async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
+    let (mut parts, body) = req.into_parts();
+    let exec_target = exec_target(parts.uri.path());
+    let body = if exec_target.is_some() {
+        Bytes::new()
+    } else {
+        axum::body::to_bytes(body, 16 * 1024 * 1024)
+            .await
+            .unwrap_or_default()
+    };
     let query = parse_query(parts.uri.query());
     let path = parts.uri.path().to_string();
     let recorded = RecordedRequest {
@@ -122,10 +128,156 @@ pub async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> 
                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}),
         );
     }
+    if let Some((ns, name)) = exec_target {
+        return match exec_request(&shared, &mut parts, &ns, &name, &query).await {
+            Ok(r) => r,
+            Err(e) => error_response(e),
+        };
+    }
     match route(&shared, &parts.method, &path, &query, &parts.headers, &body).await {
         Ok(r) => r,
         Err(e) => error_response(e),
     }
+}
+
+/// `(namespace, pod)` when the path is a Pod's `exec` subresource.
+fn exec_target(path: &str) -> Option<(String, String)> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["api", "v1", "namespaces", ns, "pods", name, "exec"] => {
+            Some((ns.to_string(), name.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// The default exec interpreter's answer, with what the simulator recorded at container start.
+pub fn default_exec(s: &state::State, call: &ExecCall) -> ExecReply {
+    let res = state::resource("v1", "Pod");
+    let uid = s
+        .get(&ObjKey::new(&res, &call.namespace, &call.pod))
+        .and_then(|p| p["metadata"]["uid"].as_str().map(String::from))
+        .unwrap_or_default();
+    let started = s.started.get(&uid).and_then(|m| m.get(&call.container));
+    exec::default_reply(s, started, call)
+}
+
+/// `pods/exec`: the apiserver's checks in its order (options, pod, container, node, upgrade,
+/// kubelet), then a WebSocket speaking `v4.channel.k8s.io` for containers the simulator runs.
+async fn exec_request(
+    shared: &Arc<Shared>,
+    parts: &mut axum::http::request::Parts,
+    ns: &str,
+    name: &str,
+    query: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    use axum::extract::FromRequestParts;
+    use axum::extract::ws::WebSocketUpgrade;
+
+    if !matches!(parts.method, Method::GET | Method::POST) {
+        return Err(status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            Some(json!({})),
+        ));
+    }
+    let command = exec::commands(parts.uri.query());
+    if command.is_empty() {
+        return Err(bad_request("you must specify at least 1 command"));
+    }
+    let res = state::resource("v1", "Pod");
+    let (pod, sim_node, simulate) = shared.with_state(|s| {
+        (
+            s.get(&ObjKey::new(&res, ns, name)).cloned(),
+            s.sim_node.clone(),
+            s.simulate,
+        )
+    });
+    let pod = pod.ok_or_else(|| not_found(&res, name))?;
+    let names: Vec<String> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect();
+    let container = match query.get("container").filter(|c| !c.is_empty()) {
+        Some(c) if names.contains(c) => c.clone(),
+        Some(c) => {
+            return Err(bad_request(&format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if names.len() == 1 => names[0].clone(),
+        None => {
+            return Err(bad_request(&format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                names.join(" ")
+            )));
+        }
+    };
+    let node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    if node.is_empty() {
+        return Err(bad_request(&format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    let upgrade = header_str(&parts.headers, header::UPGRADE);
+    if upgrade.is_empty() {
+        return Err(bad_request("Upgrade request required"));
+    }
+    if !simulate || node != sim_node {
+        return Err(status(
+            500,
+            "",
+            &format!(
+                "error dialing backend: dial tcp: lookup {node} on 192.0.2.53:53: no such host"
+            ),
+            None,
+        ));
+    }
+    let running = pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["name"] == container.as_str() && c["state"]["running"].is_object());
+    if !running {
+        return Err(status(
+            500,
+            "",
+            &format!("unable to upgrade connection: container not found (\"{container}\")"),
+            None,
+        ));
+    }
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return Err(bad_request(
+            "the fake API server streams exec over WebSocket (v4.channel.k8s.io) only, not SPDY",
+        ));
+    }
+    // The apiserver accepts POST upgrades too; the WebSocket handshake itself is method-agnostic.
+    parts.method = Method::GET;
+    let ws = WebSocketUpgrade::from_request_parts(parts, &())
+        .await
+        .map_err(|e| bad_request(&e.body_text()))?
+        .protocols(exec::PROTOCOLS);
+    let call = ExecCall {
+        namespace: ns.to_string(),
+        pod: name.to_string(),
+        container,
+        command: command.clone(),
+    };
+    let handler = shared
+        .exec_handler
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let reply = match handler {
+        Some(h) => h(call),
+        None => shared.with_state(|s| default_exec(s, &call)),
+    };
+    let flag = |k: &str| query.get(k).is_some_and(|v| v == "true" || v == "1");
+    let (stdout, stderr) = (flag("stdout"), flag("stderr"));
+    Ok(ws.on_upgrade(move |socket| exec::serve(socket, reply, command, stdout, stderr)))
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> String {
@@ -770,6 +922,7 @@ struct WatchCursor {
     bookmarks: bool,
     bookmark_sent: bool,
     rx: tokio::sync::watch::Receiver<u64>,
+    drops: tokio::sync::watch::Receiver<u64>,
     done: bool,
 }
 
@@ -867,6 +1020,8 @@ fn watch(shared: Arc<Shared>, target: &Target, query: &BTreeMap<String, String>)
         Some(r) => r,
     };
     let rx = shared.notify.subscribe();
+    let mut drops = shared.drops.subscribe();
+    drops.borrow_and_update();
     let state = WatchCursor {
         shared: shared.clone(),
         res: target.res.clone(),
@@ -880,6 +1035,7 @@ fn watch(shared: Arc<Shared>, target: &Target, query: &BTreeMap<String, String>)
             .is_some_and(|b| b == "true" || b == "1"),
         bookmark_sent: false,
         rx,
+        drops,
         done: false,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
@@ -917,6 +1073,9 @@ fn watch(shared: Arc<Shared>, target: &Target, query: &BTreeMap<String, String>)
                     if changed.is_err() {
                         st.done = true;
                     }
+                }
+                _ = st.drops.changed() => {
+                    return None;
                 }
                 _ = tokio::time::sleep_until(wake) => {}
             }

@@ -1,5 +1,7 @@
-//! The opt-in workload simulator: stands in for the scheduler, the deployment and replicaset
-//! controllers and a kubelet, so Pods run and Deployments roll out without a cluster.
+//! The opt-in workload simulator: stands in for the scheduler (nodeSelector, required node
+//! affinity, cordon; FailedScheduling/Scheduled events), the deployment, replicaset and HPA
+//! controllers, a kubelet (image/container events, env and volume resolution at start) and
+//! metrics-server, so Pods run and Deployments roll out and scale without a cluster.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +10,13 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::discovery::recorded;
-use super::state::{self, State, resource};
+use super::events;
+use super::exec;
+use super::selectors::LabelSelector;
+use super::state::{self, ObjKey, State, resource};
 
-/// Creates the simulated node (Ready, from the recorded `lab-node`) if it is missing.
+/// Creates the simulated node (colima's k3s node: Ready, docker runtime, control-plane labels)
+/// if it is missing.
 pub fn ensure_node(s: &mut State) {
     let node = s.sim_node.clone();
     if !s
@@ -20,11 +26,27 @@ pub fn ensure_node(s: &mut State) {
     {
         let mut body = recorded("068")["response"]["body"].clone();
         body["metadata"] = json!({"name": node, "labels": {
-            "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux",
-            "node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/master": "true"}});
-        body["status"]["nodeInfo"]["kubeletVersion"] = json!("v1.28.7+k3s1");
-        body["status"]["nodeInfo"]["kubeProxyVersion"] = json!("v1.28.7+k3s1");
-        body["status"]["nodeInfo"]["containerRuntimeVersion"] = json!("docker://24.0.7");
+            "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/instance-type": "k3s",
+            "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+            "kubernetes.io/hostname": node, "kubernetes.io/os": "linux",
+            "node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/master": "true",
+            "node.kubernetes.io/instance-type": "k3s"},
+            "annotations": {"k3s.io/hostname": node, "k3s.io/internal-ip": "192.168.5.15",
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true"}});
+        body["spec"] = json!({"podCIDR": "10.42.0.0/24", "podCIDRs": ["10.42.0.0/24"],
+            "providerID": format!("k3s://{node}")});
+        body["status"]["capacity"] = json!({"cpu": "2", "ephemeral-storage": "102626232Ki",
+            "hugepages-1Gi": "0", "hugepages-2Mi": "0", "memory": "2014864Ki", "pods": "110"});
+        body["status"]["allocatable"] = json!({"cpu": "2", "ephemeral-storage": "99834798412",
+            "hugepages-1Gi": "0", "hugepages-2Mi": "0", "memory": "2014864Ki", "pods": "110"});
+        body["status"]["nodeInfo"] = json!({"machineID": "c2a8f3d4e5b64f0a9d1e2f3a4b5c6d7e",
+            "systemUUID": "c2a8f3d4-e5b6-4f0a-9d1e-2f3a4b5c6d7e",
+            "bootID": "5b1c9a7e-3d2f-4e8a-9b6c-1d2e3f4a5b6c", "kernelVersion": "6.5.0-15-generic",
+            "osImage": "Ubuntu 23.10", "containerRuntimeVersion": "docker://24.0.7",
+            "kubeletVersion": "v1.28.7+k3s1", "kubeProxyVersion": "v1.28.7+k3s1",
+            "operatingSystem": "linux", "architecture": "amd64"});
+        body["status"]["daemonEndpoints"] = json!({"kubeletEndpoint": {"Port": 10250}});
         body["status"]["addresses"] = json!([{"type": "InternalIP", "address": "192.168.5.15"},
             {"type": "Hostname", "address": node}]);
         let _ = s.put(body, "k3s");
@@ -84,10 +106,14 @@ fn is_ready(pod: &Value) -> bool {
 /// One pass over Deployments, ReplicaSets and Pods; returns whether anything was written.
 pub fn reconcile(s: &mut State) -> bool {
     let mut changed = false;
+    changed |= reconcile_node(s);
     changed |= reconcile_deployments(s);
     changed |= reconcile_replicasets(s);
     changed |= reconcile_pods(s);
     changed |= deployment_status(s);
+    changed |= reconcile_hpas(s);
+    changed |= reconcile_metrics(s);
+    forget_gone_pods(s);
     changed
 }
 
@@ -152,10 +178,27 @@ fn reconcile_deployments(s: &mut State) -> bool {
                         "ownerReferences": owner_ref("Deployment", &d)},
                     "status": {"replicas": 0}})
             });
+            let from = current
+                .as_ref()
+                .and_then(|r| r["spec"]["replicas"].as_i64())
+                .unwrap_or(0);
             rs["metadata"]["annotations"] = annotations;
             rs["spec"] = wanted_spec;
             if s.put(rs, "kube-controller-manager").is_ok() {
                 changed = true;
+                if current.is_none() || from != replicas {
+                    let verb = if replicas >= from { "up" } else { "down" };
+                    events::core_event(
+                        s,
+                        &d,
+                        None,
+                        "deployment-controller",
+                        None,
+                        "ScalingReplicaSet",
+                        "Normal",
+                        &format!("Scaled {verb} replica set {rs_name} to {replicas} from {from}"),
+                    );
+                }
             }
         }
         for old in owned
@@ -219,13 +262,38 @@ fn reconcile_replicasets(s: &mut State) -> bool {
                 if let Some(a) = template["metadata"].get("annotations") {
                     pod["metadata"]["annotations"] = a.clone();
                 }
-                let _ = s.put(pod, "kube-controller-manager");
+                if let Ok(created) = s.put(pod, "kube-controller-manager") {
+                    events::core_event(
+                        s,
+                        &rs,
+                        None,
+                        "replicaset-controller",
+                        None,
+                        "SuccessfulCreate",
+                        "Normal",
+                        &format!(
+                            "Created pod: {}",
+                            created["metadata"]["name"].as_str().unwrap_or("")
+                        ),
+                    );
+                }
             }
             changed = true;
         } else if pods.len() > want {
             for p in pods.iter().skip(want) {
                 let pname = p["metadata"]["name"].as_str().unwrap_or("");
-                let _ = s.delete(&pod_res, &ns, pname);
+                if s.delete(&pod_res, &ns, pname).is_ok() {
+                    events::core_event(
+                        s,
+                        &rs,
+                        None,
+                        "replicaset-controller",
+                        None,
+                        "SuccessfulDelete",
+                        "Normal",
+                        &format!("Deleted pod: {pname}"),
+                    );
+                }
             }
             changed = true;
         }
@@ -251,6 +319,123 @@ fn reconcile_replicasets(s: &mut State) -> bool {
     changed
 }
 
+/// Why the scheduler cannot place `pod` on `node` (the FailedScheduling message), or `None`.
+fn unschedulable_reason(pod: &Value, node: Option<&Value>) -> Option<String> {
+    let Some(node) = node else {
+        return Some("no nodes available to schedule pods".into());
+    };
+    let tail = " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling..";
+    let tolerates_cordon = pod["spec"]["tolerations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| {
+            t["key"] == "node.kubernetes.io/unschedulable"
+                || (t["operator"] == "Exists" && t["key"].as_str().is_none_or(str::is_empty))
+        });
+    if node["spec"]["unschedulable"] == json!(true) && !tolerates_cordon {
+        return Some(format!(
+            "0/1 nodes are available: 1 node(s) were unschedulable.{tail}"
+        ));
+    }
+    let labels = &node["metadata"]["labels"];
+    let selector_ok = pod["spec"]["nodeSelector"]
+        .as_object()
+        .is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let terms = &pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        ["nodeSelectorTerms"];
+    let affinity_ok = terms
+        .as_array()
+        .is_none_or(|terms| terms.iter().any(|t| node_term_matches(t, node)));
+    if !selector_ok || !affinity_ok {
+        return Some(format!(
+            "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.{tail}"
+        ));
+    }
+    None
+}
+
+/// One `nodeSelectorTerm`: every `matchExpressions`/`matchFields` requirement holds.
+fn node_term_matches(term: &Value, node: &Value) -> bool {
+    let labels = &node["metadata"]["labels"];
+    let check = |req: &Value, actual: Option<&str>| {
+        let values: Vec<&str> = req["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let num = |v: Option<&str>| v.and_then(|v| v.parse::<i64>().ok());
+        match req["operator"].as_str().unwrap_or("") {
+            "In" => actual.is_some_and(|a| values.contains(&a)),
+            "NotIn" => actual.is_none_or(|a| !values.contains(&a)),
+            "Exists" => actual.is_some(),
+            "DoesNotExist" => actual.is_none(),
+            "Gt" => num(actual)
+                .zip(num(values.first().copied()))
+                .is_some_and(|(a, b)| a > b),
+            "Lt" => num(actual)
+                .zip(num(values.first().copied()))
+                .is_some_and(|(a, b)| a < b),
+            _ => false,
+        }
+    };
+    let exprs = term["matchExpressions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let fields = term["matchFields"].as_array().cloned().unwrap_or_default();
+    (!exprs.is_empty() || !fields.is_empty())
+        && exprs
+            .iter()
+            .all(|r| check(r, labels[r["key"].as_str().unwrap_or("")].as_str()))
+        && fields.iter().all(|r| {
+            let actual = (r["key"] == "metadata.name")
+                .then(|| node["metadata"]["name"].as_str())
+                .flatten();
+            check(r, actual)
+        })
+}
+
+/// Keeps the node's `unschedulable` taint in step with `spec.unschedulable` (cordon).
+fn reconcile_node(s: &mut State) -> bool {
+    let key = ObjKey::new(&resource("v1", "Node"), "", &s.sim_node);
+    let Some(node) = s.get(&key).cloned() else {
+        return false;
+    };
+    let cordoned = node["spec"]["unschedulable"] == json!(true);
+    let taint_key = "node.kubernetes.io/unschedulable";
+    let mut taints: Vec<Value> = node["spec"]["taints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let has = taints.iter().any(|t| t["key"] == taint_key);
+    if cordoned == has {
+        return false;
+    }
+    if cordoned {
+        taints.push(json!({"key": taint_key, "effect": "NoSchedule", "timeAdded": state::now()}));
+    } else {
+        taints.retain(|t| t["key"] != taint_key);
+    }
+    let mut n = node.clone();
+    if taints.is_empty() {
+        if let Some(spec) = n["spec"].as_object_mut() {
+            spec.remove("taints");
+        }
+    } else {
+        n["spec"]["taints"] = json!(taints);
+    }
+    let _ = s.put(n, "k3s");
+    true
+}
+
+fn condition(ty: &str, t: &str) -> Value {
+    json!({"type": ty, "status": "True", "lastProbeTime": null, "lastTransitionTime": t})
+}
+
+/// The scheduler and the kubelet: binds Pending Pods to the node when they fit (or reports
+/// FailedScheduling), then starts their containers once their ConfigMaps/Secrets exist.
 fn reconcile_pods(s: &mut State) -> bool {
     let mut changed = false;
     let node_name = s.sim_node.clone();
@@ -263,51 +448,186 @@ fn reconcile_pods(s: &mut State) -> bool {
             continue;
         }
         let t = state::now();
-        let selector_ok = pod["spec"]["nodeSelector"].as_object().is_none_or(|sel| {
-            sel.iter().all(|(k, v)| {
-                node.as_ref()
-                    .is_some_and(|n| n["metadata"]["labels"].get(k) == Some(v))
-            })
-        });
-        let mut p = pod.clone();
-        if !selector_ok || node.is_none() {
-            let message = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling..";
-            let cond = json!([{"type": "PodScheduled", "status": "False", "lastProbeTime": null,
-                "lastTransitionTime": t, "reason": "Unschedulable", "message": message}]);
-            if pod["status"]["conditions"]
-                .as_array()
-                .is_none_or(|c| c.iter().all(|c| c["reason"] != "Unschedulable"))
-            {
-                p["status"]["conditions"] = cond;
-                let _ = s.put(p, "kube-scheduler");
-                changed = true;
-            }
+        let bound = pod["spec"]["nodeName"].as_str().unwrap_or("");
+        if !bound.is_empty() && bound != node_name {
             continue;
         }
-        p["spec"]["nodeName"] = json!(node_name);
-        let cond = |ty: &str| json!({"type": ty, "status": "True", "lastProbeTime": null, "lastTransitionTime": t});
-        let statuses: Vec<Value> = p["spec"]["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                let image = c["image"].as_str().unwrap_or("");
-                json!({"name": c["name"], "state": {"running": {"startedAt": t}}, "lastState": {},
-                    "ready": true, "restartCount": 0, "image": image,
-                    "imageID": format!("docker-pullable://{image}@sha256:{}", "0".repeat(64)),
-                    "containerID": format!("docker://{}", state::uid().replace('-', "")),
-                    "started": true})
-            })
-            .collect();
-        let n = s.rv % 250 + 2;
-        p["status"] = json!({"phase": "Running",
-            "conditions": [cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
-            "hostIP": "192.168.5.15", "podIP": format!("10.42.0.{n}"), "podIPs": [{"ip": format!("10.42.0.{n}")}],
-            "startTime": t, "containerStatuses": statuses, "qosClass": pod["status"]["qosClass"]});
-        let _ = s.put(p, "k3s");
-        changed = true;
+        let mut p = pod.clone();
+        if bound.is_empty() {
+            if let Some(message) = unschedulable_reason(&pod, node.as_ref()) {
+                let already = pod["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["reason"] == "Unschedulable" && c["message"] == message.as_str())
+                });
+                if !already {
+                    p["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False",
+                        "lastProbeTime": null, "lastTransitionTime": t, "reason": "Unschedulable",
+                        "message": message}]);
+                    if let Ok(stored) = s.put(p, "kube-scheduler") {
+                        events::scheduler_event(
+                            s,
+                            &stored,
+                            "FailedScheduling",
+                            "Warning",
+                            "Scheduling",
+                            &message,
+                        );
+                    }
+                    changed = true;
+                }
+                continue;
+            }
+            p["spec"]["nodeName"] = json!(node_name);
+            p["status"]["conditions"] = json!([condition("PodScheduled", &t)]);
+            let Ok(stored) = s.put(p, "kube-scheduler") else {
+                continue;
+            };
+            let ns = stored["metadata"]["namespace"].as_str().unwrap_or("");
+            let name = stored["metadata"]["name"].as_str().unwrap_or("");
+            events::scheduler_event(
+                s,
+                &stored,
+                "Scheduled",
+                "Normal",
+                "Binding",
+                &format!("Successfully assigned {ns}/{name} to {node_name}"),
+            );
+            p = stored;
+            changed = true;
+        }
+        changed |= kubelet_start(s, p, &node_name, &t);
     }
     changed
+}
+
+/// The kubelet's part: waits on missing ConfigMaps/Secrets, else pulls, creates and starts
+/// every container (with events) and reports the Pod Running and Ready.
+fn kubelet_start(s: &mut State, pod: Value, node_name: &str, t: &str) -> bool {
+    let mut p = pod.clone();
+    let containers: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if let Some((reason, message)) = exec::start_blocker(s, &pod) {
+        let waiting_same =
+            pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == reason;
+        if waiting_same {
+            return false;
+        }
+        let statuses: Vec<Value> = containers
+            .iter()
+            .map(|c| {
+                let mut waiting = json!({"reason": reason});
+                if reason != "ContainerCreating" {
+                    waiting["message"] = json!(message);
+                }
+                json!({"name": c["name"], "state": {"waiting": waiting}, "lastState": {},
+                    "ready": false, "restartCount": 0, "image": c["image"], "imageID": "",
+                    "started": false})
+            })
+            .collect();
+        let not_ready = |ty: &str| {
+            json!({"type": ty, "status": "False", "lastProbeTime": null,
+            "lastTransitionTime": t, "reason": "ContainersNotReady",
+            "message": format!("containers with unready status: [{}]",
+                containers.iter().filter_map(|c| c["name"].as_str()).collect::<Vec<_>>().join(" "))})
+        };
+        p["status"] = json!({"phase": "Pending",
+            "conditions": [condition("Initialized", t), not_ready("Ready"), not_ready("ContainersReady"),
+                condition("PodScheduled", t)],
+            "hostIP": "192.168.5.15", "hostIPs": [{"ip": "192.168.5.15"}], "startTime": t,
+            "containerStatuses": statuses, "qosClass": pod["status"]["qosClass"]});
+        if let Ok(stored) = s.put(p, "k3s") {
+            let (ereason, emsg) = if reason == "ContainerCreating" {
+                ("FailedMount", message)
+            } else {
+                ("Failed", format!("Error: {message}"))
+            };
+            events::core_event(
+                s,
+                &stored,
+                None,
+                "kubelet",
+                Some(node_name),
+                ereason,
+                "Warning",
+                &emsg,
+            );
+        }
+        return true;
+    }
+    let started = exec::start_containers(s, &pod);
+    if let Some(uid) = pod["metadata"]["uid"].as_str() {
+        s.started.insert(uid.to_string(), started);
+    }
+    let statuses: Vec<Value> = containers
+        .iter()
+        .map(|c| {
+            let image = c["image"].as_str().unwrap_or("");
+            json!({"name": c["name"], "state": {"running": {"startedAt": t}}, "lastState": {},
+                "ready": true, "restartCount": 0, "image": image,
+                "imageID": format!("docker-pullable://{image}@sha256:{}", "0".repeat(64)),
+                "containerID": format!("docker://{}", state::uid().replace('-', "")),
+                "started": true})
+        })
+        .collect();
+    let n = s.rv % 250 + 2;
+    p["status"] = json!({"phase": "Running",
+        "conditions": [condition("Initialized", t), condition("Ready", t), condition("ContainersReady", t),
+            condition("PodScheduled", t)],
+        "hostIP": "192.168.5.15", "hostIPs": [{"ip": "192.168.5.15"}],
+        "podIP": format!("10.42.0.{n}"), "podIPs": [{"ip": format!("10.42.0.{n}")}],
+        "startTime": t, "containerStatuses": statuses, "qosClass": pod["status"]["qosClass"]});
+    let Ok(stored) = s.put(p, "k3s") else {
+        return false;
+    };
+    for c in &containers {
+        let cname = c["name"].as_str().unwrap_or("");
+        let image = c["image"].as_str().unwrap_or("");
+        let fp = format!("spec.containers{{{cname}}}");
+        let policy = c["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
+        let present = s.pulled_images.contains(image);
+        let mut ev = |reason: &str, msg: String| {
+            events::core_event(
+                s,
+                &stored,
+                Some(&fp),
+                "kubelet",
+                Some(node_name),
+                reason,
+                "Normal",
+                &msg,
+            );
+        };
+        if policy == "Always" || (!present && policy != "Never") {
+            ev("Pulling", format!("Pulling image \"{image}\""));
+            ev(
+                "Pulled",
+                format!(
+                    "Successfully pulled image \"{image}\" in 1.204s (1.204s including waiting)"
+                ),
+            );
+        } else {
+            ev(
+                "Pulled",
+                format!("Container image \"{image}\" already present on machine"),
+            );
+        }
+        ev("Created", format!("Created container {cname}"));
+        ev("Started", format!("Started container {cname}"));
+        s.pulled_images.insert(image.to_string());
+    }
+    true
+}
+
+/// Drops what the kubelet remembered about Pods that no longer exist.
+fn forget_gone_pods(s: &mut State) {
+    let alive: std::collections::BTreeSet<String> = s
+        .list(&resource("v1", "Pod"), None)
+        .iter()
+        .filter_map(|p| p["metadata"]["uid"].as_str().map(String::from))
+        .collect();
+    s.started.retain(|uid, _| alive.contains(uid));
 }
 
 fn deployment_status(s: &mut State) -> bool {
@@ -404,6 +724,383 @@ fn deployment_status(s: &mut State) -> bool {
             let _ = s.put(nd, "kube-controller-manager");
             changed = true;
         }
+    }
+    changed
+}
+
+/// Millicores of a CPU quantity (`100m`, `0.5`, `1`).
+fn millicores(q: &Value) -> Option<u64> {
+    let q = match q {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    if let Some(m) = q.strip_suffix('m') {
+        return m.parse().ok();
+    }
+    if let Some(n) = q.strip_suffix('n') {
+        return n.parse::<u64>().ok().map(|n| n / 1_000_000);
+    }
+    q.parse::<f64>().ok().map(|c| (c * 1000.0).round() as u64)
+}
+
+/// The simulated CPU usage of a Pod (millicores).
+fn pod_usage(s: &State, pod: &Value) -> u64 {
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+    s.cpu_usage
+        .iter()
+        .rev()
+        .find(|(n, sel, _)| n == ns && LabelSelector::parse(sel).is_ok_and(|l| l.matches(pod)))
+        .map_or(1, |(_, _, m)| *m)
+}
+
+fn running_on_node(pod: &Value) -> bool {
+    !deleting(pod) && pod["status"]["phase"] == "Running"
+}
+
+/// Pods selected by a workload's `spec.selector.matchLabels`.
+fn selected_pods(s: &State, ns: &str, target: &Value) -> Vec<Value> {
+    let labels = target["spec"]["selector"]["matchLabels"].clone();
+    s.list(&resource("v1", "Pod"), Some(ns))
+        .into_iter()
+        .filter(|p| {
+            labels.as_object().is_some_and(|m| {
+                m.iter()
+                    .all(|(k, v)| p["metadata"]["labels"].get(k) == Some(v))
+            })
+        })
+        .collect()
+}
+
+/// Conditions with `lastTransitionTime` kept when a condition's status did not change.
+fn keep_transitions(old: &Value, new: Vec<Value>) -> Value {
+    let t = state::now();
+    json!(
+        new.into_iter()
+            .map(|mut c| {
+                let same = old.as_array().and_then(|o| {
+                    o.iter()
+                        .find(|x| x["type"] == c["type"] && x["status"] == c["status"])
+                });
+                c["lastTransitionTime"] =
+                    same.map_or(json!(t), |x| x["lastTransitionTime"].clone());
+                c
+            })
+            .collect::<Vec<_>>()
+    )
+}
+
+fn hpa_cond(ty: &str, st: &str, reason: &str, message: &str) -> Value {
+    json!({"type": ty, "status": st, "reason": reason, "message": message})
+}
+
+/// The HPA controller for CPU utilization targets on Deployments/ReplicaSets: reads the
+/// simulated usage through metrics.k8s.io (failing like 036 when it is not served), fills
+/// `currentMetrics`, conditions and `desiredReplicas`, and scales the target out (scale-in waits
+/// out the real 5-minute stabilization window, so it does not happen here).
+fn reconcile_hpas(s: &mut State) -> bool {
+    let mut changed = false;
+    for hpa in s.list(&resource("autoscaling/v2", "HorizontalPodAutoscaler"), None) {
+        if deleting(&hpa) {
+            continue;
+        }
+        let ns = hpa["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let target_ref = &hpa["spec"]["scaleTargetRef"];
+        let kind = target_ref["kind"].as_str().unwrap_or("");
+        let tname = target_ref["name"].as_str().unwrap_or("");
+        let api_version = target_ref["apiVersion"].as_str().unwrap_or("apps/v1");
+        let target = ["Deployment", "ReplicaSet", "StatefulSet"]
+            .contains(&kind)
+            .then(|| {
+                s.get(&ObjKey::new(&resource(api_version, kind), &ns, tname))
+                    .cloned()
+            })
+            .flatten();
+        let old = hpa["status"]["conditions"].clone();
+        let min = hpa["spec"]["minReplicas"].as_i64().unwrap_or(1);
+        let max = hpa["spec"]["maxReplicas"].as_i64().unwrap_or(1);
+        let mut status = json!({"currentMetrics": null, "desiredReplicas": 0});
+        let mut scale_to = None;
+        match target {
+            None => {
+                status["currentReplicas"] = json!(0);
+                status["conditions"] = keep_transitions(
+                    &old,
+                    vec![hpa_cond(
+                        "AbleToScale",
+                        "False",
+                        "FailedGetScale",
+                        &format!(
+                            "the HPA controller was unable to get the target's current scale: {}.{} \"{tname}\" not found",
+                            kind.to_lowercase() + "s",
+                            api_version.split('/').next().unwrap_or("apps")
+                        ),
+                    )],
+                );
+            }
+            Some(target) => {
+                let current = target["spec"]["replicas"].as_i64().unwrap_or(1);
+                status["currentReplicas"] = json!(current);
+                let able = hpa_cond(
+                    "AbleToScale",
+                    "True",
+                    "SucceededGetScale",
+                    "the HPA controller was able to get the target's current scale",
+                );
+                let cpu_target = hpa["spec"]["metrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|m| m["type"] == "Resource" && m["resource"]["name"] == "cpu")
+                    .map(|m| {
+                        m["resource"]["target"]["averageUtilization"]
+                            .as_i64()
+                            .unwrap_or(80)
+                    });
+                let pods: Vec<Value> = selected_pods(s, &ns, &target)
+                    .into_iter()
+                    .filter(running_on_node)
+                    .collect();
+                let requests: Vec<Option<u64>> = pods
+                    .iter()
+                    .map(|p| {
+                        p["spec"]["containers"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|c| millicores(&c["resources"]["requests"]["cpu"]))
+                            .sum::<Option<u64>>()
+                    })
+                    .collect();
+                let failed = |msg: String| {
+                    keep_transitions(
+                        &old,
+                        vec![
+                            able.clone(),
+                            hpa_cond(
+                                "ScalingActive",
+                                "False",
+                                "FailedGetResourceMetric",
+                                &format!(
+                                    "the HPA was unable to compute the replica count: failed to get cpu utilization: {msg}"
+                                ),
+                            ),
+                        ],
+                    )
+                };
+                if !s.metrics {
+                    status["conditions"] = failed("unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)".into());
+                } else if let Some(i) = requests.iter().position(Option::is_none) {
+                    let c = pods[i]["spec"]["containers"][0]["name"]
+                        .as_str()
+                        .unwrap_or("");
+                    let p = pods[i]["metadata"]["name"].as_str().unwrap_or("");
+                    status["conditions"] = failed(format!(
+                        "missing request for cpu in container {c} of Pod {p}"
+                    ));
+                } else if pods.is_empty() || cpu_target.is_none() {
+                    status["conditions"] = failed(
+                        "did not receive metrics for targeted pods (pods might be unready)".into(),
+                    );
+                } else {
+                    let target_util = cpu_target.unwrap_or(80).max(1);
+                    let usage: u64 = pods.iter().map(|p| pod_usage(s, p)).sum();
+                    let request: u64 = requests.iter().flatten().sum::<u64>().max(1);
+                    let util = (usage * 100 / request) as i64;
+                    let ratio = util as f64 / target_util as f64;
+                    let settled = pods.len() as i64 == current;
+                    let mut desired = if (ratio - 1.0).abs() <= 0.1 {
+                        current
+                    } else {
+                        (ratio * pods.len() as f64).ceil() as i64
+                    };
+                    // Scale-in waits out the 5-minute stabilization window.
+                    desired = desired.max(current);
+                    let limited = if desired > max {
+                        desired = max;
+                        hpa_cond(
+                            "ScalingLimited",
+                            "True",
+                            "TooManyReplicas",
+                            "the desired replica count is more than the maximum replica count",
+                        )
+                    } else if desired < min {
+                        desired = min;
+                        hpa_cond(
+                            "ScalingLimited",
+                            "True",
+                            "TooFewReplicas",
+                            "the desired replica count is less than the minimum replica count",
+                        )
+                    } else {
+                        hpa_cond(
+                            "ScalingLimited",
+                            "False",
+                            "DesiredWithinRange",
+                            "the desired count is within the acceptable range",
+                        )
+                    };
+                    if !settled {
+                        desired = current;
+                    }
+                    let able = if desired != current {
+                        scale_to = Some(desired);
+                        hpa_cond(
+                            "AbleToScale",
+                            "True",
+                            "SucceededRescale",
+                            &format!(
+                                "the HPA controller was able to update the target scale to {desired}"
+                            ),
+                        )
+                    } else {
+                        old.as_array()
+                            .and_then(|o| {
+                                o.iter().find(|c| {
+                                    c["type"] == "AbleToScale" && c["reason"] == "SucceededRescale"
+                                })
+                            })
+                            .cloned()
+                            .unwrap_or_else(|| {
+                                hpa_cond(
+                                    "AbleToScale",
+                                    "True",
+                                    "ReadyForNewScale",
+                                    "recommended size matches current size",
+                                )
+                            })
+                    };
+                    status["desiredReplicas"] = json!(desired);
+                    status["currentMetrics"] = json!([{"type": "Resource", "resource": {"name": "cpu",
+                        "current": {"averageUtilization": util,
+                            "averageValue": format!("{}m", usage / pods.len() as u64)}}}]);
+                    status["conditions"] = keep_transitions(
+                        &old,
+                        vec![
+                            able,
+                            hpa_cond(
+                                "ScalingActive",
+                                "True",
+                                "ValidMetricFound",
+                                "the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)",
+                            ),
+                            limited,
+                        ],
+                    );
+                    if let Some(t) = hpa["status"].get("lastScaleTime") {
+                        status["lastScaleTime"] = t.clone();
+                    }
+                    if let Some(to) = scale_to {
+                        status["lastScaleTime"] = json!(state::now());
+                        let mut t = target.clone();
+                        t["spec"]["replicas"] = json!(to);
+                        let _ = s.put(t, "kube-controller-manager");
+                        events::core_event(
+                            s,
+                            &hpa,
+                            None,
+                            "horizontal-pod-autoscaler",
+                            None,
+                            "SuccessfulRescale",
+                            "Normal",
+                            &format!(
+                                "New size: {to}; reason: cpu resource utilization (percentage of request) above target"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let mut cmp_old = hpa["status"].clone();
+        let mut cmp_new = status.clone();
+        for v in [&mut cmp_old, &mut cmp_new] {
+            if let Some(m) = v.as_object_mut() {
+                m.remove("lastScaleTime");
+            }
+        }
+        if cmp_old != cmp_new || scale_to.is_some() {
+            let mut h = hpa.clone();
+            h["status"] = status;
+            let _ = s.put(h, "kube-controller-manager");
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// metrics-server: a `PodMetrics` per running Pod and a `NodeMetrics` for the node, while
+/// metrics.k8s.io is served; rewritten only when the usage changes.
+fn reconcile_metrics(s: &mut State) -> bool {
+    if !s.metrics {
+        return false;
+    }
+    let mut changed = false;
+    let pm_res = resource("metrics.k8s.io/v1beta1", "PodMetrics");
+    let pods: Vec<Value> = s
+        .list(&resource("v1", "Pod"), None)
+        .into_iter()
+        .filter(running_on_node)
+        .collect();
+    let mut total = 150;
+    let mut live = std::collections::BTreeSet::new();
+    for pod in &pods {
+        let ns = pod["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let name = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let usage = pod_usage(s, pod);
+        total += usage;
+        live.insert((ns.clone(), name.clone()));
+        let containers: Vec<Value> = pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, c)| {
+                let cpu = if i == 0 { usage } else { 0 };
+                json!({"name": c["name"], "usage": {"cpu": format!("{}n", cpu * 1_000_000),
+                    "memory": "3712Ki"}})
+            })
+            .collect();
+        let existing = s.get(&ObjKey::new(&pm_res, &ns, &name)).cloned();
+        if existing
+            .as_ref()
+            .is_some_and(|e| e["containers"] == json!(containers))
+        {
+            continue;
+        }
+        let pm = json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "PodMetrics",
+            "metadata": {"name": name, "namespace": ns, "labels": pod["metadata"]["labels"]},
+            "timestamp": state::now(), "window": "15.021s", "containers": containers});
+        let _ = s.put(pm, "metrics-server");
+        changed = true;
+    }
+    for pm in s.list(&pm_res, None) {
+        let ns = pm["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let name = pm["metadata"]["name"].as_str().unwrap_or("").to_string();
+        if !live.contains(&(ns.clone(), name.clone())) {
+            let _ = s.delete(&pm_res, &ns, &name);
+            changed = true;
+        }
+    }
+    let nm_res = resource("metrics.k8s.io/v1beta1", "NodeMetrics");
+    let node = s.sim_node.clone();
+    let usage = json!({"cpu": format!("{}n", total * 1_000_000), "memory": "1207512Ki"});
+    let existing = s.get(&ObjKey::new(&nm_res, "", &node)).cloned();
+    if existing.is_none_or(|e| e["usage"] != usage) {
+        let nm = json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
+            "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node,
+                "node-role.kubernetes.io/control-plane": "true"}},
+            "timestamp": state::now(), "window": "20.05s", "usage": usage});
+        let _ = s.put(nm, "metrics-server");
+        changed = true;
     }
     changed
 }

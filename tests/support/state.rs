@@ -258,6 +258,12 @@ pub struct State {
     pub namespace_delete_delay: Duration,
     /// The node the simulator schedules Pods on.
     pub sim_node: String,
+    /// Containers the simulator started, by Pod uid then container name.
+    pub started: BTreeMap<String, BTreeMap<String, super::exec::StartedContainer>>,
+    /// Simulated CPU usage per Pod: (namespace, label selector, millicores); the last match wins.
+    pub cpu_usage: Vec<(String, String, u64)>,
+    /// Images the simulated node has pulled.
+    pub pulled_images: std::collections::BTreeSet<String>,
 }
 
 impl State {
@@ -273,6 +279,9 @@ impl State {
             simulate: false,
             namespace_delete_delay: Duration::from_millis(300),
             sim_node: "colima".into(),
+            started: BTreeMap::new(),
+            cpu_usage: Vec::new(),
+            pulled_images: std::collections::BTreeSet::new(),
         };
         for ns in ["default", "kube-node-lease", "kube-public", "kube-system"] {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -289,6 +298,17 @@ impl State {
     fn commit(&mut self, key: ObjKey, mut obj: Value, etype: &'static str) -> Value {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        // core/v1 and events.k8s.io/v1 Events are one stored object seen through two APIs.
+        if let Some((mirror_key, mirror)) = super::events::mirror(&key, &obj) {
+            let prev = self.objects.insert(mirror_key.clone(), mirror.clone());
+            self.log.push(LogEntry {
+                rv: self.rv,
+                etype,
+                key: mirror_key,
+                object: mirror,
+                prev,
+            });
+        }
         let prev = self.objects.insert(key.clone(), obj.clone());
         self.log.push(LogEntry {
             rv: self.rv,
@@ -303,6 +323,19 @@ impl State {
     fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         let obj = self.objects.remove(key)?;
         self.rv += 1;
+        if let Some((mirror_key, _)) = super::events::mirror(key, &obj)
+            && let Some(m) = self.objects.remove(&mirror_key)
+        {
+            let mut gone = m.clone();
+            gone["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+            self.log.push(LogEntry {
+                rv: self.rv,
+                etype: "DELETED",
+                key: mirror_key,
+                object: gone,
+                prev: Some(m),
+            });
+        }
         let mut gone = obj.clone();
         gone["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.log.push(LogEntry {

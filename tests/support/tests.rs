@@ -666,3 +666,801 @@ async fn simulator_runs_pods_and_rolls_deployments_out_again_on_restart() {
             == "2026-11-29T08:28:59Z"
     ));
 }
+
+/// Output of one exec through kube-rs: stdout, stderr and the status frame as JSON.
+async fn kube_exec(
+    pods: &kube::Api<k8s_openapi::api::core::v1::Pod>,
+    pod: &str,
+    container: &str,
+    command: &[&str],
+) -> (String, String, Value) {
+    use tokio::io::AsyncReadExt;
+    let ap = kube::api::AttachParams::default()
+        .container(container)
+        .stderr(true);
+    let mut attached = pods
+        .exec(pod, command.iter().map(|c| c.to_string()), &ap)
+        .await
+        .expect("exec upgrade");
+    let mut stdout = attached.stdout().expect("stdout");
+    let mut stderr = attached.stderr().expect("stderr");
+    let status = attached.take_status().expect("status");
+    let (mut out, mut err) = (String::new(), String::new());
+    let (r1, r2, status) = tokio::join!(
+        stdout.read_to_string(&mut out),
+        stderr.read_to_string(&mut err),
+        status
+    );
+    r1.expect("read stdout");
+    r2.expect("read stderr");
+    attached.join().await.expect("exec stream ends cleanly");
+    (
+        out,
+        err,
+        serde_json::to_value(status).expect("status as JSON"),
+    )
+}
+
+async fn apply_json(fake: &FakeApi, path: &str, obj: Value) -> (u16, Value) {
+    apply(
+        fake,
+        path,
+        "fieldManager=kubelab&force=true",
+        &obj.to_string(),
+    )
+    .await
+}
+
+async fn namespace_with_configmap(fake: &FakeApi) {
+    apply(
+        fake,
+        "/api/v1/namespaces/fly-k8s",
+        "fieldManager=kubelab&force=true",
+        NS,
+    )
+    .await;
+    let (code, _) = apply_json(
+        fake,
+        CM_PATH,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "base-map", "namespace": "fly-k8s"},
+            "data": {"fly-name": "zhangpanqin", "game.properties": "lives=3\n"}}),
+    )
+    .await;
+    assert_eq!(code, 201);
+}
+
+fn running(f: &FakeApi, ns: &str, name: &str) -> bool {
+    f.get("v1", "Pod", Some(ns), name)
+        .is_some_and(|p| p["status"]["phase"] == "Running")
+}
+
+/// A two-container Pod: busybox reading the ConfigMap/Secret (env and files) and nginx on :80.
+fn two_container_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "shared", "namespace": "fly-k8s"},
+        "spec": {"containers": [
+            {"name": "busybox", "image": "busybox:1.36", "command": ["sleep", "3600"],
+             "env": [
+                {"name": "FLY_NAME", "valueFrom": {"configMapKeyRef": {"name": "base-map", "key": "fly-name"}}},
+                {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
+                {"name": "GREETING", "value": "hello"}],
+             "volumeMounts": [{"name": "config", "mountPath": "/config"},
+                {"name": "config", "mountPath": "/etc/game.properties", "subPath": "game.properties"}]},
+            {"name": "nginx", "image": "nginx:1.14.2", "ports": [{"containerPort": 80}]}],
+         "volumes": [{"name": "config", "configMap": {"name": "base-map"}}]}})
+}
+
+#[tokio::test]
+async fn exec_default_interpreter_reads_env_files_and_the_sibling_container() {
+    use k8s_openapi::api::core::v1::Pod;
+    let fake = FakeApi::start().await;
+    fake.simulate_workloads(true);
+    namespace_with_configmap(&fake).await;
+    apply_json(
+        &fake,
+        "/api/v1/namespaces/fly-k8s/secrets/creds",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "fly-k8s"},
+            "data": {"password": "czNjcjN0"}}),
+    )
+    .await;
+    let (code, _) = apply_json(
+        &fake,
+        "/api/v1/namespaces/fly-k8s/pods/shared",
+        two_container_pod(),
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| running(f, "fly-k8s", "shared"))
+            .await
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let client = kube_client(&fake, dir.path()).await;
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client, "fly-k8s");
+    let ok = json!({"metadata": {}, "status": "Success"});
+    let (out, err, st) = kube_exec(&pods, "shared", "busybox", &["printenv", "FLY_NAME"]).await;
+    assert_eq!(
+        (out.as_str(), err.as_str(), &st),
+        ("zhangpanqin\n", "", &ok)
+    );
+    let (out, _, _) = kube_exec(&pods, "shared", "busybox", &["printenv", "PASSWORD"]).await;
+    assert_eq!(out, "s3cr3t\n");
+    let (out, _, _) = kube_exec(
+        &pods,
+        "shared",
+        "busybox",
+        &["sh", "-c", "echo $GREETING ${FLY_NAME}"],
+    )
+    .await;
+    assert_eq!(out, "hello zhangpanqin\n");
+    let (out, _, _) = kube_exec(&pods, "shared", "busybox", &["cat", "/config/fly-name"]).await;
+    assert_eq!(out, "zhangpanqin");
+    let (out, _, st) = kube_exec(
+        &pods,
+        "shared",
+        "busybox",
+        &["wget", "-qO-", "http://localhost:80"],
+    )
+    .await;
+    assert!(out.contains("Welcome to nginx!"), "{out}");
+    assert_eq!(st, ok);
+    let (_, err, st) = kube_exec(
+        &pods,
+        "shared",
+        "busybox",
+        &["wget", "-qO-", "http://localhost:8080"],
+    )
+    .await;
+    assert!(err.contains("Connection refused"));
+    assert_eq!(st["reason"], "NonZeroExitCode");
+
+    // Editing the ConfigMap updates the mounted file, not the env nor a subPath mount.
+    apply_json(
+        &fake,
+        CM_PATH,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "base-map", "namespace": "fly-k8s"},
+            "data": {"fly-name": "v2", "game.properties": "lives=9\n"}}),
+    )
+    .await;
+    let (out, _, _) = kube_exec(&pods, "shared", "busybox", &["cat", "/config/fly-name"]).await;
+    assert_eq!(out, "v2");
+    let (out, _, _) = kube_exec(&pods, "shared", "busybox", &["printenv", "FLY_NAME"]).await;
+    assert_eq!(out, "zhangpanqin\n");
+    let (out, _, _) = kube_exec(&pods, "shared", "busybox", &["cat", "/etc/game.properties"]).await;
+    assert_eq!(out, "lives=3\n");
+
+    let (out, err, st) = kube_exec(&pods, "shared", "busybox", &["kubectl", "version"]).await;
+    assert_eq!(out, "");
+    assert!(err.contains("not found"), "{err}");
+    assert_eq!(st["status"], "Failure");
+    assert_eq!(st["reason"], "NonZeroExitCode");
+    assert_eq!(
+        st["details"]["causes"],
+        json!([{"reason": "ExitCode", "message": "127"}])
+    );
+    let exec_request = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/exec"))
+        .expect("exec request recorded");
+    assert_eq!(exec_request.method, "GET");
+    assert_eq!(exec_request.query["container"], "busybox");
+}
+
+#[tokio::test]
+async fn exec_custom_handler_exit_codes_delays_and_apiserver_errors() {
+    use k8s_openapi::api::core::v1::Pod;
+    let fake = FakeApi::start().await;
+    fake.simulate_workloads(true);
+    namespace_with_configmap(&fake).await;
+    apply_json(
+        &fake,
+        "/api/v1/namespaces/fly-k8s/pods/busybox",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "busybox", "namespace": "fly-k8s"},
+            "spec": {"containers": [{"name": "busybox", "image": "busybox:1.36"}]}}),
+    )
+    .await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| running(
+            f, "fly-k8s", "busybox"
+        ))
+        .await
+    );
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    fake.set_exec_handler(move |call: super::ExecCall| {
+        seen.lock().unwrap().push(call.clone());
+        match call.command.first().map(String::as_str) {
+            Some("fail") => super::ExecReply {
+                stdout: "partial\n".into(),
+                stderr: "boom\n".into(),
+                exit_code: 3,
+                ..Default::default()
+            },
+            Some("hang") => super::ExecReply {
+                delay: Duration::from_secs(60),
+                ..Default::default()
+            },
+            _ => super::ExecReply::ok("custom\n"),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let client = kube_client(&fake, dir.path()).await;
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), "fly-k8s");
+    let (out, _, st) = kube_exec(&pods, "busybox", "busybox", &["anything", "at all"]).await;
+    assert_eq!(out, "custom\n");
+    assert_eq!(st["status"], "Success");
+    assert_eq!(
+        calls.lock().unwrap()[0],
+        super::ExecCall {
+            namespace: "fly-k8s".into(),
+            pod: "busybox".into(),
+            container: "busybox".into(),
+            command: vec!["anything".into(), "at all".into()],
+        }
+    );
+    let (out, err, st) = kube_exec(&pods, "busybox", "busybox", &["fail"]).await;
+    assert_eq!((out.as_str(), err.as_str()), ("partial\n", "boom\n"));
+    assert_eq!(st["reason"], "NonZeroExitCode");
+    assert_eq!(st["details"]["causes"][0]["message"], "3");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("command terminated with non-zero exit code")
+    );
+    // A process slower than the caller's timeout: the caller gives up, the fake copes.
+    let slow = tokio::time::timeout(
+        Duration::from_millis(300),
+        kube_exec(&pods, "busybox", "busybox", &["hang"]),
+    )
+    .await;
+    assert!(slow.is_err());
+    fake.clear_exec_handler();
+    let (out, _, _) = kube_exec(&pods, "busybox", "busybox", &["echo", "back"]).await;
+    assert_eq!(out, "back\n");
+
+    // The apiserver's own answers before any stream: 404, 400 without upgrade, 400 no host.
+    let ap = kube::api::AttachParams::default();
+    match pods.exec("missing-pod", vec!["printenv"], &ap).await {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (404, "NotFound")),
+        Err(other) => panic!("expected 404, got {other:?}"),
+        Ok(_) => panic!("expected 404, got a stream"),
+    }
+    let (code, body) = call(
+        &fake,
+        "GET",
+        "/api/v1/namespaces/fly-k8s/pods/busybox/exec?command=printenv&stdout=true",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (code, &body["message"]),
+        (400, &json!("Upgrade request required"))
+    );
+    apply_json(
+        &fake,
+        "/api/v1/namespaces/fly-k8s/pods/nowhere",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nowhere", "namespace": "fly-k8s"},
+            "spec": {"nodeSelector": {"disk": "ssd"}, "containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .await;
+    match pods.exec("nowhere", vec!["true"], &ap).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 400);
+            assert_eq!(s.message, "pod nowhere does not have a host assigned");
+        }
+        Err(other) => panic!("expected 400, got {other:?}"),
+        Ok(_) => panic!("expected 400, got a stream"),
+    }
+    match pods
+        .exec(
+            "busybox",
+            vec!["true"],
+            &kube::api::AttachParams::default().container("nope"),
+        )
+        .await
+    {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.message, "container nope is not valid for pod busybox")
+        }
+        Err(other) => panic!("expected 400, got {other:?}"),
+        Ok(_) => panic!("expected 400, got a stream"),
+    }
+}
+
+fn event_names(fake: &FakeApi, reason: &str, name: &str) -> Vec<Value> {
+    fake.list("v1", "Event", Some("fly-k8s"))
+        .into_iter()
+        .filter(|e| e["reason"] == reason && e["involvedObject"]["name"] == name)
+        .collect()
+}
+
+#[tokio::test]
+async fn failed_scheduling_until_the_node_is_labelled_then_pod_events_and_field_selectors() {
+    let fake = FakeApi::start().await;
+    fake.simulate_workloads(true);
+    namespace_with_configmap(&fake).await;
+    apply_json(
+        &fake,
+        "/api/v1/namespaces/fly-k8s/pods/unschedulable-pod",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unschedulable-pod", "namespace": "fly-k8s"},
+            "spec": {"nodeSelector": {"disktype": "ssd"}, "containers": [{"name": "nginx", "image": "nginx:1.14.2"}]}}),
+    )
+    .await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| !event_names(
+            f,
+            "FailedScheduling",
+            "unschedulable-pod"
+        )
+        .is_empty())
+            .await
+    );
+    let pod = fake
+        .get("v1", "Pod", Some("fly-k8s"), "unschedulable-pod")
+        .unwrap();
+    assert_eq!(pod["status"]["phase"], "Pending");
+    let message = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling..";
+    assert_eq!(
+        pod["status"]["conditions"][0],
+        json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null,
+            "lastTransitionTime": pod["status"]["conditions"][0]["lastTransitionTime"],
+            "reason": "Unschedulable", "message": message})
+    );
+    let base = "/api/v1/namespaces/fly-k8s/events?fieldSelector=";
+    let (code, list) = call(
+        &fake,
+        "GET",
+        &format!("{base}involvedObject.kind%3DPod%2CinvolvedObject.name%3Dunschedulable-pod"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    let ev = &list["items"][0];
+    assert_eq!(ev["reason"], "FailedScheduling");
+    assert_eq!(ev["type"], "Warning");
+    assert_eq!(ev["message"], message);
+    assert_eq!(ev["source"], json!({}));
+    assert_eq!(ev["reportingComponent"], "default-scheduler");
+    assert_eq!(ev["involvedObject"]["uid"], pod["metadata"]["uid"]);
+    let (_, by_type) = call(&fake, "GET", &format!("{base}type%3DWarning"), None, None).await;
+    assert_eq!(by_type["items"].as_array().unwrap().len(), 1);
+    let (_, new_api) = call(
+        &fake,
+        "GET",
+        "/apis/events.k8s.io/v1/namespaces/fly-k8s/events?fieldSelector=regarding.name%3Dunschedulable-pod",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(new_api["items"][0]["note"], message);
+    assert_eq!(
+        new_api["items"][0]["reportingController"],
+        "default-scheduler"
+    );
+    assert_eq!(
+        new_api["items"][0]["metadata"]["name"],
+        ev["metadata"]["name"]
+    );
+
+    // Labelling the node (merge patch, as `kubectl label node`) lets the scheduler place it.
+    let (code, _) = call(
+        &fake,
+        "PATCH",
+        "/api/v1/nodes/colima",
+        Some("application/merge-patch+json"),
+        Some(json!({"metadata": {"labels": {"disktype": "ssd"}}}).to_string()),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| running(
+            f,
+            "fly-k8s",
+            "unschedulable-pod"
+        ))
+        .await
+    );
+    for reason in ["Scheduled", "Pulling", "Pulled", "Created", "Started"] {
+        assert_eq!(
+            event_names(&fake, reason, "unschedulable-pod").len(),
+            1,
+            "{reason}"
+        );
+    }
+    let scheduled = &event_names(&fake, "Scheduled", "unschedulable-pod")[0];
+    assert_eq!(
+        scheduled["message"],
+        "Successfully assigned fly-k8s/unschedulable-pod to colima"
+    );
+    let started = &event_names(&fake, "Started", "unschedulable-pod")[0];
+    assert_eq!(
+        started["source"],
+        json!({"component": "kubelet", "host": "colima"})
+    );
+    assert_eq!(
+        started["involvedObject"]["fieldPath"],
+        "spec.containers{nginx}"
+    );
+    let (_, kubelet) = call(
+        &fake,
+        "GET",
+        &format!("{base}source%3Dkubelet%2Creason%3DStarted"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(kubelet["items"].as_array().unwrap().len(), 1);
+    let (code, bad) = call(&fake, "GET", &format!("{base}note%3Dx"), None, None).await;
+    assert_eq!(code, 400);
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a known field selector")
+    );
+}
+
+#[tokio::test]
+async fn node_is_colima_and_cordon_keeps_new_pods_pending_until_uncordon() {
+    let fake = FakeApi::start().await;
+    fake.simulate_workloads(true);
+    namespace_with_configmap(&fake).await;
+    let node = fake.get("v1", "Node", None, "colima").unwrap();
+    let info = &node["status"]["nodeInfo"];
+    assert_eq!(info["kubeletVersion"], "v1.28.7+k3s1");
+    assert_eq!(info["kubeProxyVersion"], "v1.28.7+k3s1");
+    assert_eq!(info["containerRuntimeVersion"], "docker://24.0.7");
+    assert_eq!(info["architecture"], "amd64");
+    assert!(info["osImage"].is_string());
+    assert_eq!(
+        node["metadata"]["labels"]["kubernetes.io/hostname"],
+        "colima"
+    );
+    assert_eq!(
+        node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"],
+        "true"
+    );
+    assert_eq!(node["status"]["allocatable"]["pods"], "110");
+    assert!(
+        node["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    );
+    let (code, _) = call(
+        &fake,
+        "PATCH",
+        "/api/v1/nodes/colima",
+        Some("application/strategic-merge-patch+json"),
+        Some(json!({"spec": {"unschedulable": true}}).to_string()),
+    )
+    .await;
+    assert_eq!(code, 200);
+    apply_json(
+        &fake,
+        "/api/v1/namespaces/fly-k8s/pods/late",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late", "namespace": "fly-k8s"},
+            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.14.2"}]}}),
+    )
+    .await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| !event_names(
+            f,
+            "FailedScheduling",
+            "late"
+        )
+        .is_empty())
+            .await
+    );
+    assert!(
+        event_names(&fake, "FailedScheduling", "late")[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 node(s) were unschedulable")
+    );
+    let node = fake.get("v1", "Node", None, "colima").unwrap();
+    assert_eq!(
+        node["spec"]["taints"][0]["key"],
+        "node.kubernetes.io/unschedulable"
+    );
+    call(
+        &fake,
+        "PATCH",
+        "/api/v1/nodes/colima",
+        Some("application/merge-patch+json"),
+        Some(json!({"spec": {"unschedulable": null}}).to_string()),
+    )
+    .await;
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| running(f, "fly-k8s", "late"))
+            .await
+    );
+}
+
+#[tokio::test]
+async fn replicaset_replaces_a_deleted_pod_with_a_new_one() {
+    let fake = FakeApi::start().await;
+    fake.simulate_workloads(true);
+    namespace_with_configmap(&fake).await;
+    let (code, rs) = apply_json(
+        &fake,
+        "/apis/apps/v1/namespaces/fly-k8s/replicasets/web",
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": "fly-k8s"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "nginx", "image": "nginx:1.14.2"}]}}}}),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let running_pods = |f: &FakeApi| -> Vec<Value> {
+        f.list("v1", "Pod", Some("fly-k8s"))
+            .into_iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .collect()
+    };
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| running_pods(f).len() == 2)
+            .await
+    );
+    let before = running_pods(&fake);
+    for p in &before {
+        let name = p["metadata"]["name"].as_str().unwrap();
+        let suffix = name.strip_prefix("web-").unwrap();
+        assert_eq!(suffix.len(), 5, "{name}");
+        assert_eq!(
+            p["metadata"]["ownerReferences"][0]["uid"],
+            rs["metadata"]["uid"]
+        );
+        assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
+    }
+    let victim = before[0]["metadata"]["name"].as_str().unwrap().to_string();
+    let (code, _) = call(
+        &fake,
+        "DELETE",
+        &format!("/api/v1/namespaces/fly-k8s/pods/{victim}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| {
+            let now = running_pods(f);
+            now.len() == 2 && now.iter().all(|p| p["metadata"]["name"] != victim.as_str())
+        })
+        .await
+    );
+    let replacement = running_pods(&fake)
+        .into_iter()
+        .find(|p| p["metadata"]["name"] != before[1]["metadata"]["name"])
+        .unwrap();
+    assert!(
+        replacement["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            >= before[0]["metadata"]["creationTimestamp"].as_str().unwrap()
+    );
+    assert_ne!(replacement["metadata"]["uid"], before[0]["metadata"]["uid"]);
+    let created: Vec<Value> = fake
+        .list("v1", "Event", Some("fly-k8s"))
+        .into_iter()
+        .filter(|e| e["reason"] == "SuccessfulCreate")
+        .collect();
+    assert_eq!(created.len(), 3);
+    assert_eq!(created[0]["source"]["component"], "replicaset-controller");
+}
+
+#[tokio::test]
+async fn hpa_scales_the_deployment_out_from_simulated_cpu_usage_and_metrics_are_served() {
+    let fake = FakeApi::start().await;
+    fake.simulate_workloads(true);
+    namespace_with_configmap(&fake).await;
+    apply_json(
+        &fake,
+        "/apis/apps/v1/namespaces/fly-k8s/deployments/php-apache",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "php-apache", "namespace": "fly-k8s"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"run": "php-apache"}},
+                "template": {"metadata": {"labels": {"run": "php-apache"}},
+                    "spec": {"containers": [{"name": "php-apache", "image": "registry.k8s.io/hpa-example",
+                        "resources": {"requests": {"cpu": "200m"}, "limits": {"cpu": "500m"}}}]}}}}),
+    )
+    .await;
+    apply_json(
+        &fake,
+        "/apis/autoscaling/v2/namespaces/fly-k8s/horizontalpodautoscalers/php-apache",
+        json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "php-apache", "namespace": "fly-k8s"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "php-apache"},
+                "minReplicas": 1, "maxReplicas": 5,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]}}),
+    )
+    .await;
+    let hpa = |f: &FakeApi| {
+        f.get(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            Some("fly-k8s"),
+            "php-apache",
+        )
+        .unwrap()
+    };
+    let cond = |h: &Value, ty: &str| -> Value {
+        h["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == ty)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // Without metrics-server the HPA cannot compute a replica count (recording 036).
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| cond(&hpa(f), "ScalingActive")
+            ["reason"]
+            == "FailedGetResourceMetric")
+            .await
+    );
+    fake.set_metrics_api(true);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| cond(&hpa(f), "ScalingActive")
+            ["status"]
+            == "True")
+            .await
+    );
+    let idle = hpa(&fake);
+    assert_eq!(idle["status"]["desiredReplicas"], 1);
+    assert_eq!(
+        idle["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"],
+        0
+    );
+    assert_eq!(cond(&idle, "AbleToScale")["status"], "True");
+
+    fake.set_pod_cpu_usage("fly-k8s", "run=php-apache", 250);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| {
+            f.get("apps/v1", "Deployment", Some("fly-k8s"), "php-apache")
+                .is_some_and(|d| d["spec"]["replicas"].as_i64().unwrap_or(0) > 1)
+        })
+        .await
+    );
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| {
+            let h = hpa(f);
+            h["status"]["desiredReplicas"] == 5
+                && h["status"]["currentReplicas"] == 5
+                && cond(&h, "ScalingLimited")["reason"] == "TooManyReplicas"
+        })
+        .await
+    );
+    let scaled = hpa(&fake);
+    assert_eq!(
+        scaled["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"],
+        125
+    );
+    assert_eq!(cond(&scaled, "ScalingActive")["reason"], "ValidMetricFound");
+    assert!(scaled["status"]["lastScaleTime"].is_string());
+    assert!(
+        fake.list("v1", "Event", Some("fly-k8s"))
+            .iter()
+            .any(|e| e["reason"] == "SuccessfulRescale")
+    );
+
+    // metrics.k8s.io objects through kube-rs (what `kubectl top` reads).
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+    let dir = tempfile::tempdir().unwrap();
+    let client = kube_client(&fake, dir.path()).await;
+    let pm = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "PodMetrics"),
+        "pods",
+    );
+    let pod_metrics: Api<DynamicObject> = Api::namespaced_with(client.clone(), "fly-k8s", &pm);
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| f
+            .list("metrics.k8s.io/v1beta1", "PodMetrics", Some("fly-k8s"))
+            .len()
+            == 5)
+            .await
+    );
+    let list = pod_metrics
+        .list(&ListParams::default().labels("run=php-apache"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 5);
+    assert_eq!(
+        list.items[0].data["containers"][0]["usage"]["cpu"],
+        "250000000n"
+    );
+    let nm = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "NodeMetrics"),
+        "nodes",
+    );
+    let node_metrics: Api<DynamicObject> = Api::all_with(client, &nm);
+    let colima = node_metrics.get("colima").await.unwrap();
+    assert!(colima.data["usage"]["cpu"].as_str().unwrap().ends_with('n'));
+    assert!(colima.data["usage"]["memory"].is_string());
+}
+
+#[tokio::test]
+async fn kube_rs_watchers_survive_dropped_watches_for_cluster_scoped_and_field_selected_kinds() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::{Event, Node};
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let fake = FakeApi::start().await;
+    fake.simulate_workloads(true);
+    namespace_with_configmap(&fake).await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = kube_client(&fake, dir.path()).await;
+    let nodes: kube::Api<Node> = kube::Api::all(client.clone());
+    let mut node_stream = watcher(
+        nodes,
+        watcher::Config::default().fields("metadata.name=colima"),
+    )
+    .default_backoff()
+    .applied_objects()
+    .boxed();
+    let first = node_stream.next().await.unwrap().unwrap();
+    assert_eq!(first.metadata.name.as_deref(), Some("colima"));
+    let events: kube::Api<Event> = kube::Api::namespaced(client, "fly-k8s");
+    let mut event_stream = watcher(
+        events,
+        watcher::Config::default().fields("reason=FailedScheduling"),
+    )
+    .default_backoff()
+    .applied_objects()
+    .boxed();
+
+    fake.drop_watches();
+    let (code, _) = call(
+        &fake,
+        "PATCH",
+        "/api/v1/nodes/colima",
+        Some("application/merge-patch+json"),
+        Some(json!({"metadata": {"labels": {"lab": "after-drop"}}}).to_string()),
+    )
+    .await;
+    assert_eq!(code, 200);
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), node_stream.next())
+            .await
+            .expect("node watcher keeps delivering")
+            .unwrap()
+            .unwrap();
+        if n.metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.get("lab").map(String::as_str) == Some("after-drop"))
+        {
+            break;
+        }
+    }
+    apply_json(
+        &fake,
+        "/api/v1/namespaces/fly-k8s/pods/stuck",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stuck", "namespace": "fly-k8s"},
+            "spec": {"nodeSelector": {"disktype": "ssd"}, "containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .await;
+    let ev = tokio::time::timeout(Duration::from_secs(10), event_stream.next())
+        .await
+        .expect("event watcher delivers")
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.reason.as_deref(), Some("FailedScheduling"));
+    assert_eq!(ev.involved_object.name.as_deref(), Some("stuck"));
+    let node_watches = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/nodes" && r.query.get("watch").is_some_and(|w| w == "true"))
+        .collect::<Vec<_>>();
+    assert!(node_watches.len() >= 2, "{node_watches:?}");
+    assert_eq!(node_watches[0].query["allowWatchBookmarks"], "true");
+    assert_eq!(
+        node_watches[0].query["fieldSelector"],
+        "metadata.name=colima"
+    );
+}

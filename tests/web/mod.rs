@@ -305,7 +305,7 @@ async fn json_api_lists_labs_and_describes_one() {
     let (status, body) = app.get_json("/api/labs").await;
     assert_eq!(status, 200);
     let labs = body["labs"].as_array().expect("labs");
-    assert_eq!(labs.len(), 2);
+    assert_eq!(labs.len(), 3);
     assert_eq!(labs[0]["id"], "alpha");
     assert_eq!(labs[0]["steps"], 2);
     assert_eq!(labs[0]["done"], 0);
@@ -482,7 +482,7 @@ async fn health_and_readiness() {
     app.wait_for_health().await;
     let (status, body) = app.get_json("/readyz").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["labs"], 2);
+    assert_eq!(body["labs"], 3);
     assert_eq!(body["database"], "ok");
     assert_eq!(
         body["cluster"]["state"], "unreachable",
@@ -668,4 +668,460 @@ async fn set_up_and_check_show_objects_verdicts_and_per_field_diagnostics() {
     assert!(home.contains("0 / 2 steps done"));
     app.stop().await;
     fake.stop().await;
+}
+
+/// Reads an event stream until `done` holds for what arrived (or the stream ends); gives up
+/// after 20 s so a broken feed fails the test instead of hanging it.
+async fn read_events_until(
+    response: &mut reqwest::Response,
+    buffer: &mut String,
+    done: impl Fn(&str) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done(buffer) {
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(bytes))) => buffer.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => return done(buffer),
+        }
+    }
+    true
+}
+
+/// The `data:` lines of each `event: NAME` in an event stream, joined.
+fn events_named(stream: &str, name: &str) -> Vec<String> {
+    stream
+        .split("\n\n")
+        .filter(|block| block.lines().any(|l| l == format!("event: {name}")))
+        .map(|block| {
+            block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn questions_are_asked_remembered_and_judged_without_giving_the_answer_away() {
+    let fake = crate::support::FakeApi::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = app_with_cluster(&fake, dir.path()).await;
+    let (status, page) = app.get("/labs/gamma").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(
+            "<label for=\"answer-ask-version\">Which version does your API server run?</label>"
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"answer.version\" value=\"\""),
+        "empty before answering"
+    );
+    assert!(page.contains("maxlength=\"200\""));
+    let token = csrf_of(&page);
+
+    // A wrong answer through the page's form (htmx): failed, the learner's answer shown, the
+    // cluster's value not.
+    let r = app
+        .client
+        .post(format!("{}/labs/gamma/steps/ask/check", app.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("hx-request", "true")
+        .body(format!("csrf_token={token}&answer.version=v9.9.9"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::OK);
+    let fragment = r.text().await.expect("body");
+    assert!(fragment.contains("Not there yet"), "{fragment}");
+    assert!(fragment.contains("v9.9.9"), "{fragment}");
+    assert!(
+        !fragment.contains("1.28"),
+        "the right answer leaks: {fragment}"
+    );
+    assert!(fragment.contains("id=\"badge-ask\" class=\"badge badge-failed\""));
+
+    // Remembered: the page shows it again, in the other language too.
+    let (_, page) = app.get("/labs/gamma").await;
+    assert!(
+        page.contains("name=\"answer.version\" value=\"v9.9.9\""),
+        "{page}"
+    );
+    assert_eq!(
+        app.engine().answers("gamma", "ask").await.expect("answers")["version"],
+        "v9.9.9"
+    );
+
+    // The API: a wrong answer's diagnostics do not carry the value either.
+    let post = |body: &'static str| {
+        app.client
+            .post(format!("{}/api/labs/gamma/steps/ask/check", app.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let r = post(r#"{"answers": {"version": "1.27.0"}}"#)
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.expect("body");
+    assert!(!text.contains("1.28"), "{text}");
+    let report: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(report["status"], "failed");
+
+    // The right one passes (versions compare without the leading v).
+    let r = post(r#"{"answers": {"version": "1.28.7"}}"#)
+        .await
+        .expect("POST");
+    let report: Value = r.json().await.expect("json");
+    assert_eq!(report["status"], "passed", "{report}");
+    assert_eq!(report["done"], true);
+    // No body reuses the remembered answer.
+    let (status, report) = app.post_json("/api/labs/gamma/steps/ask/check").await;
+    assert_eq!((status, report["status"].as_str()), (200, Some("passed")));
+
+    // Mistakes are 400s that say what is wrong, never 500s.
+    for (body, says) in [
+        (r#"{"answers": {"nope": "x"}}"#, "has no question \"nope\""),
+        (r#"{"answer": {"version": "x"}}"#, "unknown field `answer`"),
+        (r#"{"answers": {"version": 3}}"#, "invalid type"),
+        ("not json", "not a check request"),
+    ] {
+        let r = post(body).await.expect("POST");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let e: Value = r.json().await.expect("json");
+        assert_eq!(e["reason"], "bad_request");
+        assert!(
+            e["error"].as_str().unwrap_or("").contains(says),
+            "{body}: {e}"
+        );
+    }
+    let long = format!(r#"{{"answers": {{"version": "{}"}}}}"#, "9".repeat(201));
+    let r = app
+        .client
+        .post(format!("{}/api/labs/gamma/steps/ask/check", app.url))
+        .header("content-type", "application/json")
+        .body(long)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn steps_start_when_seen_and_show_their_times_and_the_lab_its_summary() {
+    let app = app().await;
+    // The API starts a step once: the first time counts.
+    let (status, first) = app.post_json("/api/labs/alpha/steps/verify/start").await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["step"], "verify");
+    let started = first["started_at"].as_str().expect("started_at").to_owned();
+    let (_, again) = app.post_json("/api/labs/alpha/steps/verify/start").await;
+    assert_eq!(again["started_at"], started.as_str());
+    let (status, body) = app.post_json("/api/labs/alpha/steps/nope/start").await;
+    assert_eq!((status, body["reason"].as_str()), (404, Some("not_found")));
+
+    // Opening the lab starts its current step, which is unfolded and timed.
+    assert!(
+        app.engine()
+            .step_starts("alpha")
+            .await
+            .expect("starts")
+            .get("deploy")
+            .is_none()
+    );
+    let (_, page) = app.get("/labs/alpha").await;
+    assert!(
+        app.engine()
+            .step_starts("alpha")
+            .await
+            .expect("starts")
+            .contains_key("deploy")
+    );
+    assert!(
+        page.contains("class=\"step step-not-checked step-current\" id=\"step-deploy\""),
+        "{page}"
+    );
+    assert!(page.contains("<details class=\"step-fold\" open>"));
+    assert_eq!(
+        page.matches("<details class=\"step-fold\" open>").count(),
+        1,
+        "later steps are folded"
+    );
+    assert!(page.contains("On this step for"));
+    assert!(page.contains("data-hint-after=\"180\""));
+    assert!(
+        page.contains("id=\"lab-summary\" aria-labelledby=\"summary-title\" hidden"),
+        "nothing done yet"
+    );
+
+    // A done step says how long it took; the summary lists it.
+    let store = app.engine().store();
+    store
+        .start_step("local", "beta", "only", "2024-01-01T00:00:00Z")
+        .await
+        .expect("start");
+    store
+        .record_check(
+            "local",
+            "beta",
+            "only",
+            "passed",
+            true,
+            "2024-01-01T00:04:12Z",
+        )
+        .await
+        .expect("record");
+    let (_, page) = app.get("/labs/beta").await;
+    assert!(page.contains("Took 4 min 12 s"), "{page}");
+    assert!(page.contains("What you did"));
+    assert!(page.contains("<span class=\"recap-title\">Look around</span> <span class=\"recap-time\">4 min 12 s</span>"), "{page}");
+    // The whole lab is done: the celebration, with the total time and the next chapter.
+    assert!(
+        page.contains("id=\"celebration\" aria-labelledby=\"celebration-title\">"),
+        "{page}"
+    );
+    assert!(page.contains("Lab complete!"));
+    assert!(page.contains("Total time: <strong class=\"total-time\">4 min 12 s</strong>"));
+    assert!(
+        page.contains("href=\"/labs/gamma\">Next chapter: Gamma lab →</a>"),
+        "{page}"
+    );
+    let zh = app
+        .client
+        .get(format!("{}/labs/beta", app.url))
+        .header("accept-language", "zh")
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    assert!(zh.contains("用时 4分 12秒"), "{zh}");
+    assert!(zh.contains("实验完成！"));
+    assert!(zh.contains("下一章"));
+    let (_, alpha) = app.get("/labs/alpha").await;
+    assert!(alpha.contains("id=\"celebration\" aria-labelledby=\"celebration-title\" hidden"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lab_images_are_served_safely_and_markdown_points_at_them() {
+    let app = app().await;
+    let (_, page) = app.get("/labs/gamma").await;
+    assert!(
+        page.contains("<img src=\"/labs/gamma/images/parts.svg\" alt=\"The parts of the test\" title=\"Parts\">"),
+        "{page}"
+    );
+    let url = format!("{}/labs/gamma/images/parts.svg", app.url);
+    let r = app.client.get(&url).send().await.expect("GET");
+    assert_eq!(r.status(), StatusCode::OK);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "image/svg+xml");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(
+        h["content-security-policy"],
+        "default-src 'none'; style-src 'unsafe-inline'"
+    );
+    assert!(
+        h["cache-control"]
+            .to_str()
+            .expect("cc")
+            .contains("max-age=")
+    );
+    assert!(r.text().await.expect("body").contains("api → etcd"));
+    let again = app
+        .client
+        .get(&url)
+        .header("if-none-match", h["etag"].clone())
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    for path in [
+        "/labs/gamma/images/nope.svg",
+        "/labs/nope/images/parts.svg",
+        "/labs/gamma/images/..%2Flab.yaml",
+    ] {
+        let (status, _) = app.get(path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn validate_refuses_svg_that_runs_code_or_loads_things_and_images_that_are_too_big() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/fixtures/bad-images/evil");
+    let lab = dir.path().join("evil");
+    for sub in ["", "steps", "images"] {
+        std::fs::create_dir_all(lab.join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(src.join(sub)).expect("read") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                std::fs::copy(&path, lab.join(sub).join(path.file_name().expect("name")))
+                    .expect("copy");
+            }
+        }
+    }
+    let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
+    huge.resize(600 * 1024, 0);
+    std::fs::write(lab.join("images/huge.png"), huge).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .arg("validate")
+        .arg(dir.path())
+        .output()
+        .expect("kubelab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for line in [
+        "evil/images/evil.svg:2: the SVG contains a <script> element",
+        "evil/images/evil.svg:3: the SVG contains an event-handler attribute (on...=)",
+        "evil/images/evil.svg:4: the SVG contains an external reference",
+        "evil/images/huge.png: the image is 600 KiB; lab images may be at most 512 KiB",
+        "evil/steps/look.en.md:3: image images/missing.svg does not exist",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.starts_with(line)),
+            "missing {line:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_live_feed_sends_the_state_then_steps_that_turn_green_by_themselves() {
+    let fake = crate::support::FakeApi::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _ = fake.put(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web-test"}
+    }));
+    let app = app_with_cluster(&fake, dir.path()).await;
+    let (_, page) = app.get("/labs/gamma").await;
+    assert!(page.contains("data-live=\"/labs/gamma/events\""));
+    assert!(page.contains("id=\"live-objects\" class=\"live-objects\""));
+    assert!(page.contains("id=\"connection\" class=\"connection connection-connecting\""));
+
+    let mut feed = app
+        .client
+        .get(format!("{}/labs/gamma/events", app.url))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert!(
+        feed.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/event-stream")
+    );
+    let mut stream = String::new();
+    let initial = read_events_until(&mut feed, &mut stream, |s| {
+        s.contains("event: objects") && s.contains("event: cluster")
+    })
+    .await;
+    assert!(initial, "initial events: {stream}");
+    assert!(stream.contains("retry: 2000"), "{stream}");
+    let cluster = events_named(&stream, "cluster");
+    assert!(
+        cluster[0].contains("class=\"connection connection-"),
+        "{cluster:?}"
+    );
+
+    // A change made behind kubelab's back arrives as a step event, with no Check pressed.
+    let _ = fake.put(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "gamma-cm", "namespace": "web-test"},
+        "data": {"a": "b"}
+    }));
+    let arrived = read_events_until(&mut feed, &mut stream, |s| {
+        events_named(s, "step")
+            .iter()
+            .any(|d| d.contains("data-step=\"make\"") && d.contains("data-state=\"done\""))
+    })
+    .await;
+    assert!(arrived, "no live step event for `make`: {stream}");
+    let step = events_named(&stream, "step")
+        .into_iter()
+        .find(|d| d.contains("data-step=\"make\""))
+        .expect("step event");
+    assert!(step.contains("All checks passed"), "{step}");
+    assert!(
+        step.contains("id=\"badge-make\" class=\"badge badge-done\""),
+        "{step}"
+    );
+    let objects = events_named(&stream, "objects");
+    assert!(
+        objects.iter().any(|d| d.contains("gamma-cm")),
+        "the live table shows the new object: {objects:?}"
+    );
+    drop(feed);
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn live_feeds_end_when_the_server_shuts_down_and_unknown_labs_have_none() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = kubelab::startup::build_engine(
+        &kubelab::labs::LabSource::Dir(fixture_labs()),
+        &dir.path().join("k.db").display().to_string(),
+        &kubelab::cluster::ClusterOptions {
+            kubeconfig: Some(dir.path().join("missing")),
+            context: None,
+        },
+    )
+    .await
+    .expect("engine");
+    let shutdown = kubelab::web::live::Shutdown::new();
+    let router = kubelab::web::router_with_shutdown(
+        kubelab::web::AppState {
+            engine,
+            config: Arc::new(kubelab::web::WebConfig {
+                cookie_key: vec![7; 64],
+            }),
+        },
+        shutdown.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("http://{addr}/labs/nope/events"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let mut feed = client
+        .get(format!("http://{addr}/labs/alpha/events"))
+        .send()
+        .await
+        .expect("GET");
+    let mut stream = String::new();
+    assert!(read_events_until(&mut feed, &mut stream, |s| s.contains("event: objects")).await);
+    let _ = stop_tx.send(());
+    shutdown.trigger();
+    let ended = read_events_until(&mut feed, &mut stream, |s| s.contains("event: shutdown")).await;
+    assert!(ended, "{stream}");
+    assert!(
+        matches!(feed.chunk().await, Ok(None) | Err(_)),
+        "the stream ends after saying so"
+    );
+    server.await.expect("server task").expect("served");
 }

@@ -1,0 +1,335 @@
+//! The v2 check kinds (exec, events, questions, capabilities, "since the step started"): what
+//! the engine observed for a check, and the pure verdict over it.
+
+mod events;
+mod exec;
+mod question;
+mod validate;
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::matching::{self, Report};
+use super::spec::{ApiRef, CheckSpec, Find};
+use super::verdict::{Diagnostic, Verdict};
+use super::{CompiledCheck, path};
+
+pub use question::{accepts, normalize_text};
+pub use validate::validate_v2;
+
+/// What the engine gathered for one check before judging it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observed<'a> {
+    /// What `find` returned (unfiltered by `since`).
+    pub objects: &'a [Value],
+    /// When the learner started the step (RFC 3339), for `since: step`.
+    pub step_started: Option<&'a str>,
+    /// Events in the found objects' namespaces about the found objects (for `events`).
+    pub events: &'a [Value],
+    /// The outcome of the check's command (for `exec`), when it ran.
+    pub exec: Option<&'a ExecOutcome>,
+    /// The learner's answer (for `question`).
+    pub answer: Option<&'a str>,
+    /// Whether the `served` kind is served.
+    pub served: Option<bool>,
+    /// The API server's `/version` document.
+    pub server_version: Option<&'a Value>,
+    /// The API groups serving `answer.apiGroupOf` (`""` for the core group).
+    pub api_groups: &'a [String],
+}
+
+/// The outcome of running a check's command in a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecOutcome {
+    /// The command ran to completion.
+    Finished {
+        /// Standard output.
+        stdout: String,
+        /// Standard error.
+        stderr: String,
+        /// Exit code.
+        exit_code: i32,
+    },
+    /// The command did not finish within the timeout.
+    TimedOut {
+        /// The timeout.
+        seconds: u64,
+    },
+    /// The command could not be run (container gone, exec refused...).
+    Failed {
+        /// Why, for the learner.
+        message: String,
+    },
+}
+
+/// Where an exec check's command runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecTarget {
+    /// The Pod's namespace.
+    pub namespace: Option<String>,
+    /// The Pod's name.
+    pub pod: String,
+    /// The container.
+    pub container: String,
+}
+
+/// What the engine must gather to judge a check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Objects of `find`.
+    pub objects: bool,
+    /// Events about the found objects.
+    pub events: bool,
+    /// Running the command (after [`exec_target`] chose where).
+    pub exec: bool,
+    /// The learner's answer.
+    pub answer: bool,
+    /// Discovery of the `served` kind.
+    pub served: bool,
+    /// The `/version` document.
+    pub server_version: bool,
+    /// Discovery of the groups serving this kind (`answer.apiGroupOf`).
+    pub api_groups_of: Option<String>,
+}
+
+/// What `spec` needs observed.
+pub fn needs(spec: &CheckSpec) -> Needs {
+    Needs {
+        objects: spec.find.is_some(),
+        events: spec.events.is_some(),
+        exec: spec.exec.is_some(),
+        answer: spec.question.is_some(),
+        served: spec.served.is_some(),
+        server_version: spec.server_version.is_some()
+            || spec
+                .answer
+                .as_ref()
+                .is_some_and(|a| a.server_version == Some(true)),
+        api_groups_of: spec.answer.as_ref().and_then(|a| a.api_group_of.clone()),
+    }
+}
+
+/// Chooses the Pod and container an exec check runs in: the first found Pod (created since the
+/// step started, with `since: step`) whose container is running. Otherwise the verdict, which
+/// settles the check without running anything: no Pod is failed, a container not running yet
+/// is pending, a container that stopped or cannot start is failed.
+pub fn exec_target(
+    spec: &CheckSpec,
+    objects: &[Value],
+    step_started: Option<&str>,
+) -> Result<ExecTarget, Verdict> {
+    let check = compile(spec)?;
+    let since = SinceStep::of(spec, step_started);
+    let objects = since.filter(objects);
+    exec::target(spec, &check, &objects, &since)
+}
+
+/// Judges a check from everything observed for it. A check without v2 parts gives exactly what
+/// [`super::evaluate`] gives for `observed.objects`.
+pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
+    let check = match compile(spec) {
+        Ok(check) => check,
+        Err(verdict) => return verdict,
+    };
+    if let Some(api) = &spec.served {
+        return served(api, spec.absent, observed.served);
+    }
+    if let Some(expect) = &spec.server_version {
+        return server_version(expect, observed.server_version);
+    }
+    let since = SinceStep::of(spec, observed.step_started);
+    let objects = since.filter(observed.objects);
+    if spec.question.is_some() {
+        return question::evaluate(spec, &check, &objects, &since, observed);
+    }
+    if spec.exec.is_some() {
+        return exec::evaluate(spec, &check, &objects, &since, observed.exec);
+    }
+    if let Some(expected) = &spec.events {
+        return events::evaluate(spec, &check, expected, &objects, &since, observed.events);
+    }
+    let verdict = check.evaluate(&objects);
+    match verdict {
+        Verdict::Failed { .. } if objects.is_empty() => match since.nothing_new(spec.find.as_ref())
+        {
+            Some(diagnostic) => Verdict::Failed {
+                diagnostics: vec![diagnostic],
+                closest: None,
+            },
+            None => verdict,
+        },
+        other => other,
+    }
+}
+
+// Both the v1 and the v2 parts must be written correctly before anything is judged.
+fn compile(spec: &CheckSpec) -> Result<CompiledCheck, Verdict> {
+    let mut problems = validate_v2(spec);
+    let compiled = CompiledCheck::compile(spec);
+    if let Err(more) = &compiled {
+        problems.extend(more.iter().cloned());
+    }
+    match compiled {
+        Ok(check) if problems.is_empty() => Ok(check),
+        _ => Err(Verdict::Error {
+            message: format!(
+                "check `{}` is written wrongly: {}",
+                spec.id,
+                problems.join(" ")
+            ),
+        }),
+    }
+}
+
+fn served(api: &ApiRef, absent: bool, served: Option<bool>) -> Verdict {
+    let Some(served) = served else {
+        return Verdict::Error {
+            message: format!(
+                "whether the cluster serves {} ({}) could not be found out",
+                api.kind, api.api_version
+            ),
+        };
+    };
+    if served != absent {
+        return Verdict::Passed;
+    }
+    let (expected, actual) = if absent {
+        ("the cluster not to serve", "served")
+    } else {
+        ("the cluster to serve", "not served")
+    };
+    Verdict::Failed {
+        diagnostics: vec![Diagnostic {
+            path: String::new(),
+            expected: format!("{expected} {} ({})", api.kind, api.api_version),
+            actual: actual.to_owned(),
+        }],
+        closest: None,
+    }
+}
+
+fn server_version(expect: &Value, document: Option<&Value>) -> Verdict {
+    let Some(document) = document else {
+        return Verdict::Error {
+            message: "the API server's version could not be read".to_owned(),
+        };
+    };
+    let node = matching::compile(expect, &mut Vec::new(), &mut Vec::new());
+    let version = version_numbers(document);
+    let mut report = Report::collecting();
+    matching::check(&node, Some(&version), &mut report);
+    let diagnostics = report.into_diagnostics();
+    if diagnostics.is_empty() {
+        Verdict::Passed
+    } else {
+        Verdict::Failed {
+            diagnostics,
+            closest: None,
+        }
+    }
+}
+
+/// The `/version` document with `major` and `minor` as numbers: `"1"` → 1, k3s's and GKE's
+/// `"28+"` → 28. Values that hold no number are kept as they are.
+pub fn version_numbers(document: &Value) -> Value {
+    let Some(map) = document.as_object() else {
+        return document.clone();
+    };
+    let mut out: Map<String, Value> = map.clone();
+    for key in ["major", "minor"] {
+        if let Some(Value::String(text)) = map.get(key) {
+            let digits: String = text
+                .trim()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Ok(n) = digits.parse::<u64>() {
+                out.insert(key.to_owned(), Value::from(n));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// `since: step` for one evaluation: when the step started, if the check asks for it and the
+/// engine knows it.
+struct SinceStep {
+    started: Option<OffsetDateTime>,
+}
+
+impl SinceStep {
+    // Without a known start nothing is filtered: a check must not stay red forever because the
+    // start was not recorded.
+    fn of(spec: &CheckSpec, step_started: Option<&str>) -> SinceStep {
+        let started = spec
+            .since
+            .and(step_started)
+            .and_then(|s| OffsetDateTime::parse(s.trim(), &Rfc3339).ok());
+        SinceStep { started }
+    }
+
+    /// The objects created at or after the start (all of them without `since`). Objects
+    /// without a readable `creationTimestamp` cannot be shown to be new and are left out.
+    fn filter<'v>(&self, objects: &'v [Value]) -> Cow<'v, [Value]> {
+        let Some(started) = self.started else {
+            return Cow::Borrowed(objects);
+        };
+        Cow::Owned(
+            objects
+                .iter()
+                .filter(|object| {
+                    object
+                        .pointer("/metadata/creationTimestamp")
+                        .and_then(Value::as_str)
+                        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                        .is_some_and(|created| created >= started)
+                })
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// With `since: step`, the diagnostic for "nothing created since the step started".
+    fn nothing_new(&self, find: Option<&Find>) -> Option<Diagnostic> {
+        let started = self.started?;
+        let find = find?;
+        let what = match &find.name {
+            Some(name) => format!("{} \"{name}\"", find.kind),
+            None => format!("a {}", find.kind),
+        };
+        let utc = started.to_offset(time::UtcOffset::UTC);
+        Some(Diagnostic {
+            path: String::new(),
+            expected: format!("{what} created after you started this step"),
+            actual: format!(
+                "none since {:02}:{:02}:{:02} UTC",
+                utc.hour(),
+                utc.minute(),
+                utc.second()
+            ),
+        })
+    }
+}
+
+// "not found", or "nothing new" with `since: step`; pending when `pending.when` says so.
+fn nothing_found(check: &CompiledCheck, since: &SinceStep, objects: &[Value]) -> Verdict {
+    let diagnostic = since
+        .nothing_new(check.find.as_ref())
+        .unwrap_or_else(|| Diagnostic {
+            path: String::new(),
+            expected: format!("{} to exist", check.described(true)),
+            actual: "not found".to_owned(),
+        });
+    check.failed(vec![diagnostic], None, objects)
+}
+
+// A JSON string as a diagnostic shows it (quoted, cut when long).
+fn quoted(text: &str) -> String {
+    path::show(&Value::String(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests;

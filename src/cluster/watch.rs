@@ -1,0 +1,477 @@
+//! Shared, self-healing watch caches: one `kube::runtime::watcher` per (kind, namespace) however
+//! many learners and pages look at it, feeding a reflector store that check evaluations read
+//! instead of the API server. Every change is announced on a broadcast channel; a failing watch
+//! backs off, re-lists and catches up, and the aggregated health says "reconnecting" meanwhile.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::core::DynamicObject;
+use kube::runtime::reflector::Store;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher::{self, DefaultBackoff};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
+
+use super::discovery::Resolved;
+use super::error::{from_kube, from_status};
+use super::labels::{object_matches, parse_label_selector};
+use super::{Cluster, ClusterError, ObjectKey, bounded, to_value};
+
+/// How many changes a slow [`Cluster::changes`] receiver may fall behind before it is told it
+/// lagged (and should then re-read everything it cares about).
+pub const CHANGES_CAPACITY: usize = 4096;
+
+/// What one watch covers: a kind in one namespace, or everywhere (`namespace: None`; always
+/// `None` for cluster-scoped kinds).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct WatchKey {
+    /// `apiVersion` (`apps/v1`).
+    pub api_version: String,
+    /// `kind` (`Deployment`).
+    pub kind: String,
+    /// The namespace watched; `None` for all namespaces or a cluster-scoped kind.
+    pub namespace: Option<String>,
+}
+
+impl std::fmt::Display for WatchKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {} in {ns}", self.api_version, self.kind),
+            None => write!(f, "{} {}", self.api_version, self.kind),
+        }
+    }
+}
+
+/// One object of a watched kind was added, changed or deleted (or listed again after a
+/// re-list, or found gone by one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Change {
+    /// `apiVersion` of the watch that saw it.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace` (None for cluster-scoped kinds).
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+impl Change {
+    /// The changed object's identity.
+    pub fn object_key(&self) -> ObjectKey {
+        ObjectKey {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// Whether the change concerns what `key` watches.
+    pub fn concerns(&self, key: &WatchKey) -> bool {
+        self.api_version == key.api_version
+            && self.kind == key.kind
+            && (key.namespace.is_none() || key.namespace == self.namespace)
+    }
+}
+
+/// Whether the watch caches are following the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchHealth {
+    /// Every watch is connected (or has not failed yet).
+    Live,
+    /// At least one watch failed and is backing off / re-listing; caches may be stale.
+    Reconnecting,
+}
+
+/// The aggregated state of the watches, and why they reconnect (`None` when live).
+pub type WatchState = (WatchHealth, Option<String>);
+
+/// The shared cache of one watched kind (cheap to clone).
+#[derive(Clone)]
+pub struct WatchedKind {
+    key: WatchKey,
+    resolved: Resolved,
+    store: Store<DynamicObject>,
+    ready: tokio::sync::watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for WatchedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchedKind")
+            .field("key", &self.key)
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WatchedKind {
+    /// What this cache watches.
+    pub fn key(&self) -> &WatchKey {
+        &self.key
+    }
+
+    /// Whether the initial list is done (until then snapshots are empty, not authoritative).
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Waits until the initial list is done. Never returns while the cluster stays unreachable:
+    /// bound it with a timeout. Fails only when the cluster handle was dropped.
+    pub async fn wait_ready(&self) -> Result<(), ClusterError> {
+        let mut ready = self.ready.clone();
+        ready
+            .wait_for(|r| *r)
+            .await
+            .map(|_| ())
+            .map_err(|_| ClusterError::Unavailable {
+                message: format!("the watch of {} has stopped", self.key),
+            })
+    }
+
+    /// The cached objects (with `apiVersion` and `kind`), sorted by namespace and name: the one
+    /// named `name`, and/or those matching the label `selector`. An unparsable selector matches
+    /// nothing (see [`parse_label_selector`] to validate one).
+    pub fn snapshot(&self, name: Option<&str>, selector: Option<&str>) -> Vec<Value> {
+        self.snapshot_in(None, name, selector)
+    }
+
+    /// Like [`WatchedKind::snapshot`], keeping only objects in `namespace` (for a watch over all
+    /// namespaces shared by many learners).
+    pub fn snapshot_in(
+        &self,
+        namespace: Option<&str>,
+        name: Option<&str>,
+        selector: Option<&str>,
+    ) -> Vec<Value> {
+        let selector = match selector.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => match parse_label_selector(text) {
+                Ok(selector) => Some(selector),
+                Err(why) => {
+                    tracing::warn!(%why, "label selector refused by a watch snapshot");
+                    return Vec::new();
+                }
+            },
+        };
+        let mut objects: Vec<Value> = self
+            .store
+            .state()
+            .into_iter()
+            .filter(|o| name.is_none_or(|n| o.metadata.name.as_deref() == Some(n)))
+            .filter(|o| namespace.is_none_or(|ns| o.metadata.namespace.as_deref() == Some(ns)))
+            .filter_map(|o| to_value(DynamicObject::clone(&o), &self.resolved).ok())
+            .filter(|o| selector.as_ref().is_none_or(|s| object_matches(s, o)))
+            .collect();
+        objects.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        objects
+    }
+}
+
+fn sort_key(object: &Value) -> (&str, &str) {
+    let text = |p: &str| {
+        object
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    (text("/metadata/namespace"), text("/metadata/name"))
+}
+
+/// The watches of one cluster handle, their shared channels, and the tasks to end with it.
+pub(crate) struct Registry {
+    entries: Mutex<HashMap<WatchKey, (WatchedKind, AbortHandle)>>,
+    changes: broadcast::Sender<Change>,
+    board: Arc<HealthBoard>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            entries: Mutex::new(HashMap::new()),
+            changes: broadcast::channel(CHANGES_CAPACITY).0,
+            board: Arc::new(HealthBoard::default()),
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let entries = self.entries.get_mut().unwrap_or_else(|e| e.into_inner());
+        for (_, (_, task)) in entries.drain() {
+            task.abort();
+        }
+    }
+}
+
+/// The aggregated health of all watches: the failing ones and their last error.
+struct HealthBoard {
+    board: Mutex<Board>,
+    updates: broadcast::Sender<WatchState>,
+}
+
+struct Board {
+    failing: BTreeMap<WatchKey, String>,
+    current: WatchState,
+}
+
+impl Default for HealthBoard {
+    fn default() -> Self {
+        HealthBoard {
+            board: Mutex::new(Board {
+                failing: BTreeMap::new(),
+                current: (WatchHealth::Live, None),
+            }),
+            updates: broadcast::channel(64).0,
+        }
+    }
+}
+
+impl HealthBoard {
+    /// Records whether `key` fails; returns whether it was failing before.
+    fn set(&self, key: &WatchKey, failure: Option<String>) -> bool {
+        let mut guard = self.board.lock().unwrap_or_else(|e| e.into_inner());
+        let Board { failing, current } = &mut *guard;
+        let was_failing = match failure {
+            Some(message) => failing.insert(key.clone(), message),
+            None => failing.remove(key),
+        }
+        .is_some();
+        let next = match failing.values().next() {
+            Some(message) => (WatchHealth::Reconnecting, Some(message.clone())),
+            None => (WatchHealth::Live, None),
+        };
+        if *current != next {
+            *current = next.clone();
+            // Sent under the lock so receivers see the transitions in order.
+            let _ = self.updates.send(next);
+        }
+        was_failing
+    }
+
+    fn current(&self) -> WatchState {
+        let guard = self.board.lock().unwrap_or_else(|e| e.into_inner());
+        guard.current.clone()
+    }
+}
+
+impl Cluster {
+    /// The shared watch cache of `kind` in `namespace` (`None`: all namespaces; ignored for
+    /// cluster-scoped kinds), starting its watch on first use; later calls for the same key
+    /// return the same cache. The kind is resolved through discovery.
+    pub async fn watch(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<WatchedKind, ClusterError> {
+        let (client, server) = self.client()?;
+        let resolved = bounded(
+            self.call_timeout,
+            &server,
+            self.resolve(client, &server, api_version, kind),
+        )
+        .await?;
+        let namespace = namespace
+            .filter(|ns| resolved.namespaced && !ns.is_empty())
+            .map(str::to_owned);
+        let key = WatchKey {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+            namespace,
+        };
+        let registry = &self.inner.watches;
+        let mut entries = registry.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((watched, _)) = entries.get(&key) {
+            return Ok(watched.clone());
+        }
+        let api: Api<DynamicObject> = match &key.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resolved.resource),
+            None => Api::all_with(client.clone(), &resolved.resource),
+        };
+        let writer = Writer::new(resolved.resource.clone());
+        let (ready_tx, ready_rx) = tokio::sync::watch::channel(false);
+        let watched = WatchedKind {
+            key: key.clone(),
+            resolved: resolved.clone(),
+            store: writer.as_reader(),
+            ready: ready_rx,
+        };
+        let task = tokio::spawn(run(Follow {
+            api,
+            key: key.clone(),
+            writer,
+            ready: ready_tx,
+            changes: registry.changes.clone(),
+            board: registry.board.clone(),
+            server,
+        }));
+        tracing::debug!(%key, "watch started");
+        entries.insert(key, (watched.clone(), task.abort_handle()));
+        Ok(watched)
+    }
+
+    /// Every change seen by any watch of this handle, from now on.
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.inner.watches.changes.subscribe()
+    }
+
+    /// Whether the watches follow the cluster, and why not when they do not.
+    pub fn watch_state(&self) -> WatchState {
+        self.inner.watches.board.current()
+    }
+
+    /// Every later transition of [`Cluster::watch_state`], in order.
+    pub fn watch_state_changes(&self) -> broadcast::Receiver<WatchState> {
+        self.inner.watches.board.updates.subscribe()
+    }
+
+    /// The keys being watched, sorted.
+    pub fn watched(&self) -> Vec<WatchKey> {
+        let entries = self
+            .inner
+            .watches
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut keys: Vec<WatchKey> = entries.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+}
+
+/// Everything one watch task owns (nothing that keeps the cluster handle alive).
+struct Follow {
+    api: Api<DynamicObject>,
+    key: WatchKey,
+    writer: Writer<DynamicObject>,
+    ready: tokio::sync::watch::Sender<bool>,
+    changes: broadcast::Sender<Change>,
+    board: Arc<HealthBoard>,
+    server: String,
+}
+
+/// Follows the kind forever: list, then watch; on any error, report it, back off and start
+/// over with a fresh list, so the cache always ends up equal to the cluster.
+async fn run(mut follow: Follow) {
+    let mut backoff = DefaultBackoff::default();
+    loop {
+        let stream = watcher::watcher(follow.api.clone(), watcher::Config::default());
+        let mut stream = std::pin::pin!(stream);
+        let mut listing: Option<Listing> = None;
+        let failure = loop {
+            match stream.next().await {
+                None => break "the watch stream ended".to_owned(),
+                Some(Err(e)) => break failure_message(e, &follow.server),
+                Some(Ok(event)) => follow.apply(event, &mut listing),
+            }
+        };
+        tracing::warn!(key = %follow.key, %failure, "watch failed; will re-list");
+        follow.board.set(&follow.key, Some(failure));
+        let delay = backoff.next().unwrap_or(std::time::Duration::from_secs(30));
+        tokio::time::sleep(delay).await;
+    }
+}
+
+impl Follow {
+    /// Applies one event to the store, then announces what changed (after, so that a receiver
+    /// reading the cache sees the new state).
+    fn apply(&mut self, event: watcher::Event<DynamicObject>, listing: &mut Option<Listing>) {
+        match &event {
+            watcher::Event::Init => {
+                let before = self.writer.as_reader().state();
+                let before = before.iter().map(|o| identity(o)).collect();
+                *listing = Some(Listing {
+                    before,
+                    listed: Vec::new(),
+                });
+            }
+            watcher::Event::InitApply(object) => {
+                if let Some(listing) = listing.as_mut() {
+                    listing.listed.push(self.change(object));
+                }
+            }
+            _ => {}
+        }
+        self.writer.apply_watcher_event(&event);
+        match event {
+            watcher::Event::Apply(object) | watcher::Event::Delete(object) => {
+                let _ = self.changes.send(self.change(&object));
+            }
+            watcher::Event::InitDone => {
+                let Listing { before, listed } = listing.take().unwrap_or_default();
+                let now: HashSet<_> = listed
+                    .iter()
+                    .map(|c| (c.namespace.clone(), c.name.clone()))
+                    .collect();
+                let gone = before.into_iter().filter(|id| !now.contains(id));
+                let gone: Vec<Change> = gone
+                    .map(|(namespace, name)| Change {
+                        api_version: self.key.api_version.clone(),
+                        kind: self.key.kind.clone(),
+                        namespace,
+                        name,
+                    })
+                    .collect();
+                self.ready.send_replace(true);
+                if self.board.set(&self.key, None) {
+                    tracing::info!(key = %self.key, "watch re-listed; live again");
+                }
+                for change in listed.into_iter().chain(gone) {
+                    let _ = self.changes.send(change);
+                }
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        }
+    }
+
+    fn change(&self, object: &DynamicObject) -> Change {
+        let (namespace, name) = identity(object);
+        Change {
+            api_version: self.key.api_version.clone(),
+            kind: self.key.kind.clone(),
+            namespace,
+            name,
+        }
+    }
+}
+
+/// An object's namespace and name.
+type Identity = (Option<String>, String);
+
+/// A re-list in progress: who was cached before it, and what it has listed so far.
+#[derive(Default)]
+struct Listing {
+    before: HashSet<Identity>,
+    listed: Vec<Change>,
+}
+
+fn identity(object: &DynamicObject) -> Identity {
+    (
+        object.metadata.namespace.clone(),
+        object.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// A sentence for the page's "reconnecting" notice.
+fn failure_message(err: watcher::Error, server: &str) -> String {
+    match err {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => from_kube(e, server).to_string(),
+        watcher::Error::WatchError(status) if status.code == 410 => format!(
+            "{server} no longer has the history this watch needs (it may have restarted); \
+             re-reading the current state"
+        ),
+        watcher::Error::WatchError(status) => from_status(&status, server).to_string(),
+        watcher::Error::NoResourceVersion => {
+            format!("{server} sent a watch answer without a resourceVersion")
+        }
+    }
+}
