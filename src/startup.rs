@@ -92,7 +92,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         engine: engine.clone(),
         config: Arc::new(WebConfig { cookie_key }),
     };
-    let app = web::router(state);
+    let live_streams = web::live::Shutdown::new();
+    let app = web::router_with_shutdown(state, live_streams.clone());
     let monitor = engine.spawn_health_monitor();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -105,6 +106,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
                 _ = rx => {}
                 _ = shutdown_signal() => {}
             }
+            // Open live streams never end by themselves; graceful shutdown waits for them.
+            live_streams.trigger();
         })
         .await
     });

@@ -1,6 +1,7 @@
 //! The one integration-test binary: kubelab against a fake Kubernetes API server over real HTTP.
 
 mod app;
+mod browser;
 mod cluster;
 mod live;
 mod real;

@@ -290,6 +290,14 @@ mod tests {
             CelExpr::compile("base64.encode(base64.decode(object.data['.dockerconfigjson'])) == object.data['.dockerconfigjson']")
                 .unwrap();
         assert_eq!(round_trip.eval(&secret), Ok(true));
+        // The shape `kubectl create secret docker-registry` writes, as the secret lab checks it.
+        let lab = CelExpr::compile(
+            r#"has(object.data) && '.dockerconfigjson' in object.data && string(base64.decode(object.data['.dockerconfigjson'])).matches('"auths"\\s*:\\s*\\{\\s*"[^"]+"\\s*:\\s*\\{[^{}]*"auth"\\s*:\\s*"[^"]+"')"#,
+        )
+        .unwrap();
+        assert_eq!(lab.eval(&secret), Ok(true));
+        let no_auth = json!({"data": {".dockerconfigjson": BASE64_STANDARD.encode(r#"{"auths":{"registry.example.com":{}}}"#)}});
+        assert_eq!(lab.eval(&no_auth), Ok(false));
         let broken = json!({"data": {".dockerconfigjson": "not base64!"}});
         let err = has_server.eval(&broken).unwrap_err();
         assert!(err.contains("could not be evaluated"), "{err}");

@@ -419,12 +419,13 @@ impl Follow {
                         name,
                     })
                     .collect();
+                // Changes first: whoever hears "ready" or "live" finds them already queued.
+                for change in listed.into_iter().chain(gone) {
+                    let _ = self.changes.send(change);
+                }
                 self.ready.send_replace(true);
                 if self.board.set(&self.key, None) {
                     tracing::info!(key = %self.key, "watch re-listed; live again");
-                }
-                for change in listed.into_iter().chain(gone) {
-                    let _ = self.changes.send(change);
                 }
             }
             watcher::Event::Init | watcher::Event::InitApply(_) => {}

@@ -121,6 +121,8 @@ struct LabWatches {
 
 /// How long a lab nobody looks at keeps its follower.
 const IDLE: Duration = Duration::from_secs(30);
+/// How soon a step whose evaluation failed (cluster or database hiccup) is tried again.
+const RETRY: Duration = Duration::from_secs(1);
 /// Changes arriving within this window are evaluated together.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
@@ -293,23 +295,38 @@ impl Engine {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(key.clone(), watched);
         }
-        for key in &watches.keys {
-            if let Some(watched) = self
-                .inner
-                .live
-                .caches
-                .lock()
-                .ok()
-                .and_then(|c| c.get(key).cloned())
-            {
-                let _ = tokio::time::timeout(Duration::from_secs(10), watched.wait_ready()).await;
-            }
-        }
+        let caches: Vec<WatchedKind> = self
+            .inner
+            .live
+            .caches
+            .lock()
+            .map(|c| {
+                watches
+                    .keys
+                    .iter()
+                    .filter_map(|k| c.get(k).cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Watches that cannot list yet (cluster slow or gone) must not hold the others up: the
+        // follower evaluates what it can and catches up on the change stream.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            futures::future::join_all(caches.iter().map(WatchedKind::wait_ready)),
+        )
+        .await;
         Ok(())
     }
 
-    /// Re-evaluates `steps` of a lab and sends what changed.
-    async fn refresh(&self, lab: &Lab, live: &LabLive, steps: &BTreeSet<String>) {
+    /// Re-evaluates `steps` of a lab and sends what changed; returns the steps that could not
+    /// be evaluated now (to retry shortly).
+    async fn refresh(
+        &self,
+        lab: &Lab,
+        live: &LabLive,
+        steps: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
+        let mut retry = BTreeSet::new();
         for step in lab.steps.iter().filter(|s| steps.contains(&s.id)) {
             let store = &self.inner.store;
             let learner = &self.inner.learner;
@@ -327,7 +344,8 @@ impl Engine {
             let checks = match self.evaluate_step(lab, step, &context).await {
                 Ok(checks) => checks,
                 Err(e) => {
-                    tracing::debug!(lab = %lab.id, step = %step.id, error = %e, "live evaluation skipped");
+                    tracing::debug!(lab = %lab.id, step = %step.id, error = %e, "live evaluation failed; retrying");
+                    retry.insert(step.id.clone());
                     continue;
                 }
             };
@@ -378,6 +396,7 @@ impl Engine {
             let _ = live.tx.send(LiveEvent::Step(report));
         }
         self.send_objects(lab, live);
+        retry
     }
 
     fn send_objects(&self, lab: &Lab, live: &LabLive) {
@@ -466,11 +485,12 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
     let mut changes = engine.inner.cluster.changes();
     let mut states = engine.inner.cluster.watch_state_changes();
     let all_steps: BTreeSet<String> = lab.steps.iter().map(|s| s.id.clone()).collect();
-    engine.refresh(&lab, &live, &all_steps).await;
+    let mut retry = engine.refresh(&lab, &live, &all_steps).await;
     drop(engine);
     let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
         let mut dirty: BTreeSet<String> = BTreeSet::new();
+        let pause = if retry.is_empty() { IDLE / 3 } else { RETRY };
         tokio::select! {
             change = changes.recv() => match change {
                 Ok(change) => dirty.extend(steps_for(&watches, &change)),
@@ -497,7 +517,7 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return,
             },
-            _ = tokio::time::sleep(IDLE / 3) => {}
+            _ = tokio::time::sleep(pause) => dirty.append(&mut retry),
         }
         if live.tx.receiver_count() == 0 {
             let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
@@ -528,7 +548,8 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
         }
         let Some(inner) = inner.upgrade() else { return };
         let engine = Engine { inner };
-        engine.refresh(&lab, &live, &dirty).await;
+        dirty.append(&mut retry);
+        retry = engine.refresh(&lab, &live, &dirty).await;
     }
 }
 

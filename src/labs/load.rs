@@ -720,7 +720,7 @@ steps:
         assert!(
             has(
                 &report,
-                "configmap/lab.yaml:13: check `exists`: unknown field `colour`, expected one of `id`, `title`, `reason`, `find`, `expect`, `cel`, `absent`, `count`, `pending`"
+                "configmap/lab.yaml:13: check `exists`: unknown field `colour`, expected one of `id`, `title`, `reason`, `find`, `served`, `serverVersion`, `exec`, `events`, `question`, `answer`, `normalize`, `since`, `expect`, `cel`, `absent`, `count`, `pending`"
             ),
             "{report}"
         );

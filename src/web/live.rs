@@ -337,10 +337,8 @@ pub fn objects_view(t: &'static Ui, objects: &[ObjectSummary]) -> LiveObjects {
             .iter()
             .map(|o| LiveObjectRow {
                 kind: o.kind.clone(),
-                name: match &o.namespace {
-                    Some(ns) => format!("{ns}/{}", o.name),
-                    None => o.name.clone(),
-                },
+                name: o.name.clone(),
+                namespace: o.namespace.clone().unwrap_or_default(),
                 status: o.status.clone(),
                 created: o.created.clone().unwrap_or_default(),
                 age: o
@@ -384,7 +382,10 @@ mod tests {
         let html = objects_view(ui(Lang::En), &objects)
             .render()
             .expect("renders");
-        assert!(html.contains("<code>demo/web-1</code>"), "{html}");
+        assert!(
+            html.contains("title=\"demo/web-1\"><code>web-1</code>"),
+            "{html}"
+        );
         assert!(html.contains("Running 1/1"));
         assert!(html.contains("data-created=\"2020-01-01T00:00:00Z\""));
         let empty = objects_view(ui(Lang::Zh), &[]).render().expect("renders");

@@ -428,8 +428,10 @@ pub struct RecapRow {
 pub struct LiveObjectRow {
     /// Kind.
     pub kind: String,
-    /// `namespace/name` or `name`.
+    /// Name.
     pub name: String,
+    /// Namespace (empty for cluster-scoped objects), shown on hover.
+    pub namespace: String,
     /// kubectl-like status.
     pub status: String,
     /// RFC 3339 creation time (empty if unknown), for the script to keep the age current.

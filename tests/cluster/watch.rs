@@ -141,15 +141,21 @@ async fn changes_through_the_api_server_reach_the_snapshot_and_the_change_stream
             .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
             .collect()
     };
-    assert_eq!(names(maps.snapshot(None, None)), ["base-map", "second"]);
+    // `app` exists on the test's maps, not on the namespace's `kube-root-ca.crt`.
+    assert_eq!(
+        names(maps.snapshot(None, Some("app"))),
+        ["base-map", "second"]
+    );
+    assert!(names(maps.snapshot(None, None)).contains(&"kube-root-ca.crt".to_owned()));
     assert_eq!(names(maps.snapshot(None, Some("app=second"))), ["second"]);
     assert_eq!(
         names(maps.snapshot(None, Some("app in (base-map, x)"))),
         ["base-map"]
     );
+    // As on the API server, `!=` also selects objects without the label.
     assert_eq!(
         names(maps.snapshot(None, Some("app!=second"))),
-        ["base-map"]
+        ["base-map", "kube-root-ca.crt"]
     );
     assert!(
         maps.snapshot(None, Some("app=(")).is_empty(),
@@ -230,7 +236,7 @@ async fn one_watch_per_key_however_many_readers() {
     // Another namespace is another watch; then a change flows through both caches' stream.
     let other = ready(&cluster, "v1", "ConfigMap", Some("other")).await;
     assert_eq!(cluster.watched().len(), 2);
-    assert!(other.snapshot(None, None).is_empty());
+    assert!(other.snapshot(None, Some("app")).is_empty());
     let mut changes = cluster.changes();
     fake.put(config_map("fly-k8s", "later", json!({})))
         .expect("put");
@@ -292,7 +298,7 @@ async fn after_an_api_server_restart_the_cache_catches_up() {
     reconnects_then_lives(&mut states).await;
     assert_eq!(cluster.watch_state(), (WatchHealth::Live, None));
     let names: Vec<&str> = vec!["added", "kept"];
-    let snapshot = maps.snapshot(None, None);
+    let snapshot = maps.snapshot(None, Some("app"));
     let seen: Vec<&str> = snapshot
         .iter()
         .filter_map(|o| o["metadata"]["name"].as_str())

@@ -9,22 +9,25 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::scenarios::env;
 
-/// Waits (up to 10 s) for an event satisfying `pred`, looking at the initial events first.
+/// Waits (up to 30 s) for an event satisfying `pred`, looking at the initial events first.
 async fn wait_for(
+    what: &str,
     sub: &mut LiveSubscription,
     mut pred: impl FnMut(&LiveEvent) -> bool,
 ) -> LiveEvent {
     if let Some(e) = sub.initial.iter().find(|e| pred(e)) {
         return e.clone();
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match tokio::time::timeout(left, sub.receiver.recv()).await {
             Ok(Ok(event)) if pred(&event) => return event,
-            Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+            Ok(Ok(event)) => seen.push(serde_json::to_string(&event).unwrap_or_default()),
+            Ok(Err(RecvError::Lagged(_))) => {}
             Ok(Err(RecvError::Closed)) => panic!("the live stream closed"),
-            Err(_) => panic!("no matching live event within 10 s"),
+            Err(_) => panic!("no live event {what} within 30 s; saw {seen:#?}"),
         }
     }
 }
@@ -45,13 +48,13 @@ async fn a_cluster_change_turns_the_step_green_without_a_check() {
         .subscribe("kubectl")
         .await
         .expect("subscribe");
-    wait_for(&mut sub, |e| {
+    wait_for("#1", &mut sub, |e| {
         step_status(e, "rollout-status") == Some("failed")
     })
     .await;
 
     env.setup("kubectl", "rollout-status").await;
-    wait_for(&mut sub, |e| {
+    wait_for("#2", &mut sub, |e| {
         step_status(e, "rollout-status") == Some("pending")
     })
     .await;
@@ -67,7 +70,7 @@ async fn a_cluster_change_turns_the_step_green_without_a_check() {
                    "conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}),
         )
         .expect("status");
-    wait_for(&mut sub, |e| {
+    wait_for("#3", &mut sub, |e| {
         step_status(e, "rollout-status") == Some("passed")
     })
     .await;
@@ -80,7 +83,7 @@ async fn a_cluster_change_turns_the_step_green_without_a_check() {
         .expect("progress");
     assert!(progress["rollout-status"].passed_at.is_some());
     // The live panel lists the Deployment with its status.
-    wait_for(&mut sub, |e| match e {
+    wait_for("#4", &mut sub, |e| match e {
         LiveEvent::Objects { objects, .. } => objects.iter().any(|o| {
             o.kind == "Deployment" && o.name == "nginx-deployment" && o.status == "3/3 ready"
         }),
@@ -103,7 +106,10 @@ async fn many_pages_share_one_watch_per_kind() {
         );
     }
     let first = subs.first_mut().expect("a subscription");
-    wait_for(first, |e| step_status(e, "create-configmap").is_some()).await;
+    wait_for("first", first, |e| {
+        step_status(e, "create-configmap").is_some()
+    })
+    .await;
     let watches: Vec<String> = env
         .fake
         .requests()
@@ -133,7 +139,7 @@ async fn many_pages_share_one_watch_per_kind() {
         .fake
         .requests()
         .into_iter()
-        .filter(|r| r.method == "GET" && r.query.get("watch").is_none())
+        .filter(|r| r.method == "GET" && !r.query.contains_key("watch"))
         .map(|r| r.path)
         .collect();
     assert!(
@@ -151,7 +157,7 @@ async fn the_stream_reconnects_after_an_api_server_restart() {
         .subscribe("kubectl")
         .await
         .expect("subscribe");
-    wait_for(&mut sub, |e| {
+    wait_for("#5", &mut sub, |e| {
         matches!(
             e,
             LiveEvent::Cluster {
@@ -161,13 +167,13 @@ async fn the_stream_reconnects_after_an_api_server_restart() {
         )
     })
     .await;
-    wait_for(&mut sub, |e| {
+    wait_for("#6", &mut sub, |e| {
         step_status(e, "rollout-status") == Some("failed")
     })
     .await;
 
     env.fake.stop().await;
-    wait_for(&mut sub, |e| {
+    wait_for("#7", &mut sub, |e| {
         matches!(
             e,
             LiveEvent::Cluster {
@@ -186,7 +192,7 @@ async fn the_stream_reconnects_after_an_api_server_restart() {
                               "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}]}}}
     }));
     env.fake.restart().await;
-    wait_for(&mut sub, |e| {
+    wait_for("#8", &mut sub, |e| {
         matches!(
             e,
             LiveEvent::Cluster {
@@ -196,7 +202,7 @@ async fn the_stream_reconnects_after_an_api_server_restart() {
         )
     })
     .await;
-    wait_for(&mut sub, |e| {
+    wait_for("#9", &mut sub, |e| {
         step_status(e, "rollout-status") == Some("pending")
     })
     .await;

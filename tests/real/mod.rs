@@ -1,4 +1,4 @@
-//! Opt-in: the labs' set-up and the checks that need no learner action, against a real cluster.
+//! Opt-in: every lab's set-up and the checks that need no learner action, against a real cluster.
 //!
 //! Skipped unless `KUBELAB_REAL_CLUSTER=1`. Uses `$KUBECONFIG` (or `~/.kube/config`) and its
 //! current context, or `KUBELAB_CONTEXT`. It creates and then deletes the labs' objects

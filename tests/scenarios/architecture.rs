@@ -161,6 +161,9 @@ async fn an_unschedulable_pod_is_pending_until_the_scheduler_speaks_then_passes(
         })
         .await;
     assert!(unschedulable, "the simulated scheduler refused picky");
+    // Stop the simulation and forget its events, to see the step without the scheduler's event.
+    env.fake.simulate_workloads(false);
+    clear_events(&env);
     let report = env.check(LAB, "scheduler-pending").await;
     assert_eq!(report.verdict("unschedulable"), "passed", "{}", report.0);
     // ... but an explanation without its event is not the whole story yet.
@@ -306,6 +309,9 @@ async fn the_replicaset_controller_runs_guard_and_signs_its_work() {
     env.fake.simulate_workloads(true);
     let rs = guard_running(&env).await;
     assert_eq!(guard_pods(&env).len(), 3);
+    // Stop the simulation and forget the controller's events, to see the step without them.
+    env.fake.simulate_workloads(false);
+    clear_events(&env);
 
     // All replicas ready, but no SuccessfulCreate event (yet): the second check says so.
     let report = env.check(LAB, "controllers").await;
@@ -422,8 +428,8 @@ async fn a_pod_made_by_hand_is_not_a_replacement() {
     assert!(
         diags
             .iter()
-            .any(|(p, _, _)| p.starts_with("metadata.ownerReferences")),
-        "{diags:?}"
+            .any(|(_, e, a)| e == "count >= 1" && a.starts_with("0 matching")),
+        "the Pod made by hand is found but does not count: {diags:?}"
     );
 }
 
@@ -441,4 +447,17 @@ async fn reset_removes_picky_and_guard() {
             .is_none(),
         "{body}"
     );
+}
+
+/// Deletes every Event in the lab's namespace (what the simulated controllers wrote).
+fn clear_events(env: &Env) {
+    for event in env.fake.list("v1", "Event", Some(NS)) {
+        let name = event["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        env.fake
+            .delete("v1", "Event", Some(NS), &name)
+            .expect("event deleted");
+    }
 }

@@ -1,8 +1,11 @@
 //! The `configmap` lab: namespace fly-k8s, ConfigMap base-map, Pod busybox wired to it, a change.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use super::{Env, env, running_ready};
+use super::{Env, env};
+use crate::support::ExecReply;
 
 const LAB: &str = "configmap";
 const NS: &str = "fly-k8s";
@@ -127,14 +130,178 @@ async fn pod_runs_and_stays_ready_with_a_kubelet() {
 }
 
 #[tokio::test]
-async fn changing_the_configmap_is_noticed() {
+async fn look_inside_runs_the_commands_in_the_container() {
+    let env = env().await;
+    env.fake.simulate_workloads(true);
+    env.setup(LAB, "create-configmap").await;
+    env.setup(LAB, "pod").await;
+    env.check_until(LAB, "pod", "passed").await;
+    env.fake.clear_requests();
+    let report = env.check(LAB, "look-inside").await;
+    for id in ["env-inside", "game-file-inside", "only-listed-keys"] {
+        assert_eq!(report.verdict(id), "passed", "{id}: {}", report.0);
+    }
+    // The commands went to the container through the API server's exec subresource.
+    let execs: Vec<_> = env
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/api/v1/namespaces/{NS}/pods/busybox/exec"))
+        .collect();
+    assert_eq!(execs.len(), 3, "one exec per check: {execs:?}");
+    assert!(
+        execs
+            .iter()
+            .all(|r| r.query.get("container").map(String::as_str) == Some("busybox")),
+        "{execs:?}"
+    );
+}
+
+/// Replaces Pod busybox with `pod` (Pods are immutable: `kubectl replace --force` deletes and
+/// creates again), as the learner's own manifest or a changed copy of the lab's.
+fn replace_busybox(env: &Env, mut pod: Value) {
+    let _ = env.fake.delete("v1", "Pod", Some(NS), "busybox");
+    pod["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .retain(|k, _| k == "name" || k == "namespace" || k == "labels");
+    if let Some(pod) = pod.as_object_mut() {
+        pod.remove("status");
+    }
+    env.put(pod);
+}
+
+#[tokio::test]
+async fn look_inside_shows_what_a_differently_wired_container_prints() {
+    let env = env().await;
+    env.fake.simulate_workloads(true);
+    env.setup(LAB, "create-configmap").await;
+    // The learner's own Pod: no FLY_NAME, and the whole ConfigMap mounted (no items).
+    env.put(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "busybox", "namespace": NS},
+        "spec": {
+            "containers": [{"name": "busybox", "image": "busybox:1.36",
+                "command": ["sleep", "3600"],
+                "volumeMounts": [{"name": "config", "mountPath": "/config"}]}],
+            "volumes": [{"name": "config", "configMap": {"name": "base-map"}}]
+        }
+    }));
+    let report = env.check_until(LAB, "look-inside", "failed").await;
+    assert_eq!(report.verdict("pod-still-ready"), "passed", "{}", report.0);
+
+    assert_eq!(report.verdict("env-inside"), "failed");
+    let diags = report.diagnostics("env-inside");
+    assert!(
+        diags.contains(&("exitCode".to_owned(), "0".to_owned(), "1".to_owned())),
+        "printenv exits 1 for a variable that is not set: {diags:?}"
+    );
+    assert!(
+        diags.iter().any(|(p, _, a)| p == "stdout" && a == "\"\""),
+        "{diags:?}"
+    );
+
+    // Without items every key is a file: fly-name shows up in /config.
+    assert_eq!(report.verdict("only-listed-keys"), "failed");
+    let diags = report.diagnostics("only-listed-keys");
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].0, "stdout");
+    assert!(diags[0].2.contains("fly-name"), "{diags:?}");
+
+    // The file itself is there either way.
+    assert_eq!(report.verdict("game-file-inside"), "passed", "{}", report.0);
+
+    // Mounted somewhere else: cat finds nothing, and says so.
+    let mut pod = busybox(&env);
+    pod["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] = json!("/etc/config");
+    replace_busybox(&env, pod);
+    let report = env.check_until(LAB, "look-inside", "failed").await;
+    assert_eq!(report.verdict("game-file-inside"), "failed", "{}", report.0);
+    let diags = report.diagnostics("game-file-inside");
+    assert!(
+        diags.contains(&("exitCode".to_owned(), "0".to_owned(), "1".to_owned())),
+        "{diags:?}"
+    );
+}
+
+#[tokio::test]
+async fn look_inside_waits_for_a_starting_container_and_fails_a_stuck_one() {
     let env = env().await;
     env.setup(LAB, "create-configmap").await;
     env.setup(LAB, "pod").await;
-    let ready = running_ready(busybox(&env));
-    env.fake
-        .patch_status("v1", "Pod", Some(NS), "busybox", ready["status"].clone())
-        .expect("status");
+    // No kubelet yet: the Pod is Pending, so nothing can run in it: pending, with the reason.
+    let report = env.check(LAB, "look-inside").await;
+    assert_eq!(report.status(), "pending", "{}", report.0);
+    for id in ["env-inside", "game-file-inside", "only-listed-keys"] {
+        assert_eq!(report.verdict(id), "pending", "{id}: {}", report.0);
+        let diags = report.diagnostics(id);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].0, "");
+        assert_eq!(diags[0].1, "container busybox running");
+        assert!(
+            report.check(id)["pending_reason"]["en"]
+                .as_str()
+                .is_some_and(|r| r.contains("not running yet")),
+            "{}",
+            report.0
+        );
+    }
+    assert!(
+        !env.fake
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/exec")),
+        "no command is sent to a container that does not run"
+    );
+
+    // A ConfigMap without fly-name: the kubelet cannot build the environment and gives up
+    // with CreateContainerConfigError, which waiting does not fix.
+    replace_busybox(&env, busybox(&env));
+    let mut cm = base_map(&env);
+    cm["data"].as_object_mut().expect("data").remove("fly-name");
+    env.put(cm);
+    env.fake.simulate_workloads(true);
+    let stuck = env
+        .fake
+        .wait_for(Duration::from_secs(10), |f| {
+            f.get("v1", "Pod", Some(NS), "busybox").is_some_and(|p| {
+                p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+                    == "CreateContainerConfigError"
+            })
+        })
+        .await;
+    assert!(
+        stuck,
+        "the simulated kubelet reports CreateContainerConfigError"
+    );
+    let report = env.check(LAB, "look-inside").await;
+    assert_eq!(report.status(), "failed", "{}", report.0);
+    assert_eq!(report.verdict("env-inside"), "failed", "{}", report.0);
+    assert_eq!(
+        report.diagnostics("env-inside"),
+        vec![(
+            String::new(),
+            "container busybox running".to_owned(),
+            "waiting (CreateContainerConfigError)".to_owned()
+        )]
+    );
+}
+
+/// The lab's `kubectl patch`: new fly-name, three lives.
+fn patch_base_map(env: &Env) {
+    let mut cm = base_map(env);
+    cm["data"]["fly-name"] = json!("kubelab-v2");
+    cm["data"]["game.properties"] = json!("enemy.types=aliens,monsters\nplayer.maximum-lives=3\n");
+    env.put(cm);
+}
+
+#[tokio::test]
+async fn changing_the_configmap_is_noticed() {
+    let env = env().await;
+    env.fake.simulate_workloads(true);
+    env.setup(LAB, "create-configmap").await;
+    env.setup(LAB, "pod").await;
+    env.check_until(LAB, "pod", "passed").await;
 
     let report = env.check(LAB, "change-config").await;
     assert_eq!(report.verdict("fly-name-changed"), "failed");
@@ -148,13 +315,146 @@ async fn changing_the_configmap_is_noticed() {
     );
     assert_eq!(report.verdict("lives-changed"), "failed");
     assert_eq!(report.verdict("pod-back-up"), "passed");
+    assert_eq!(report.status(), "failed");
 
-    // The learner's kubectl patch.
-    let mut cm = base_map(&env);
-    cm["data"]["fly-name"] = json!("kubelab-v2");
-    cm["data"]["game.properties"] = json!("enemy.types=aliens,monsters\nplayer.maximum-lives=3\n");
-    env.put(cm);
-    env.check(LAB, "change-config").await.assert_all_passed();
+    patch_base_map(&env);
+    let report = env.check(LAB, "change-config").await;
+    for id in [
+        "fly-name-changed",
+        "lives-changed",
+        "file-follows",
+        "pod-back-up",
+    ] {
+        assert_eq!(report.verdict(id), "passed", "{id}: {}", report.0);
+    }
+    // The running container keeps the value it started with.
+    assert_eq!(
+        report.verdict("env-after-restart"),
+        "failed",
+        "{}",
+        report.0
+    );
+}
+
+#[tokio::test]
+async fn mounted_file_follows_after_the_kubelet_sync_but_env_waits_for_a_new_pod() {
+    let env = env().await;
+    env.fake.simulate_workloads(true);
+    env.setup(LAB, "create-configmap").await;
+    env.setup(LAB, "pod").await;
+    env.check_until(LAB, "pod", "passed").await;
+
+    // Until its next sync the kubelet still serves the old file; the process's environment is
+    // what it was at start.
+    env.fake
+        .set_exec_handler(|call| match call.command.as_slice() {
+            [cat, path] if cat == "cat" && path == "/config/game.properties" => {
+                ExecReply::ok("enemy.types=aliens,monsters\nplayer.maximum-lives=5\n")
+            }
+            [printenv, var] if printenv == "printenv" && var == "FLY_NAME" => {
+                ExecReply::ok("kubelab\n")
+            }
+            _ => ExecReply::fail("sh: not expected here\n", 127),
+        });
+    patch_base_map(&env);
+    let report = env.check(LAB, "change-config").await;
+    assert_eq!(report.verdict("fly-name-changed"), "passed", "{}", report.0);
+    assert_eq!(report.verdict("lives-changed"), "passed", "{}", report.0);
+    // Not yet: the file catches up by itself.
+    assert_eq!(report.verdict("file-follows"), "pending", "{}", report.0);
+    assert!(
+        report.check("file-follows")["pending_reason"]["en"]
+            .as_str()
+            .is_some_and(|r| r.contains("about once a minute")),
+        "{}",
+        report.0
+    );
+    assert!(
+        report
+            .diagnostics("file-follows")
+            .iter()
+            .any(|(p, _, a)| p == "stdout" && a.contains("player.maximum-lives=5")),
+        "{}",
+        report.0
+    );
+
+    // The kubelet has synced: the file shows 3 lives, without any restart.
+    env.fake.clear_exec_handler();
+    let report = env.check(LAB, "change-config").await;
+    assert_eq!(report.verdict("file-follows"), "passed", "{}", report.0);
+    // ... while the environment variable still says kubelab: a failure that asks for a restart.
+    assert_eq!(
+        report.verdict("env-after-restart"),
+        "failed",
+        "{}",
+        report.0
+    );
+    assert_eq!(
+        report.diagnostics("env-after-restart"),
+        vec![(
+            "stdout".to_owned(),
+            "not \"kubelab\\n\"".to_owned(),
+            "\"kubelab\\n\"".to_owned()
+        )]
+    );
+    assert!(
+        report.check("env-after-restart")["reason"]["en"]
+            .as_str()
+            .is_some_and(|r| r.contains("kubectl replace --force")),
+        "the reason says how to recreate the Pod"
+    );
+    assert_eq!(report.status(), "failed");
+
+    // kubectl replace --force: a new Pod, whose container starts with the new value. While
+    // it is starting, the commands wait.
+    env.fake.simulate_workloads(false);
+    replace_busybox(&env, busybox(&env));
+    let report = env.check(LAB, "change-config").await;
+    assert_eq!(
+        report.verdict("env-after-restart"),
+        "pending",
+        "{}",
+        report.0
+    );
+    assert!(
+        report.check("env-after-restart")["pending_reason"]["en"]
+            .as_str()
+            .is_some_and(|r| r.contains("recreated Pod is starting")),
+        "{}",
+        report.0
+    );
+    assert_eq!(report.verdict("pod-back-up"), "pending", "{}", report.0);
+
+    env.fake.simulate_workloads(true);
+    let report = env.check_until(LAB, "change-config", "passed").await;
+    report.assert_all_passed();
+    assert_eq!(report.0["done"], true);
+    // The earlier steps stay green with the new values.
+    env.check(LAB, "look-inside").await.assert_all_passed();
+    env.check(LAB, "create-configmap").await.assert_all_passed();
+}
+
+#[tokio::test]
+async fn a_pod_recreated_before_the_change_still_has_the_old_value() {
+    let env = env().await;
+    env.fake.simulate_workloads(true);
+    env.setup(LAB, "create-configmap").await;
+    env.setup(LAB, "pod").await;
+    env.check_until(LAB, "pod", "passed").await;
+    // Restarted too early: the new container read the old fly-name.
+    replace_busybox(&env, busybox(&env));
+    env.check_until(LAB, "pod", "passed").await;
+    patch_base_map(&env);
+    let report = env.check(LAB, "change-config").await;
+    assert_eq!(report.verdict("file-follows"), "passed", "{}", report.0);
+    assert_eq!(report.verdict("pod-back-up"), "passed", "{}", report.0);
+    assert_eq!(
+        report.verdict("env-after-restart"),
+        "failed",
+        "{}",
+        report.0
+    );
+    assert_eq!(report.status(), "failed");
 }
 
 #[tokio::test]

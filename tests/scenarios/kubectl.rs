@@ -1,7 +1,10 @@
 //! The `kubectl` lab: wait for nginx-deployment's rollout, look at its Pods, restart it.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
+use super::environment::check_with_answers;
 use super::{Env, env, running_ready};
 
 const LAB: &str = "kubectl";
@@ -220,7 +223,197 @@ async fn restart_is_seen_through_the_restarted_at_annotation() {
     );
 
     roll_out(&env);
-    env.check(LAB, "rollout-restart").await.assert_all_passed();
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("restarted-at"), "passed");
+    assert_eq!(report.verdict("restart-rollout-complete"), "passed");
+}
+
+/// Waits until the wall clock is in a later second than when called: Kubernetes timestamps and
+/// step starts have whole seconds, so objects created after this are unambiguously later.
+async fn next_second() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs()
+    };
+    let start = now();
+    while now() == start {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `POST /api/labs/kubectl/steps/{step}/start`, as the lab page does for the current step.
+async fn start_step(env: &Env, step: &str) -> String {
+    let (status, body) = env
+        .app
+        .post_json(&format!("/api/labs/{LAB}/steps/{step}/start"))
+        .await;
+    assert_eq!(status, 200, "start {step}: {body}");
+    body["started_at"].as_str().expect("started_at").to_owned()
+}
+
+#[tokio::test]
+async fn only_pods_created_after_the_step_started_count_as_replaced() {
+    let env = env().await;
+    env.setup(LAB, "rollout-status").await;
+    roll_out(&env);
+    // The Pods from before: the ones the learner wrote down.
+    for name in ["nginx-old-a", "nginx-old-b", "nginx-old-c"] {
+        env.put(running_ready(nginx_pod(name)));
+    }
+    next_second().await;
+    let started = start_step(&env, "rollout-restart").await;
+
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("new-pods"), "failed", "{}", report.0);
+    let diags = report.diagnostics("new-pods");
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].0, "");
+    assert_eq!(diags[0].1, "a Pod created after you started this step");
+    // "none since 10:00:44 UTC": the step's start, as a time of day.
+    let time_of_day = &started[11..19];
+    assert_eq!(
+        diags[0].2,
+        format!("none since {time_of_day} UTC"),
+        "{started}"
+    );
+    assert!(
+        report.check("new-pods")["reason"]["en"]
+            .as_str()
+            .is_some_and(|r| r.contains("kubectl rollout restart deployment nginx-deployment")),
+        "{}",
+        report.0
+    );
+
+    // The rolling update has made its first new Pod, which is starting: pending, not failed.
+    env.put(nginx_pod("nginx-new-a"));
+    env.fake
+        .patch_status(
+            "v1",
+            "Pod",
+            Some("default"),
+            "nginx-new-a",
+            json!({"phase": "Pending"}),
+        )
+        .expect("status");
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("new-pods"), "pending", "{}", report.0);
+    assert!(
+        report.check("new-pods")["pending_reason"]["en"]
+            .as_str()
+            .is_some_and(|r| r.contains("one at a time")),
+        "{}",
+        report.0
+    );
+
+    // Two new ones ready and the old ones still there: still only two new Pods.
+    let ready = running_ready(nginx_pod("nginx-new-a"));
+    env.fake
+        .patch_status(
+            "v1",
+            "Pod",
+            Some("default"),
+            "nginx-new-a",
+            ready["status"].clone(),
+        )
+        .expect("status");
+    env.put(running_ready(nginx_pod("nginx-new-b")));
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("new-pods"), "pending", "{}", report.0);
+    assert_eq!(
+        report.diagnostics("new-pods"),
+        vec![(
+            String::new(),
+            "count >= 3".to_owned(),
+            "2 matching (of 2 found)".to_owned()
+        )],
+        "the old Pods are not counted at all"
+    );
+
+    env.put(running_ready(nginx_pod("nginx-new-c")));
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("new-pods"), "passed", "{}", report.0);
+}
+
+fn replica_set(name: &str, replicas: u64) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": name, "namespace": "default",
+            "labels": {"app": "nginx", "pod-template-hash": name.rsplit('-').next().unwrap_or("")}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "nginx"}},
+            "template": {"metadata": {"labels": {"app": "nginx"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}]}}
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_replicaset_question_is_answered_from_the_cluster() {
+    let env = env().await;
+    env.setup(LAB, "rollout-status").await;
+    env.put(replica_set("nginx-deployment-7c5ddbdf54", 0));
+    env.put(replica_set("nginx-deployment-5b8d7f9c6d", 3));
+    // Another app's ReplicaSet is not one of them.
+    let mut other = replica_set("web-6f9d8c7b5a", 2);
+    other["metadata"]["labels"]["app"] = json!("web");
+    env.put(other);
+
+    // Not answered yet: waiting for the learner, not wrong.
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(
+        report.verdict("replicaset-count"),
+        "pending",
+        "{}",
+        report.0
+    );
+    assert_eq!(
+        report.diagnostics("replicaset-count"),
+        vec![(
+            "answer".to_owned(),
+            "your answer".to_owned(),
+            "not answered yet".to_owned()
+        )]
+    );
+    let question = &report.check("replicaset-count");
+    assert!(
+        question
+            .to_string()
+            .contains("kubectl get replicaset -l app=nginx"),
+        "{question}"
+    );
+
+    // Counting Pods instead of ReplicaSets: wrong, and the right number is not given away.
+    let report = check_with_answers(
+        &env,
+        LAB,
+        "rollout-restart",
+        json!({"replicaset-count": "3"}),
+    )
+    .await;
+    assert_eq!(report.verdict("replicaset-count"), "failed", "{}", report.0);
+    assert_eq!(
+        report.diagnostics("replicaset-count"),
+        vec![(
+            "answer".to_owned(),
+            "the value on your cluster".to_owned(),
+            "\"3\"".to_owned()
+        )]
+    );
+
+    let report = check_with_answers(
+        &env,
+        LAB,
+        "rollout-restart",
+        json!({"replicaset-count": " 2 "}),
+    )
+    .await;
+    assert_eq!(report.verdict("replicaset-count"), "passed", "{}", report.0);
+    // The answer is remembered: a later Check without answers still has it.
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("replicaset-count"), "passed", "{}", report.0);
 }
 
 #[tokio::test]
@@ -229,11 +422,44 @@ async fn whole_lab_with_simulated_controllers() {
     env.fake.simulate_workloads(true);
     env.setup(LAB, "rollout-status").await;
     env.check_until(LAB, "rollout-status", "passed").await;
+    // The learner takes a moment to look around; passing explore starts rollout-restart.
+    next_second().await;
     env.check_until(LAB, "explore", "passed").await;
+    next_second().await;
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("new-pods"), "failed", "{}", report.0);
 
     let mut d = deployment(&env);
     d["spec"]["template"]["metadata"]["annotations"] =
         json!({"kubectl.kubernetes.io/restartedAt": "2026-11-29T09:00:00Z"});
     env.put(d);
-    env.check_until(LAB, "rollout-restart", "passed").await;
+    // Everything but the question passes once the simulated rollout is done.
+    let mut report = env.check(LAB, "rollout-restart").await;
+    for _ in 0..100 {
+        if report.verdict("new-pods") == "passed"
+            && report.verdict("restart-rollout-complete") == "passed"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        report = env.check(LAB, "rollout-restart").await;
+    }
+    assert_eq!(report.verdict("new-pods"), "passed", "{}", report.0);
+    assert_eq!(
+        report.status(),
+        "pending",
+        "the question is still open: {}",
+        report.0
+    );
+
+    // The old ReplicaSet is kept at 0 next to the new one.
+    let report = check_with_answers(
+        &env,
+        LAB,
+        "rollout-restart",
+        json!({"replicaset-count": "2"}),
+    )
+    .await;
+    report.assert_all_passed();
+    assert_eq!(report.0["done"], true);
 }

@@ -311,8 +311,9 @@ async fn secret_env_waits_for_db_login() {
     let report = env.check(LAB, "secret-env").await;
     assert_eq!(report.verdict("env-from-secret"), "passed", "{}", report.0);
     assert_eq!(report.verdict("env-pod-ready"), "failed", "{}", report.0);
-    // The container is not running, so there is nothing to exec into yet.
-    assert_eq!(report.verdict("env-inside"), "pending", "{}", report.0);
+    // The container cannot start until the learner creates the Secret: nothing to exec into,
+    // and waiting alone will not fix it.
+    assert_eq!(report.verdict("env-inside"), "failed", "{}", report.0);
     assert_eq!(
         report.diagnostics("env-inside"),
         vec![(

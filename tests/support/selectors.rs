@@ -179,7 +179,12 @@ impl FieldSelector {
                     known.join(", ")
                 ));
             }
-            reqs.push((k.to_string(), eq, v.trim().to_string()));
+            // The server reads some field labels from a different place than their name says.
+            let path = match (group, kind, k) {
+                ("", "Event", "source") => "source.component",
+                _ => k,
+            };
+            reqs.push((path.to_string(), eq, v.trim().to_string()));
         }
         Ok(FieldSelector(reqs))
     }
@@ -193,6 +198,12 @@ impl FieldSelector {
             }
             let actual = match cur {
                 Value::String(s) => s.clone(),
+                // Unset booleans are false to the server's field-label functions.
+                Value::Null
+                    if ["spec.unschedulable", "spec.hostNetwork"].contains(&path.as_str()) =>
+                {
+                    "false".to_string()
+                }
                 Value::Null => String::new(),
                 other => other.to_string(),
             };

@@ -776,7 +776,7 @@ async fn exec_default_interpreter_reads_env_files_and_the_sibling_container() {
     let dir = tempfile::tempdir().unwrap();
     let client = kube_client(&fake, dir.path()).await;
     let pods: kube::Api<Pod> = kube::Api::namespaced(client, "fly-k8s");
-    let ok = json!({"metadata": {}, "status": "Success"});
+    let ok = json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success"});
     let (out, err, st) = kube_exec(&pods, "shared", "busybox", &["printenv", "FLY_NAME"]).await;
     assert_eq!(
         (out.as_str(), err.as_str(), &st),
@@ -1396,24 +1396,42 @@ async fn kube_rs_watchers_survive_dropped_watches_for_cluster_scoped_and_field_s
     let dir = tempfile::tempdir().unwrap();
     let client = kube_client(&fake, dir.path()).await;
     let nodes: kube::Api<Node> = kube::Api::all(client.clone());
-    let mut node_stream = watcher(
+    let node_stream = watcher(
         nodes,
         watcher::Config::default().fields("metadata.name=colima"),
     )
     .default_backoff()
-    .applied_objects()
-    .boxed();
-    let first = node_stream.next().await.unwrap().unwrap();
-    assert_eq!(first.metadata.name.as_deref(), Some("colima"));
+    .applied_objects();
     let events: kube::Api<Event> = kube::Api::namespaced(client, "fly-k8s");
-    let mut event_stream = watcher(
+    let event_stream = watcher(
         events,
         watcher::Config::default().fields("reason=FailedScheduling"),
     )
     .default_backoff()
-    .applied_objects()
-    .boxed();
-
+    .applied_objects();
+    // Watchers only send requests while polled: keep both running in the background.
+    let (node_tx, mut node_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (event_tx, mut event_rx) = tokio::sync::mpsc::unbounded_channel();
+    let node_task = tokio::spawn(node_stream.for_each(move |n| {
+        let _ = node_tx.send(n.expect("node watcher item"));
+        async {}
+    }));
+    let event_task = tokio::spawn(event_stream.for_each(move |e| {
+        let _ = event_tx.send(e.expect("event watcher item"));
+        async {}
+    }));
+    let first = node_rx.recv().await.unwrap();
+    assert_eq!(first.metadata.name.as_deref(), Some("colima"));
+    let watching = |f: &FakeApi, path: &str| {
+        f.requests()
+            .iter()
+            .any(|r| r.path == path && r.query.get("watch").is_some_and(|w| w == "true"))
+    };
+    assert!(
+        fake.wait_for(Duration::from_secs(10), |f| watching(f, "/api/v1/nodes")
+            && watching(f, "/api/v1/namespaces/fly-k8s/events"))
+            .await
+    );
     fake.drop_watches();
     let (code, _) = call(
         &fake,
@@ -1425,10 +1443,9 @@ async fn kube_rs_watchers_survive_dropped_watches_for_cluster_scoped_and_field_s
     .await;
     assert_eq!(code, 200);
     loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), node_stream.next())
+        let n = tokio::time::timeout(Duration::from_secs(10), node_rx.recv())
             .await
             .expect("node watcher keeps delivering")
-            .unwrap()
             .unwrap();
         if n.metadata
             .labels
@@ -1445,10 +1462,9 @@ async fn kube_rs_watchers_survive_dropped_watches_for_cluster_scoped_and_field_s
             "spec": {"nodeSelector": {"disktype": "ssd"}, "containers": [{"name": "c", "image": "busybox"}]}}),
     )
     .await;
-    let ev = tokio::time::timeout(Duration::from_secs(10), event_stream.next())
+    let ev = tokio::time::timeout(Duration::from_secs(10), event_rx.recv())
         .await
         .expect("event watcher delivers")
-        .unwrap()
         .unwrap();
     assert_eq!(ev.reason.as_deref(), Some("FailedScheduling"));
     assert_eq!(ev.involved_object.name.as_deref(), Some("stuck"));
@@ -1463,4 +1479,6 @@ async fn kube_rs_watchers_survive_dropped_watches_for_cluster_scoped_and_field_s
         node_watches[0].query["fieldSelector"],
         "metadata.name=colima"
     );
+    node_task.abort();
+    event_task.abort();
 }
