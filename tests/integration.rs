@@ -7,6 +7,7 @@ mod live;
 mod real;
 mod replay;
 mod scenarios;
+mod store;
 mod support;
 mod validate;
 mod web;

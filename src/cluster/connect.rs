@@ -25,6 +25,8 @@ pub(crate) struct Connected {
     pub context: Option<String>,
     /// The API server URL.
     pub server: String,
+    /// The API server URL and CA, for learner kubeconfigs.
+    pub endpoint: super::learners::Endpoint,
 }
 
 /// Builds a client from the options, or explains in one sentence why it cannot.
@@ -54,6 +56,7 @@ pub(crate) async fn connect(options: &ClusterOptions) -> Result<Connected, Strin
     config.read_timeout = Some(READ_TIMEOUT);
     let server = config.cluster_url.to_string();
     let server = server.trim_end_matches('/').to_owned();
+    let endpoint = super::learners::Endpoint::of(&config);
     let client = kube::Client::try_from(config).map_err(|e| {
         format!(
             "cannot build a client for {server}: {}",
@@ -64,6 +67,7 @@ pub(crate) async fn connect(options: &ClusterOptions) -> Result<Connected, Strin
         client,
         context,
         server,
+        endpoint,
     })
 }
 

@@ -9,11 +9,17 @@ mod error;
 mod exec;
 mod inspect;
 mod labels;
+mod learners;
 mod watch;
 
 pub use error::ClusterError;
 pub use exec::{ExecResult, MAX_OUTPUT};
 pub use labels::parse_label_selector;
+pub use learners::{
+    LEARNER_LABEL, LEARNER_LIMITS, LEARNER_QUOTA, LEARNER_ROLE, LEARNER_SERVICE_ACCOUNT,
+    LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, Provisioned,
+    QuotaSpec, WORKSHOP_LABEL, learner_rules,
+};
 pub use watch::{CHANGES_CAPACITY, Change, WatchHealth, WatchKey, WatchState, WatchedKind};
 
 use std::future::Future;
@@ -111,6 +117,8 @@ struct Inner {
     context: Option<String>,
     /// The API server URL, when known (for messages).
     server: Option<String>,
+    /// The API server URL and CA, for learner kubeconfigs.
+    endpoint: Option<learners::Endpoint>,
     unavailable: Option<String>,
     discovery: discovery::Cache,
     /// The last whole-cluster discovery for [`Cluster::api_groups_of`].
@@ -144,6 +152,7 @@ impl Cluster {
                     client: Some(connected.client),
                     context: connected.context,
                     server: Some(connected.server),
+                    endpoint: Some(connected.endpoint),
                     unavailable: None,
                     discovery: discovery::Cache::default(),
                     groups: inspect::GroupCache::default(),
@@ -156,6 +165,7 @@ impl Cluster {
                     client: None,
                     context: None,
                     server: None,
+                    endpoint: None,
                     unavailable: Some(message),
                     discovery: discovery::Cache::default(),
                     groups: inspect::GroupCache::default(),
@@ -172,6 +182,7 @@ impl Cluster {
             client: Some(client),
             context: None,
             server: None,
+            endpoint: None,
             unavailable: None,
             discovery: discovery::Cache::default(),
             groups: inspect::GroupCache::default(),

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use futures::StreamExt;
 use kube::api::Api;
 use kube::core::DynamicObject;
-use kube::runtime::reflector::Store;
 use kube::runtime::reflector::store::Writer;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::{self, DefaultBackoff};
 use serde::Serialize;
 use serde_json::Value;
@@ -160,6 +160,26 @@ impl WatchedKind {
                 }
             },
         };
+        // A name on a namespaced or cluster-scoped watch is one lookup in the store's index,
+        // not a scan: checks by name stay cheap however many objects the cache holds.
+        if let Some(name) = name
+            && selector.is_none()
+        {
+            let within = namespace.or(self.key.namespace.as_deref());
+            if within.is_some() || !self.resolved.namespaced {
+                let mut reference =
+                    ObjectRef::<DynamicObject>::new_with(name, self.resolved.resource.clone());
+                if let Some(ns) = within {
+                    reference = reference.within(ns);
+                }
+                return self
+                    .store
+                    .get(&reference)
+                    .and_then(|o| to_value(DynamicObject::clone(&o), &self.resolved).ok())
+                    .into_iter()
+                    .collect();
+            }
+        }
         let mut objects: Vec<Value> = self
             .store
             .state()

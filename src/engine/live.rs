@@ -227,6 +227,25 @@ impl Engine {
         })
     }
 
+    /// Like [`Engine::watch_key`], but `None` for a kind the cluster does not serve (its checks
+    /// then ask the API server, and say the kind is missing).
+    async fn served_watch_key(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        lab_namespace: &str,
+    ) -> Result<Option<WatchKey>, ClusterError> {
+        match self
+            .watch_key(api_version, kind, namespace, lab_namespace)
+            .await
+        {
+            Ok(key) => Ok(Some(key)),
+            Err(ClusterError::UnknownKind { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn lab_watches(&self, lab: &Lab) -> Result<LabWatches, ClusterError> {
         let mut watches = LabWatches {
             keys: BTreeSet::new(),
@@ -259,8 +278,8 @@ impl Engine {
                 }
             }
             for manifest in &step.manifests {
-                watches.keys.insert(
-                    self.watch_key(
+                watches.keys.extend(
+                    self.served_watch_key(
                         &manifest.api_version,
                         &manifest.kind,
                         manifest.namespace.as_deref(),
@@ -397,6 +416,24 @@ impl Engine {
         }
         self.send_objects(lab, live);
         retry
+    }
+
+    /// Shares a verdict the Check button produced with the pages that have the lab open, so
+    /// they (and pages opened later) show the same as the learner who pressed it.
+    pub(super) fn publish(&self, report: &StepReport) {
+        let live = self
+            .inner
+            .live
+            .labs
+            .lock()
+            .ok()
+            .and_then(|labs| labs.get(&report.lab).cloned());
+        if let Some(live) = live {
+            if let Ok(mut last) = live.last.lock() {
+                last.steps.insert(report.step.clone(), report.clone());
+            }
+            let _ = live.tx.send(LiveEvent::Step(report.clone()));
+        }
     }
 
     fn send_objects(&self, lab: &Lab, live: &LabLive) {

@@ -304,14 +304,16 @@ impl Engine {
         if passed {
             self.start_current_step(lab).await?;
         }
-        Ok(StepReport {
+        let report = StepReport {
             lab: lab.id.clone(),
             step: step.id.clone(),
             status,
             done,
             checks: reports,
             checked_at: now,
-        })
+        };
+        self.publish(&report);
+        Ok(report)
     }
 
     /// Evaluates a step's checks without recording anything (`kubelab check`); questions are

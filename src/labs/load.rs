@@ -332,6 +332,7 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
             manifests: objects,
             checks: step_file.checks.clone(),
             hints: step_file.hints.clone(),
+            hint_after_seconds: step_file.hint_after_seconds,
         });
     }
 

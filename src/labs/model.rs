@@ -61,6 +61,14 @@ pub struct StepFile {
     /// Hints, unfolded one at a time.
     #[serde(default)]
     pub hints: Vec<Text>,
+    /// After how many seconds on the step without passing the first hint is offered
+    /// (default: three minutes).
+    #[serde(
+        default,
+        rename = "hintAfterSeconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub hint_after_seconds: Option<u64>,
 }
 
 /// A lab, loaded and validated: ready to serve.
@@ -102,6 +110,8 @@ pub struct Step {
     pub checks: Vec<CheckSpec>,
     /// Hints.
     pub hints: Vec<Text>,
+    /// Seconds on the step before the first hint is offered (author-set; `None`: the default).
+    pub hint_after_seconds: Option<u64>,
 }
 
 /// HTML in both languages.

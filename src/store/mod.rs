@@ -1,21 +1,27 @@
-//! Progress storage (sqlx; SQLite file by default): which steps each learner has passed.
+//! Progress storage (sqlx): which steps each learner has passed, their answers and step starts —
+//! in a SQLite file by default, or in PostgreSQL (`postgres://…`) so several replicas can share it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{ColumnIndex, Connection, Decode, Row, Type};
 
 /// The learner of a single-user (laptop) kubelab.
 pub const LOCAL_LEARNER: &str = "local";
 
+/// How long opening a PostgreSQL connection may take before `open` gives up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database URL is not one kubelab can open.
-    #[error("unsupported database URL {0:?} (use sqlite://PATH)")]
+    /// The database URL is not one kubelab can open (the password, if any, is masked).
+    #[error("unsupported database URL {0:?} (use sqlite://PATH or postgres://USER:PASS@HOST/DB)")]
     UnsupportedUrl(String),
     /// The database could not be opened or migrated.
     #[error("cannot open the database: {0}")]
@@ -41,8 +47,71 @@ pub struct StepRecord {
 /// A handle on the progress database (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    backend: Backend,
 }
+
+/// The database behind a [`Store`]; every query is written once, in SQL both accept.
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has. The body is the same text
+/// for both arms, so each query is written once and compiled for both drivers.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+// The SQL below uses `$n` placeholders, which both PostgreSQL and SQLite (as named parameters)
+// accept, and `INSERT … ON CONFLICT`, which both execute atomically per row.
+
+const RECORD_CHECK: &str = "INSERT INTO progress
+       (learner, lab, step, status, passed_at, checked_at, attempts)
+     VALUES ($1, $2, $3, $4, $5, $6, 1)
+     ON CONFLICT (learner, lab, step) DO UPDATE SET
+       status = excluded.status,
+       passed_at = COALESCE(progress.passed_at, excluded.passed_at),
+       checked_at = excluded.checked_at,
+       attempts = progress.attempts + 1";
+
+// `attempts` is a 32-bit INTEGER in PostgreSQL; the cast keeps `StepRecord::attempts` an i64
+// on both without changing an already-applied migration.
+const LAB_PROGRESS: &str = "SELECT step, status, passed_at, checked_at,
+       CAST(attempts AS BIGINT) AS attempts
+     FROM progress WHERE learner = $1 AND lab = $2";
+
+const ALL_PROGRESS: &str = "SELECT lab, step, status, passed_at, checked_at,
+       CAST(attempts AS BIGINT) AS attempts
+     FROM progress WHERE learner = $1";
+
+const CLEAR_LAB: [&str; 3] = [
+    "DELETE FROM progress WHERE learner = $1 AND lab = $2",
+    "DELETE FROM answers WHERE learner = $1 AND lab = $2",
+    "DELETE FROM step_starts WHERE learner = $1 AND lab = $2",
+];
+
+const SAVE_ANSWER: &str = "INSERT INTO answers (learner, lab, step, check_id, answer)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (learner, lab, step, check_id) DO UPDATE SET answer = excluded.answer";
+
+const ANSWERS: &str =
+    "SELECT check_id, answer FROM answers WHERE learner = $1 AND lab = $2 AND step = $3";
+
+const START_STEP: &str = "INSERT INTO step_starts (learner, lab, step, started_at)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (learner, lab, step) DO NOTHING";
+
+const STEP_START: &str =
+    "SELECT started_at FROM step_starts WHERE learner = $1 AND lab = $2 AND step = $3";
+
+const STEP_STARTS: &str =
+    "SELECT step, started_at FROM step_starts WHERE learner = $1 AND lab = $2";
 
 /// The default database: `$XDG_DATA_HOME/kubelab/kubelab.db` (or `~/.local/share/...`).
 pub fn default_database_path() -> PathBuf {
@@ -55,49 +124,28 @@ pub fn default_database_path() -> PathBuf {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` (`sqlite://PATH` or a bare path) and
-    /// applies migrations.
+    /// Opens the database at `url` and applies migrations: `postgres://…` or `postgresql://…`
+    /// for a PostgreSQL server, otherwise SQLite — `sqlite://PATH`, a bare path (created if
+    /// needed) or `:memory:`.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return open_postgres(url).await;
+        }
+        if url.contains("://") && !url.starts_with("sqlite:") {
+            return Err(StoreError::UnsupportedUrl(redact(url)));
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .unwrap_or(url);
-        if url.contains("://") && !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        }
-        let options = if path == ":memory:" {
-            SqliteConnectOptions::from_str("sqlite::memory:")
-                .map_err(|e| StoreError::Open(e.to_string()))?
-        } else {
-            if let Some(dir) = Path::new(path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Open(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
-            SqliteConnectOptions::new()
-                .filename(path)
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-        };
-        let max = if path == ":memory:" { 1 } else { 8 };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Open(format!("migrating {path}: {e}")))?;
-        Ok(Store { pool })
+        open_sqlite(path).await
     }
 
     /// Checks the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
         Ok(())
     }
 
@@ -112,23 +160,17 @@ impl Store {
         now: &str,
     ) -> Result<(), StoreError> {
         let passed_at = passed.then_some(now);
-        sqlx::query(
-            "INSERT INTO progress (learner, lab, step, status, passed_at, checked_at, attempts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
-             ON CONFLICT (learner, lab, step) DO UPDATE SET
-               status = excluded.status,
-               passed_at = COALESCE(progress.passed_at, excluded.passed_at),
-               checked_at = excluded.checked_at,
-               attempts = progress.attempts + 1",
-        )
-        .bind(learner)
-        .bind(lab)
-        .bind(step)
-        .bind(status)
-        .bind(passed_at)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        on_pool!(self, |pool| {
+            sqlx::query(RECORD_CHECK)
+                .bind(learner)
+                .bind(lab)
+                .bind(step)
+                .bind(status)
+                .bind(passed_at)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 
@@ -138,18 +180,17 @@ impl Store {
         learner: &str,
         lab: &str,
     ) -> Result<BTreeMap<String, StepRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT step, status, passed_at, checked_at, attempts FROM progress
-             WHERE learner = ?1 AND lab = ?2",
-        )
-        .bind(learner)
-        .bind(lab)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| (row.get::<String, _>("step"), record(&row)))
-            .collect())
+        let progress = on_pool!(self, |pool| {
+            let rows = sqlx::query(LAB_PROGRESS)
+                .bind(learner)
+                .bind(lab)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get("step")?, record(row)?)))
+                .collect::<Result<BTreeMap<String, StepRecord>, sqlx::Error>>()?
+        });
+        Ok(progress)
     }
 
     /// Every step record of one learner, by lab then step id.
@@ -157,37 +198,34 @@ impl Store {
         &self,
         learner: &str,
     ) -> Result<BTreeMap<String, BTreeMap<String, StepRecord>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT lab, step, status, passed_at, checked_at, attempts FROM progress
-             WHERE learner = ?1",
-        )
-        .bind(learner)
-        .fetch_all(&self.pool)
-        .await?;
         let mut all: BTreeMap<String, BTreeMap<String, StepRecord>> = BTreeMap::new();
-        for row in rows {
-            all.entry(row.get("lab"))
-                .or_default()
-                .insert(row.get("step"), record(&row));
-        }
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(ALL_PROGRESS)
+                .bind(learner)
+                .fetch_all(pool)
+                .await?;
+            for row in &rows {
+                all.entry(row.try_get("lab")?)
+                    .or_default()
+                    .insert(row.try_get("step")?, record(row)?);
+            }
+        });
         Ok(all)
     }
 
     /// Forgets one learner's progress, answers and step starts in one lab.
     pub async fn clear_lab(&self, learner: &str, lab: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for statement in [
-            "DELETE FROM progress WHERE learner = ?1 AND lab = ?2",
-            "DELETE FROM answers WHERE learner = ?1 AND lab = ?2",
-            "DELETE FROM step_starts WHERE learner = ?1 AND lab = ?2",
-        ] {
-            sqlx::query(statement)
-                .bind(learner)
-                .bind(lab)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for statement in CLEAR_LAB {
+                sqlx::query(statement)
+                    .bind(learner)
+                    .bind(lab)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -199,21 +237,20 @@ impl Store {
         step: &str,
         answers: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for (check, answer) in answers {
-            sqlx::query(
-                "INSERT INTO answers (learner, lab, step, check_id, answer) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (learner, lab, step, check_id) DO UPDATE SET answer = excluded.answer",
-            )
-            .bind(learner)
-            .bind(lab)
-            .bind(step)
-            .bind(check)
-            .bind(answer)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for (check, answer) in answers {
+                sqlx::query(SAVE_ANSWER)
+                    .bind(learner)
+                    .bind(lab)
+                    .bind(step)
+                    .bind(check)
+                    .bind(answer)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -224,18 +261,18 @@ impl Store {
         lab: &str,
         step: &str,
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT check_id, answer FROM answers WHERE learner = ?1 AND lab = ?2 AND step = ?3",
-        )
-        .bind(learner)
-        .bind(lab)
-        .bind(step)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get("check_id"), r.get("answer")))
-            .collect())
+        let answers = on_pool!(self, |pool| {
+            let rows = sqlx::query(ANSWERS)
+                .bind(learner)
+                .bind(lab)
+                .bind(step)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("check_id")?, r.try_get("answer")?)))
+                .collect::<Result<BTreeMap<String, String>, sqlx::Error>>()?
+        });
+        Ok(answers)
     }
 
     /// Records that a learner started a step (the first time only); returns the start time.
@@ -246,21 +283,24 @@ impl Store {
         step: &str,
         now: &str,
     ) -> Result<String, StoreError> {
-        sqlx::query(
-            "INSERT INTO step_starts (learner, lab, step, started_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (learner, lab, step) DO NOTHING",
-        )
-        .bind(learner)
-        .bind(lab)
-        .bind(step)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(self
-            .step_starts(learner, lab)
-            .await?
-            .remove(step)
-            .unwrap_or_else(|| now.to_owned()))
+        // Two statements, each atomic: a concurrent first insert either wins or is skipped
+        // (PostgreSQL waits for the competing insert to commit), so the read sees the winner.
+        let started: Option<String> = on_pool!(self, |pool| {
+            sqlx::query(START_STEP)
+                .bind(learner)
+                .bind(lab)
+                .bind(step)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            sqlx::query_scalar(STEP_START)
+                .bind(learner)
+                .bind(lab)
+                .bind(step)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(started.unwrap_or_else(|| now.to_owned()))
     }
 
     /// When a learner started each step of a lab, by step id.
@@ -269,31 +309,184 @@ impl Store {
         learner: &str,
         lab: &str,
     ) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows =
-            sqlx::query("SELECT step, started_at FROM step_starts WHERE learner = ?1 AND lab = ?2")
+        let starts = on_pool!(self, |pool| {
+            let rows = sqlx::query(STEP_STARTS)
                 .bind(learner)
                 .bind(lab)
-                .fetch_all(&self.pool)
+                .fetch_all(pool)
                 .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get("step"), r.get("started_at")))
-            .collect())
+            rows.iter()
+                .map(|r| Ok((r.try_get("step")?, r.try_get("started_at")?)))
+                .collect::<Result<BTreeMap<String, String>, sqlx::Error>>()?
+        });
+        Ok(starts)
     }
 
     /// Closes the pool (waits for connections to finish).
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |pool| pool.close().await);
     }
 }
 
-fn record(row: &sqlx::sqlite::SqliteRow) -> StepRecord {
-    StepRecord {
-        status: row.get("status"),
-        passed_at: row.get("passed_at"),
-        checked_at: row.get("checked_at"),
-        attempts: row.get("attempts"),
+/// Opens (creating if needed) a SQLite database file, or an in-memory one for `:memory:`.
+async fn open_sqlite(path: &str) -> Result<Store, StoreError> {
+    let options = if path == ":memory:" {
+        SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|e| StoreError::Open(e.to_string()))?
+    } else {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+    };
+    // Every connection to `:memory:` is a separate database, so the pool keeps exactly one.
+    let max = if path == ":memory:" { 1 } else { 8 };
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max)
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::Open(format!("{path}: {e}")))?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(|e| StoreError::Open(format!("migrating {path}: {e}")))?;
+    Ok(Store {
+        backend: Backend::Sqlite(pool),
+    })
+}
+
+/// Connects to a PostgreSQL server, applies migrations and returns a pooled store.
+async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    let shown = redact(url);
+    let options = PgConnectOptions::from_str(url).map_err(|e| {
+        StoreError::Open(format!(
+            "invalid PostgreSQL URL {shown}: {}",
+            scrub(&e.to_string(), url)
+        ))
+    })?;
+    let server = format!(
+        "PostgreSQL at {}:{} (database {}, user {})",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or(options.get_username()),
+        options.get_username()
+    );
+    // One direct connection first: the pool would retry a refused connection silently until
+    // its timeout, while this fails at once with the driver's reason.
+    let mut conn =
+        tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| {
+                StoreError::Open(format!(
+                    "cannot connect to {server}: no answer within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                StoreError::Open(format!(
+                    "cannot connect to {server}: {}",
+                    scrub(&e.to_string(), url)
+                ))
+            })?;
+    // sqlx holds an advisory lock while migrating, so replicas starting together are safe.
+    sqlx::migrate!("./migrations")
+        .run(&mut conn)
+        .await
+        .map_err(|e| {
+            StoreError::Open(format!(
+                "migrating {server}: {}",
+                scrub(&e.to_string(), url)
+            ))
+        })?;
+    // Closing is a courtesy to the server; the migrations are already committed.
+    let _ = conn.close().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_lazy_with(options);
+    Ok(Store {
+        backend: Backend::Postgres(pool),
+    })
+}
+
+/// `url` with the password (in the user info or a `password=` parameter) replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// `message` with every password found in `url` masked, in case a driver error quotes it.
+fn scrub(message: &str, url: &str) -> String {
+    let mut passwords = Vec::new();
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            passwords.push(password);
+        }
+        if let Some((_, query)) = rest.split_once('?') {
+            passwords.extend(query.split('&').filter_map(|pair| {
+                pair.split_once('=')
+                    .filter(|(key, _)| key.eq_ignore_ascii_case("password"))
+                    .map(|(_, value)| value)
+            }));
+        }
     }
+    passwords
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .fold(message.to_owned(), |m, p| m.replace(p, "***"))
+}
+
+/// Reads a progress row (either driver's) into a [`StepRecord`].
+fn record<R>(row: &R) -> Result<StepRecord, sqlx::Error>
+where
+    R: Row,
+    for<'c> &'c str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(StepRecord {
+        status: row.try_get("status")?,
+        passed_at: row.try_get("passed_at")?,
+        checked_at: row.try_get("checked_at")?,
+        attempts: row.try_get("attempts")?,
+    })
 }
 
 #[cfg(test)]
@@ -372,5 +565,32 @@ mod tests {
             Store::open("mysql://x").await,
             Err(StoreError::UnsupportedUrl(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn unsupported_url_does_not_show_the_password() {
+        let err = Store::open("mysql://kubelab:hunter2@db.example/kubelab")
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("db.example"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn redact_masks_passwords() {
+        assert_eq!(
+            redact("postgres://u:p%40ss@h:5432/db?sslmode=disable&password=x"),
+            "postgres://u:***@h:5432/db?sslmode=disable&password=***"
+        );
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            scrub(
+                "failed for p%40ss and x",
+                "postgres://u:p%40ss@h/db?password=x"
+            ),
+            "failed for *** and ***"
+        );
     }
 }

@@ -272,7 +272,7 @@ async fn lab_page(
             started_at,
             elapsed,
             took,
-            hint_after: DEFAULT_HINT_AFTER_SECS,
+            hint_after: s.hint_after_seconds.unwrap_or(DEFAULT_HINT_AFTER_SECS),
         };
         if result.as_ref().is_some_and(|(id, _)| *id == s.id)
             && let Some((_, r)) = result.take()

@@ -82,7 +82,13 @@ async fn a_cluster_change_turns_the_step_green_without_a_check() {
         .await
         .expect("progress");
     assert!(progress["rollout-status"].passed_at.is_some());
-    // The live panel lists the Deployment with its status.
+    // The live panel lists the Deployment with its status (as a page opened now sees it).
+    let mut sub = env
+        .app
+        .engine()
+        .subscribe("kubectl")
+        .await
+        .expect("subscribe");
     wait_for("#4", &mut sub, |e| match e {
         LiveEvent::Objects { objects, .. } => objects.iter().any(|o| {
             o.kind == "Deployment" && o.name == "nginx-deployment" && o.status == "3/3 ready"
