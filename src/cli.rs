@@ -105,9 +105,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let reports = match engine.evaluate(&lab.id, step, &args.answers()).await {
             Ok(r) => r,
             Err(EngineError::ClusterUnavailable(message)) => {
-                anyhow::bail!(
-                    "no Kubernetes cluster is reachable ({message}); start one with `colima start --kubernetes`"
-                )
+                anyhow::bail!("no Kubernetes cluster is reachable: {message}")
             }
             Err(e) => return Err(e.into()),
         };

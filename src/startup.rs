@@ -73,9 +73,12 @@ pub async fn build_engine(
 ) -> anyhow::Result<Engine> {
     let catalog = labs::load(labs_source)
         .map_err(|report| anyhow::anyhow!("the labs folder has problems:\n{report}"))?;
-    let store = Store::open(database_url)
-        .await
-        .with_context(|| format!("opening the progress database {database_url}"))?;
+    let store = Store::open(database_url).await.with_context(|| {
+        format!(
+            "opening the progress database {}",
+            crate::store::redacted_url(database_url)
+        )
+    })?;
     let cluster = Cluster::connect(cluster).await;
     Ok(Engine::new(Arc::new(catalog), cluster, store))
 }

@@ -132,7 +132,7 @@ impl Store {
             return open_postgres(url).await;
         }
         if url.contains("://") && !url.starts_with("sqlite:") {
-            return Err(StoreError::UnsupportedUrl(redact(url)));
+            return Err(StoreError::UnsupportedUrl(redacted_url(url)));
         }
         let path = url
             .strip_prefix("sqlite://")
@@ -364,7 +364,7 @@ async fn open_sqlite(path: &str) -> Result<Store, StoreError> {
 
 /// Connects to a PostgreSQL server, applies migrations and returns a pooled store.
 async fn open_postgres(url: &str) -> Result<Store, StoreError> {
-    let shown = redact(url);
+    let shown = redacted_url(url);
     let options = PgConnectOptions::from_str(url).map_err(|e| {
         StoreError::Open(format!(
             "invalid PostgreSQL URL {shown}: {}",
@@ -416,8 +416,9 @@ async fn open_postgres(url: &str) -> Result<Store, StoreError> {
     })
 }
 
-/// `url` with the password (in the user info or a `password=` parameter) replaced by `***`.
-fn redact(url: &str) -> String {
+/// `url` with the password (in the user info or a `password=` parameter) replaced by `***`,
+/// for logs and error messages that name the database.
+pub fn redacted_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -580,11 +581,11 @@ mod tests {
     #[test]
     fn redact_masks_passwords() {
         assert_eq!(
-            redact("postgres://u:p%40ss@h:5432/db?sslmode=disable&password=x"),
+            redacted_url("postgres://u:p%40ss@h:5432/db?sslmode=disable&password=x"),
             "postgres://u:***@h:5432/db?sslmode=disable&password=***"
         );
-        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redacted_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redacted_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(
             scrub(
                 "failed for p%40ss and x",

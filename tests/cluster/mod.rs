@@ -4,6 +4,7 @@
 //! are in `facts`, the shared watch caches in `watch`.
 
 mod facts;
+mod learners;
 mod watch;
 
 use std::time::Duration;

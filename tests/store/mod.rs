@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use kubelab::store::{Store, StoreError};
-use sqlx::Connection;
+use sqlx::{AssertSqlSafe, Connection};
 
 /// A database for one test: a SQLite file in a temporary folder, or a PostgreSQL schema.
 struct TestDb {
@@ -63,7 +63,8 @@ impl TestDb {
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await
             .expect("connect to KUBELAB_TEST_POSTGRES_URL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        // The name is generated here from hex digits, never from input.
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&mut admin)
             .await
             .expect("create the test schema");
@@ -85,7 +86,7 @@ impl TestDb {
             let mut admin = sqlx::PgConnection::connect(admin_url)
                 .await
                 .expect("connect");
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
                 .execute(&mut admin)
                 .await
                 .expect("drop the test schema");

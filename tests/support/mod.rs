@@ -6,10 +6,12 @@
 // Each test module uses a different part of this support code; unused parts are not dead.
 #![allow(dead_code)]
 
+pub mod admission;
 pub mod discovery;
 pub mod events;
 pub mod exec;
 pub mod fields;
+pub mod rbac;
 pub mod selectors;
 mod server;
 mod simulate;

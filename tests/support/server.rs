@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::discovery::{DISCOVERY, Resource};
 use super::exec::{self, ExecCall, ExecReply};
+use super::rbac::{self, Identity};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::state::{self, ApiError, ObjKey, bad_request, not_found, status, with_type};
 use super::{RecordedRequest, Shared};
@@ -69,6 +70,18 @@ fn error_response(e: ApiError) -> Response {
     json_response(e.code, &e.body)
 }
 
+/// The answer (or error) with one `Warning: 299 - "..."` header per admission warning.
+fn with_warnings(result: Result<Response, ApiError>, warnings: &[String]) -> Response {
+    let mut response = result.unwrap_or_else(error_response);
+    for w in warnings {
+        let quoted = Value::String(w.clone()).to_string();
+        if let Ok(v) = header::HeaderValue::from_str(&format!("299 - {quoted}")) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
+    response
+}
+
 fn text_response(body: &str) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
@@ -121,12 +134,26 @@ pub async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> 
     shared.with_state(|s| s.requests.push(recorded));
     let auth = header_str(&parts.headers, header::AUTHORIZATION);
     let public = ["/healthz", "/readyz", "/livez", "/version"].contains(&path.as_str());
-    if auth != format!("Bearer {}", shared.token) && !(public && auth.is_empty()) {
+    let identity = match auth.strip_prefix("Bearer ") {
+        Some(token) => shared.with_state(|s| rbac::authenticate(s, &shared.token, token)),
+        None if auth.is_empty() && public => Some(Identity::Anonymous),
+        None => None,
+    };
+    let Some(identity) = identity else {
         return json_response(
             401,
             &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}),
         );
+    };
+    if matches!(identity, Identity::ServiceAccount { .. }) {
+        let attributes = rbac::attributes(&parts.method, &path, &query);
+        if shared
+            .with_state(|s| rbac::decide(s, &identity, &attributes))
+            .is_err()
+        {
+            return error_response(rbac::forbidden(&identity, &attributes));
+        }
     }
     if let Some((ns, name)) = exec_target {
         return match exec_request(&shared, &mut parts, &ns, &name, &query).await {
@@ -134,7 +161,17 @@ pub async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> 
             Err(e) => error_response(e),
         };
     }
-    match route(&shared, &parts.method, &path, &query, &parts.headers, &body).await {
+    match route(
+        &shared,
+        &identity,
+        &parts.method,
+        &path,
+        &query,
+        &parts.headers,
+        &body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => error_response(e),
     }
@@ -343,6 +380,7 @@ fn resolve(shared: &Shared, group: &str, version: &str, segs: &[&str]) -> Result
 
 async fn route(
     shared: &Arc<Shared>,
+    identity: &Identity,
     method: &Method,
     path: &str,
     query: &BTreeMap<String, String>,
@@ -450,7 +488,7 @@ async fn route(
         }
         (None, Method::POST) => {
             let obj = parse_json(body)?;
-            create_only(shared, &target, &obj, &manager)
+            create_only(shared, identity, &target, &obj)
                 .unwrap_or_else(|| post(shared, &target, obj, &manager))
         }
         (None, Method::DELETE) => {
@@ -502,26 +540,29 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
 /// Create-only review kinds answered with 201 and a computed status.
 fn create_only(
     shared: &Shared,
+    identity: &Identity,
     target: &Target,
     obj: &Value,
-    manager: &str,
 ) -> Option<Result<Response, ApiError>> {
-    let _ = manager;
     let mut out = with_type(obj, &target.res);
     match target.res.kind.as_str() {
-        "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {
+        "SelfSubjectAccessReview" => {
+            out["metadata"] = json!({"creationTimestamp": null});
+            out["status"] = shared.with_state(|s| rbac::access_review(s, identity, &obj["spec"]));
+        }
+        "SubjectAccessReview" | "LocalSubjectAccessReview" => {
             out["metadata"] = json!({"creationTimestamp": null});
             out["status"] = json!({"allowed": true});
         }
         "SelfSubjectRulesReview" => {
             out["metadata"] = json!({"creationTimestamp": null});
-            out["status"] = json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": false});
+            let ns = obj["spec"]["namespace"].as_str().unwrap_or("");
+            out["status"] = shared.with_state(|s| rbac::rules_review(s, identity, ns));
         }
         "SelfSubjectReview" => {
             out["metadata"] = json!({"creationTimestamp": state::now()});
-            out["status"] = json!({"userInfo": {"username": "admin", "uid": "admin-uid",
-                "groups": ["system:masters", "system:authenticated"]}});
+            out["status"] =
+                json!({"userInfo": shared.with_state(|s| rbac::user_info(s, identity))});
         }
         "TokenReview" => {
             let authenticated = obj["spec"]["token"] == json!(shared.token);
@@ -565,8 +606,15 @@ fn post(
     {
         m.remove("status");
     }
-    let created = shared.mutate(|s| s.put_new(&target.res, obj, manager))?;
-    Ok(json_response(201, &with_type(&created, &target.res)))
+    let (created, warnings) = shared.mutate(|s| {
+        s.warnings.clear();
+        let created = s.put_new(&target.res, obj, manager);
+        (created, std::mem::take(&mut s.warnings))
+    });
+    Ok(with_warnings(
+        created.map(|c| json_response(201, &with_type(&c, &target.res))),
+        &warnings,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -615,14 +663,8 @@ fn object_request(
             ));
         }
         Some("token") if method == Method::POST => {
-            current.ok_or_else(|| not_found(res, name))?;
             let req = parse_json(body)?;
-            let secs = req["spec"]["expirationSeconds"].as_i64().unwrap_or(3600);
-            let out = json!({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-                "metadata": {"name": name, "namespace": ns, "creationTimestamp": state::now()},
-                "spec": {"audiences": ["https://kubernetes.default.svc.cluster.local"], "expirationSeconds": secs,
-                    "boundObjectRef": null},
-                "status": {"token": format!("fake-token.{ns}.{name}"), "expirationTimestamp": state::now()}});
+            let out = shared.with_state(|s| rbac::issue_token(s, ns, name, &req))?;
             return Ok(json_response(201, &out));
         }
         _ => {}
@@ -677,11 +719,16 @@ fn object_request(
                     .map_err(|e| bad_request(&format!("error decoding YAML: {e}")))?;
                 let force = query.get("force").is_some_and(|f| f == "true");
                 let fm = query.get("fieldManager").map(String::as_str);
-                let (created, out) =
-                    shared.mutate(|s| s.apply(res, ns, name, applied, fm, force, sub))?;
-                return Ok(json_response(
-                    if created { 201 } else { 200 },
-                    &with_type(&out, res),
+                let (applied, warnings) = shared.mutate(|s| {
+                    s.warnings.clear();
+                    let applied = s.apply(res, ns, name, applied, fm, force, sub);
+                    (applied, std::mem::take(&mut s.warnings))
+                });
+                return Ok(with_warnings(
+                    applied.map(|(created, out)| {
+                        json_response(if created { 201 } else { 200 }, &with_type(&out, res))
+                    }),
+                    &warnings,
                 ));
             }
             let cur = current.ok_or_else(|| not_found(res, name))?;

@@ -264,6 +264,10 @@ pub struct State {
     pub cpu_usage: Vec<(String, String, u64)>,
     /// Images the simulated node has pulled.
     pub pulled_images: std::collections::BTreeSet<String>,
+    /// ServiceAccount tokens issued through TokenRequest, by token.
+    pub tokens: BTreeMap<String, super::rbac::IssuedToken>,
+    /// `Warning` headers produced by admission for the request being served.
+    pub warnings: Vec<String>,
 }
 
 impl State {
@@ -282,6 +286,8 @@ impl State {
             started: BTreeMap::new(),
             cpu_usage: Vec::new(),
             pulled_images: std::collections::BTreeSet::new(),
+            tokens: BTreeMap::new(),
+            warnings: Vec::new(),
         };
         for ns in ["default", "kube-node-lease", "kube-public", "kube-system"] {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -345,6 +351,8 @@ impl State {
             object: gone.clone(),
             prev: Some(obj),
         });
+        let ns = key.namespace.clone();
+        self.refresh_quotas(&ns);
         Some(gone)
     }
 
@@ -442,12 +450,21 @@ impl State {
             meta.remove("generation");
         }
         default_object(res, &mut obj, true);
+        super::admission::limit_ranger(self, res, ns, &mut obj);
+        if res.group.is_empty() && res.kind == "Pod" {
+            obj["status"]["qosClass"] = json!(qos_class(&obj["spec"]));
+        }
         validate(res, None, &obj)?;
+        let mut warnings = Vec::new();
+        let admitted = super::admission::validate_create(self, res, ns, &name, &obj, &mut warnings);
+        self.warnings.extend(warnings);
+        admitted?;
         write_managed(&mut obj, &managed);
         let stored = self.commit(key, order_metadata(obj), "ADDED");
         if res.group.is_empty() && res.kind == "Namespace" {
             self.namespace_created(&name);
         }
+        self.refresh_quotas(ns);
         Ok(stored)
     }
 
@@ -622,11 +639,43 @@ impl State {
             .unwrap_or("")
             .to_string();
         let name = new["metadata"]["name"].as_str().unwrap_or("").to_string();
-        Ok(self.commit(
+        let stored = self.commit(
             ObjKey::new(res, &ns, &name),
             order_metadata(new),
             "MODIFIED",
-        ))
+        );
+        if res.group.is_empty() && ["Pod", "ResourceQuota"].contains(&res.kind.as_str()) {
+            self.refresh_quotas(&ns);
+        }
+        Ok(stored)
+    }
+
+    /// The resourcequota controller: keeps each quota's `status` (hard, used) current in a
+    /// live namespace (quota admission updates it synchronously on create, recording 107).
+    fn refresh_quotas(&mut self, ns: &str) {
+        if ns.is_empty() {
+            return;
+        }
+        let ns_key = ObjKey::new(&resource("v1", "Namespace"), "", ns);
+        if self
+            .objects
+            .get(&ns_key)
+            .is_none_or(|n| n["status"]["phase"] == "Terminating")
+        {
+            return;
+        }
+        let quota_res = resource("v1", "ResourceQuota");
+        for quota in self.list(&quota_res, Some(ns)) {
+            let wanted = super::admission::quota_status(self, &quota);
+            let name = quota["metadata"]["name"].as_str().unwrap_or("").to_string();
+            let key = ObjKey::new(&quota_res, ns, &name);
+            if let Some(mut stored) = self.objects.get(&key).cloned()
+                && stored["status"] != wanted
+            {
+                stored["status"] = wanted;
+                self.commit(key, stored, "MODIFIED");
+            }
+        }
     }
 
     /// Server-side apply. Returns (created, object).

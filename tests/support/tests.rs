@@ -1482,3 +1482,134 @@ async fn kube_rs_watchers_survive_dropped_watches_for_cluster_scoped_and_field_s
     node_task.abort();
     event_task.abort();
 }
+
+/// Sends recorded exchange `number` with `token`; returns the answer and the recording.
+async fn replay_as(fake: &FakeApi, number: &str, token: &str) -> (u16, Value, Value) {
+    let ex = super::discovery::recorded(number);
+    let req = &ex["request"];
+    let mut query: Vec<String> = req["query"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    query.sort();
+    let url = format!(
+        "{}{}{}{}",
+        fake.url(),
+        req["path"].as_str().unwrap_or(""),
+        if query.is_empty() { "" } else { "?" },
+        query.join("&")
+    );
+    let method = reqwest::Method::from_bytes(req["method"].as_str().unwrap_or("GET").as_bytes())
+        .expect("method");
+    let mut builder = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(token)
+        .header("User-Agent", "python-requests/2.31");
+    if let Some(ct) = req["headers"]["Content-Type"].as_str() {
+        builder = builder.header("Content-Type", ct);
+    }
+    builder = match &req["body"] {
+        Value::Null => builder,
+        Value::String(s) => builder.body(s.clone()),
+        other => builder.body(other.to_string()),
+    };
+    let resp = builder.send().await.expect("request to the fake");
+    let code = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ex["response"].clone(),
+    )
+}
+
+#[tokio::test]
+async fn learner_isolation_exchanges_match_the_recordings_when_sent_as_the_learner() {
+    let fake = FakeApi::start().await;
+    for number in ["092", "093", "094", "095", "096", "097"] {
+        let (code, body, want) = replay_as(&fake, number, fake.token()).await;
+        assert_eq!(
+            u64::from(code),
+            want["status"].as_u64().unwrap_or(0),
+            "{number}: {body}"
+        );
+    }
+    let (code, quota, want) = replay_as(&fake, "098", fake.token()).await;
+    assert_eq!(code, 200);
+    assert_eq!(quota["status"], want["body"]["status"], "098 quota status");
+    let (code, token_request, want) = replay_as(&fake, "099", fake.token()).await;
+    assert_eq!(code, 201);
+    assert_eq!(token_request["spec"], want["body"]["spec"]);
+    let token = token_request["status"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    assert_eq!(token.split('.').count(), 3, "JWT-shaped: {token}");
+    for number in ["100", "101", "102"] {
+        let (code, review, want) = replay_as(&fake, number, &token).await;
+        assert_eq!(code, 201, "{number}");
+        assert_eq!(review["status"], want["body"]["status"], "{number}");
+    }
+    let (code, rules, want) = replay_as(&fake, "103", &token).await;
+    assert_eq!(code, 201);
+    assert_eq!(rules["status"], want["body"]["status"], "103 rules");
+
+    let (code, web1, want) = replay_as(&fake, "104", &token).await;
+    assert_eq!(code, 201, "{web1}");
+    let container = |p: &Value| p["spec"]["containers"][0]["resources"].clone();
+    assert_eq!(container(&web1), container(&want["body"]));
+    assert_eq!(
+        web1["metadata"]["annotations"],
+        want["body"]["metadata"]["annotations"]
+    );
+    assert_eq!(web1["status"]["qosClass"], "Burstable");
+    let (code, refused, want) = replay_as(&fake, "105", &token).await;
+    assert_eq!(code, 403);
+    assert_eq!(refused, want["body"], "105");
+
+    let web2 = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web-2", "namespace": "learner-alice", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "nginx", "image": "nginx:1.14.2"}]}});
+    let (code, _) = call(
+        &fake,
+        "POST",
+        "/api/v1/namespaces/learner-alice/pods",
+        Some("application/json"),
+        Some(web2.to_string()),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (code, refused, want) = replay_as(&fake, "106", &token).await;
+    assert_eq!(code, 403);
+    assert_eq!(refused, want["body"], "106");
+    let (code, quota, want) = replay_as(&fake, "107", fake.token()).await;
+    assert_eq!(code, 200);
+    assert_eq!(quota["status"], want["body"]["status"], "107 quota status");
+
+    // 054/055: a ServiceAccount without bindings is refused with the recorded messages.
+    fake.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fly-k8s"}}))
+        .expect("namespace");
+    fake.put(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "nobody", "namespace": "fly-k8s"}}))
+        .expect("service account");
+    let (code, issued) = call(
+        &fake,
+        "POST",
+        "/api/v1/namespaces/fly-k8s/serviceaccounts/nobody/token",
+        Some("application/json"),
+        Some(json!({"spec": {"expirationSeconds": 3600}}).to_string()),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let nobody = issued["status"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    for number in ["054", "055"] {
+        let (code, refused, want) = replay_as(&fake, number, &nobody).await;
+        assert_eq!(code, 403, "{number}");
+        assert_eq!(refused, want["body"], "{number}");
+    }
+}
