@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::environment::check_with_answers;
+use super::check_with_answers;
 use super::{env, running_ready};
 
 const LAB: &str = "docker";

@@ -3,25 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Env, Report, env};
+use super::{Report, check_with_answers, env};
 
 const LAB: &str = "environment";
-
-/// `POST .../check` with the learner's answers to the step's questions.
-pub(super) async fn check_with_answers(env: &Env, lab: &str, step: &str, answers: Value) -> Report {
-    let response = env
-        .app
-        .client
-        .post(format!("{}/api/labs/{lab}/steps/{step}/check", env.app.url))
-        .json(&json!({ "answers": answers }))
-        .send()
-        .await
-        .expect("POST check with answers");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "check {lab}/{step} with answers: {body}");
-    Report(body)
-}
 
 /// A Node as a kubelet registers it, with the given Ready condition (none when `ready` is None).
 fn node(name: &str, ready: Option<&str>) -> Value {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::environment::check_with_answers;
+use super::check_with_answers;
 use super::{Env, env, running_ready};
 
 const LAB: &str = "kubectl";

@@ -88,6 +88,22 @@ impl Env {
     }
 }
 
+/// `POST .../check` with the learner's answers to the step's questions, as the page's inputs do.
+pub async fn check_with_answers(env: &Env, lab: &str, step: &str, answers: Value) -> Report {
+    let response = env
+        .app
+        .client
+        .post(format!("{}/api/labs/{lab}/steps/{step}/check", env.app.url))
+        .json(&json!({ "answers": answers }))
+        .send()
+        .await
+        .expect("POST check with answers");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 200, "check {lab}/{step} with answers: {body}");
+    Report(body)
+}
+
 /// A step report from the JSON API.
 pub struct Report(pub Value);
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Env, Report, env};
+use super::{Env, Report, check_with_answers, env};
 
 const LAB: &str = "node";
 const NODE: &str = "colima";
@@ -113,22 +113,6 @@ fn unschedulable_status() -> Value {
     })
 }
 
-/// Checks a step while answering its questions (`{"answers": {...}}`), as the page's inputs do.
-async fn answer(env: &Env, step: &str, answers: Value) -> Report {
-    let response = env
-        .app
-        .client
-        .post(format!("{}/api/labs/{LAB}/steps/{step}/check", env.app.url))
-        .json(&json!({"answers": answers}))
-        .send()
-        .await
-        .expect("POST check with answers");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "check {LAB}/{step} with answers: {body}");
-    Report(body)
-}
-
 fn diag(report: &Report, id: &str) -> (String, String, String) {
     let diags = report.diagnostics(id);
     assert_eq!(diags.len(), 1, "{id}: {diags:?}");
@@ -156,8 +140,9 @@ async fn questions_wait_for_an_answer_then_compare_with_the_node() {
     assert_eq!(report.status(), "pending");
 
     // Wrong answers: the diagnostic shows what the learner typed, never the right value.
-    let report = answer(
+    let report = check_with_answers(
         &env,
+        LAB,
         "meet-the-node",
         json!({"node-name": "minikube", "kubelet-version": "v1.25.0"}),
     )
@@ -178,8 +163,9 @@ async fn questions_wait_for_an_answer_then_compare_with_the_node() {
     assert_eq!(report.status(), "failed");
 
     // Right answers, in the forms a learner types them: any case, the version without v or +k3s1.
-    let report = answer(
+    let report = check_with_answers(
         &env,
+        LAB,
         "meet-the-node",
         json!({"node-name": " Colima ", "kubelet-version": "1.28.7"}),
     )
@@ -193,8 +179,9 @@ async fn questions_wait_for_an_answer_then_compare_with_the_node() {
 async fn the_full_kubelet_version_is_right_too() {
     let env = env().await;
     env.put(colima_node());
-    let report = answer(
+    let report = check_with_answers(
         &env,
+        LAB,
         "meet-the-node",
         json!({"node-name": "colima", "kubelet-version": "v1.28.7+k3s1"}),
     )
@@ -220,7 +207,8 @@ async fn a_node_that_is_not_ready_fails() {
 #[tokio::test]
 async fn without_a_node_there_is_nothing_to_answer_from() {
     let env = env().await;
-    let report = answer(&env, "meet-the-node", json!({"node-name": "colima"})).await;
+    let report =
+        check_with_answers(&env, LAB, "meet-the-node", json!({"node-name": "colima"})).await;
     for id in ["node-ready", "node-name"] {
         assert_eq!(report.verdict(id), "failed", "{id}: {}", report.0);
         assert_eq!(diag(&report, id).2, "not found");
@@ -233,7 +221,8 @@ async fn allocatable_cpu_is_read_from_the_node() {
     env.put(colima_node());
     put_lease(&env, node_lease());
 
-    let report = answer(&env, "node-status", json!({"allocatable-cpu": "4"})).await;
+    let report =
+        check_with_answers(&env, LAB, "node-status", json!({"allocatable-cpu": "4"})).await;
     assert_eq!(report.verdict("allocatable-cpu"), "failed");
     assert_eq!(
         diag(&report, "allocatable-cpu"),
@@ -245,7 +234,7 @@ async fn allocatable_cpu_is_read_from_the_node() {
     );
     assert_eq!(report.verdict("node-lease"), "passed");
 
-    answer(&env, "node-status", json!({"allocatable-cpu": "2"}))
+    check_with_answers(&env, LAB, "node-status", json!({"allocatable-cpu": "2"}))
         .await
         .assert_all_passed();
 }
@@ -286,8 +275,9 @@ async fn the_heartbeat_lease_must_exist_and_be_renewed() {
 async fn the_runtime_is_answered_by_name_or_whole_value() {
     let env = env().await;
     env.put(colima_node());
-    let report = answer(
+    let report = check_with_answers(
         &env,
+        LAB,
         "container-runtime",
         json!({"runtime-question": "containerd"}),
     )
@@ -295,15 +285,17 @@ async fn the_runtime_is_answered_by_name_or_whole_value() {
     assert_eq!(report.verdict("runtime-question"), "failed");
     assert_eq!(diag(&report, "runtime-question").2, "\"containerd\"");
 
-    answer(
+    check_with_answers(
         &env,
+        LAB,
         "container-runtime",
         json!({"runtime-question": "docker"}),
     )
     .await
     .assert_all_passed();
-    answer(
+    check_with_answers(
         &env,
+        LAB,
         "container-runtime",
         json!({"runtime-question": "Docker://24.0.7"}),
     )

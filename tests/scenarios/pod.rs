@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::{Env, Report, env};
+use super::{Env, check_with_answers, env};
 use crate::support::{ExecCall, ExecReply};
 
 const LAB: &str = "pod";
@@ -50,22 +50,6 @@ fn own_pair(containers: Value, volumes: Value) -> Value {
         "metadata": {"name": "pair", "namespace": NS},
         "spec": {"containers": containers, "volumes": volumes}
     })
-}
-
-/// Checks a step while answering its questions (`{"answers": {...}}`), as the page's inputs do.
-async fn answer(env: &Env, step: &str, answers: Value) -> Report {
-    let response = env
-        .app
-        .client
-        .post(format!("{}/api/labs/{LAB}/steps/{step}/check", env.app.url))
-        .json(&json!({"answers": answers}))
-        .send()
-        .await
-        .expect("POST check with answers");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "check {LAB}/{step} with answers: {body}");
-    Report(body)
 }
 
 /// The `shared` emptyDir of pair: path -> content, as both containers see it.
@@ -126,7 +110,7 @@ async fn from_the_sidecar_localhost_is_the_web_container() {
         .as_str()
         .expect("pair has an IP")
         .to_owned();
-    answer(&env, "shared-network", json!({"pod-ip": ip}))
+    check_with_answers(&env, LAB, "shared-network", json!({"pod-ip": ip}))
         .await
         .assert_all_passed();
 }
@@ -415,7 +399,8 @@ async fn exec_checks_wait_while_the_containers_start() {
 #[tokio::test]
 async fn exec_checks_fail_when_the_pod_is_gone() {
     let env = env().await;
-    let report = answer(&env, "shared-network", json!({"pod-ip": "10.42.0.17"})).await;
+    let report =
+        check_with_answers(&env, LAB, "shared-network", json!({"pod-ip": "10.42.0.17"})).await;
     for id in ["localhost-from-sidecar", "same-hostname", "pod-ip"] {
         assert_eq!(report.verdict(id), "failed", "{id}: {}", report.0);
         let diags = report.diagnostics(id);
@@ -453,7 +438,13 @@ async fn the_pod_ip_is_answered_from_the_cluster() {
     );
 
     // The node's address is not the Pod's.
-    let report = answer(&env, "shared-network", json!({"pod-ip": "192.168.5.15"})).await;
+    let report = check_with_answers(
+        &env,
+        LAB,
+        "shared-network",
+        json!({"pod-ip": "192.168.5.15"}),
+    )
+    .await;
     assert_eq!(report.verdict("pod-ip"), "failed");
     assert_eq!(
         report.diagnostics("pod-ip"),
@@ -464,7 +455,13 @@ async fn the_pod_ip_is_answered_from_the_cluster() {
         )]
     );
 
-    let report = answer(&env, "shared-network", json!({"pod-ip": format!(" {ip} ")})).await;
+    let report = check_with_answers(
+        &env,
+        LAB,
+        "shared-network",
+        json!({"pod-ip": format!(" {ip} ")}),
+    )
+    .await;
     assert_eq!(report.verdict("pod-ip"), "passed", "{}", report.0);
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Env, Report, env, running_ready};
+use super::{Env, check_with_answers, env, running_ready};
 
 const LAB: &str = "secret";
 const NS: &str = "fly-k8s";
@@ -18,22 +18,6 @@ const KUBECTL_DOCKERCONFIGJSON: &str = "eyJhdXRocyI6eyJnaGNyLmlvIjp7InVzZXJuYW1l
 
 /// base64 of `{"auths":{}}`: a registry login for no server at all.
 const EMPTY_AUTHS: &str = "eyJhdXRocyI6e319";
-
-/// `POST .../check` with the learner's answers to the step's questions.
-async fn check_with_answers(env: &Env, step: &str, answers: Value) -> Report {
-    let response = env
-        .app
-        .client
-        .post(format!("{}/api/labs/{LAB}/steps/{step}/check", env.app.url))
-        .json(&json!({ "answers": answers }))
-        .send()
-        .await
-        .expect("POST check with answers");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, 200, "check {LAB}/{step} with answers: {body}");
-    Report(body)
-}
 
 /// `kubectl create namespace fly-k8s`.
 fn namespace(env: &Env) {
@@ -252,8 +236,13 @@ async fn db_login_keys_and_the_type_question() {
         )]
     );
 
-    let report =
-        check_with_answers(&env, "generic-secret", json!({"db-login-type": "generic"})).await;
+    let report = check_with_answers(
+        &env,
+        LAB,
+        "generic-secret",
+        json!({"db-login-type": "generic"}),
+    )
+    .await;
     assert_eq!(report.verdict("db-login-type"), "failed", "{}", report.0);
     assert_eq!(
         report.diagnostics("db-login-type"),
@@ -265,8 +254,13 @@ async fn db_login_keys_and_the_type_question() {
     );
 
     // The TYPE column says Opaque; case and surrounding spaces do not matter.
-    let report =
-        check_with_answers(&env, "generic-secret", json!({"db-login-type": " opaque "})).await;
+    let report = check_with_answers(
+        &env,
+        LAB,
+        "generic-secret",
+        json!({"db-login-type": " opaque "}),
+    )
+    .await;
     report.assert_all_passed();
 }
 
@@ -382,7 +376,8 @@ async fn the_secret_count_is_read_from_the_cluster() {
     assert_eq!(report.verdict("secret-count"), "pending", "{}", report.0);
 
     // An old cluster would also list default-token-xxxxx; this one has only the learner's two.
-    let report = check_with_answers(&env, "beyond-the-notes", json!({"secret-count": "3"})).await;
+    let report =
+        check_with_answers(&env, LAB, "beyond-the-notes", json!({"secret-count": "3"})).await;
     assert_eq!(report.verdict("secret-count"), "failed", "{}", report.0);
     assert_eq!(
         report.diagnostics("secret-count"),
@@ -392,7 +387,7 @@ async fn the_secret_count_is_read_from_the_cluster() {
             "\"3\"".to_owned()
         )]
     );
-    check_with_answers(&env, "beyond-the-notes", json!({"secret-count": "2"}))
+    check_with_answers(&env, LAB, "beyond-the-notes", json!({"secret-count": "2"}))
         .await
         .assert_all_passed();
 }

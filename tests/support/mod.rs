@@ -1,6 +1,7 @@
 //! A fake Kubernetes API server for kubelab's integration tests, answering over real HTTP like
 //! the kube-apiserver 1.28 exchanges recorded in `tests/support/recorded/` (discovery, server-side
-//! apply with managedFields, list/watch with selectors, Status errors, namespace deletion), with
+//! apply with managedFields, list/watch with selectors, Status errors, namespace deletion,
+//! ServiceAccount tokens checked by RBAC, LimitRange/PodSecurity/ResourceQuota admission), with
 //! test hooks and an opt-in workload simulator standing in for controllers and a kubelet.
 
 // Each test module uses a different part of this support code; unused parts are not dead.
