@@ -242,7 +242,9 @@
   // Progress, times, the summary and the celebration come from the server (one GET of the
   // page), so they say exactly what a reload would.
   function refreshFromServer(then) {
-    fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    var lab = labRoot();
+    var page = lab && lab.dataset.lab ? "/labs/" + encodeURIComponent(lab.dataset.lab) : window.location.pathname;
+    fetch(page, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
@@ -362,14 +364,35 @@
     el.removeAttribute("title");
   }
 
+  // One live stream per visible page: browsers allow few connections per server over HTTP/1.1,
+  // so hidden tabs give theirs back and resynchronize when shown again.
+  var liveSource = null;
+
+  function stopLive() {
+    if (liveSource) {
+      liveSource.close();
+      liveSource = null;
+    }
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") {
+      stopLive();
+    } else if (!liveSource) {
+      startLive();
+    }
+  });
+  window.addEventListener("pagehide", stopLive);
+
   function startLive() {
     var live = document.getElementById("live");
     var url = live && live.getAttribute("data-live");
-    if (!url || !window.EventSource) {
+    if (!url || !window.EventSource || liveSource) {
       return;
     }
     live.hidden = false;
     var source = new EventSource(url);
+    liveSource = source;
     source.addEventListener("step", function (e) { onStepFragment(e.data); });
     source.addEventListener("objects", function (e) {
       var box = document.getElementById("live-objects");
@@ -384,8 +407,9 @@
     source.addEventListener("shutdown", function () { serverLost(live); });
     source.addEventListener("error", function () {
       serverLost(live);
-      if (source.readyState === EventSource.CLOSED) {
+      if (source.readyState === EventSource.CLOSED && liveSource === source) {
         // The browser gave up (an error page instead of a stream): try again later.
+        liveSource = null;
         window.setTimeout(startLive, 5000);
       }
     });

@@ -94,7 +94,10 @@ impl Cluster {
                 Err(e) => chain(&e),
                 Ok(()) => "the connection closed without an exit status".to_owned(),
             };
-            return Err(ClusterError::Unavailable {
+            // The API server answered; the stream ended early (e.g. the container restarted).
+            return Err(ClusterError::Api {
+                code: 500,
+                reason: "ExecInterrupted".to_owned(),
                 message: format!("running a command in Pod {namespace}/{pod} failed: {why}"),
             });
         };

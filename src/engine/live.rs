@@ -384,12 +384,15 @@ impl Engine {
             let now = super::now();
             let passed = status == super::StepStatus::Passed;
             let status_changed = previous.as_ref().is_none_or(|p| p.status != status);
-            if status_changed
+            // Only a pass is the learner's progress; a step nobody has tried yet is not "failed"
+            // because the watch looked at it.
+            if passed
+                && status_changed
                 && let Err(e) = store
                     .record_check(learner, &lab.id, &step.id, status.as_str(), passed, &now)
                     .await
             {
-                tracing::error!(lab = %lab.id, step = %step.id, error = %e, "recording a live verdict failed");
+                tracing::error!(lab = %lab.id, step = %step.id, error = %e, "recording a live pass failed");
             }
             if passed && status_changed {
                 let _ = self.start_current_step(lab).await;
@@ -416,6 +419,25 @@ impl Engine {
         }
         self.send_objects(lab, live);
         retry
+    }
+
+    /// After a reset: forgets what the open pages were last told about the lab and evaluates
+    /// every step again, so passes are recorded afresh and pages show the reset state.
+    pub(super) async fn forget_live(&self, lab: &Lab) {
+        let live = self
+            .inner
+            .live
+            .labs
+            .lock()
+            .ok()
+            .and_then(|labs| labs.get(&lab.id).cloned());
+        if let Some(live) = live {
+            if let Ok(mut last) = live.last.lock() {
+                last.steps.clear();
+            }
+            let all: BTreeSet<String> = lab.steps.iter().map(|s| s.id.clone()).collect();
+            self.refresh(lab, &live, &all).await;
+        }
     }
 
     /// Shares a verdict the Check button produced with the pages that have the lab open, so
@@ -596,7 +618,22 @@ async fn setup(
     lab_id: &str,
     live: &LabLive,
 ) -> Option<(Engine, Lab, LabWatches)> {
+    let mut idle_since: Option<tokio::time::Instant> = None;
     loop {
+        if live.tx.receiver_count() == 0 {
+            let since = *idle_since.get_or_insert_with(tokio::time::Instant::now);
+            if since.elapsed() >= IDLE {
+                if let Some(inner) = inner.upgrade()
+                    && let Ok(mut labs) = inner.live.labs.lock()
+                    && live.tx.receiver_count() == 0
+                {
+                    labs.remove(lab_id);
+                }
+                return None;
+            }
+        } else {
+            idle_since = None;
+        }
         let engine = Engine {
             inner: inner.upgrade()?,
         };

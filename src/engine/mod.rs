@@ -10,22 +10,29 @@ mod summary;
 pub use evaluate::StepContext;
 pub use live::{LiveEvent, LiveSubscription, ObjectSummary, WatchState};
 pub use report::{
-    AppliedObject, CheckReport, Health, KeptObject, ResetReport, SetupFailure, SetupReport,
-    StepReport, StepStatus,
+    AppliedObject, ApplyAction, CheckReport, Health, KeptObject, ObjectKey, ResetReport,
+    SetupFailure, SetupReport, StepReport, StepStatus,
 };
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::checks::{CheckSpec, Verdict};
-use crate::cluster::{Cluster, ClusterError, ObjectKey};
+use crate::cluster::{Cluster, ClusterError};
 use crate::labs::{Catalog, Lab, Step};
 use crate::store::{StepRecord, Store, StoreError};
+
+/// How many set-ups, checks and resets may talk to the cluster at once; more wait their turn
+/// (bounded by the web layer's request timeout), so a burst of clicks cannot flood the API server.
+const MAX_CLUSTER_WORK: usize = 16;
 
 /// Label put on every object kubelab applies, naming the lab it belongs to.
 pub const LAB_LABEL: &str = "kubelab.io/lab";
@@ -86,7 +93,9 @@ struct Inner {
     store: Store,
     learner: String,
     health: RwLock<Health>,
+    probing: AtomicBool,
     live: live::LiveHub,
+    cluster_work: Semaphore,
 }
 
 impl Engine {
@@ -99,7 +108,9 @@ impl Engine {
                 store,
                 learner: crate::store::LOCAL_LEARNER.to_owned(),
                 health: RwLock::new(Health::Unknown),
+                probing: AtomicBool::new(false),
                 live: live::LiveHub::default(),
+                cluster_work: Semaphore::new(MAX_CLUSTER_WORK),
             }),
         }
     }
@@ -201,6 +212,7 @@ impl Engine {
     /// **Set up**: server-side applies the step's manifests, labelled as the lab's.
     pub async fn setup(&self, lab_id: &str, step_id: &str) -> Result<SetupReport, EngineError> {
         let lab = self.lab(lab_id)?;
+        let _turn = self.cluster_turn().await;
         let step = self.step(lab, step_id)?;
         if step.manifests.is_empty() {
             return Err(EngineError::NothingToSetUp {
@@ -265,6 +277,7 @@ impl Engine {
     ) -> Result<StepReport, EngineError> {
         let lab = self.lab(lab_id)?;
         let step = self.step(lab, step_id)?;
+        let _turn = self.cluster_turn().await;
         let store = &self.inner.store;
         let learner = &self.inner.learner;
         let known: BTreeMap<String, String> = answers
@@ -400,31 +413,40 @@ impl Engine {
     /// lab's progress.
     pub async fn reset(&self, lab_id: &str) -> Result<ResetReport, EngineError> {
         let lab = self.lab(lab_id)?;
+        let _turn = self.cluster_turn().await;
         let cluster = &self.inner.cluster;
-        let mut candidates: Vec<ObjectKey> = Vec::new();
+        // (object, named only by a check): objects a check names are the learner's work and are
+        // removed only from the lab's own namespace, never from e.g. kube-system.
+        let mut candidates: Vec<(ObjectKey, bool)> = Vec::new();
         for step in &lab.steps {
             for m in &step.manifests {
-                candidates.push(ObjectKey {
-                    api_version: m.api_version.clone(),
-                    kind: m.kind.clone(),
-                    namespace: m.namespace.clone(),
-                    name: m.name.clone(),
-                });
+                candidates.push((
+                    ObjectKey {
+                        api_version: m.api_version.clone(),
+                        kind: m.kind.clone(),
+                        namespace: m.namespace.clone(),
+                        name: m.name.clone(),
+                    },
+                    false,
+                ));
             }
             for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
                 if let Some(name) = &find.name {
-                    candidates.push(ObjectKey {
-                        api_version: find.api_version.clone(),
-                        kind: find.kind.clone(),
-                        namespace: find.namespace.clone(),
-                        name: name.clone(),
-                    });
+                    candidates.push((
+                        ObjectKey {
+                            api_version: find.api_version.clone(),
+                            kind: find.kind.clone(),
+                            namespace: find.namespace.clone(),
+                            name: name.clone(),
+                        },
+                        true,
+                    ));
                 }
             }
         }
         let mut namespaced = Vec::new();
         let mut cluster_scoped = Vec::new();
-        for mut key in candidates {
+        for (mut key, named_by_check) in candidates {
             let is_namespaced = match cluster.is_namespaced(&key.api_version, &key.kind).await {
                 Ok(n) => n,
                 Err(ClusterError::UnknownKind { .. }) => continue,
@@ -432,6 +454,9 @@ impl Engine {
             };
             if is_namespaced {
                 key.namespace.get_or_insert_with(|| lab.namespace.clone());
+                if named_by_check && key.namespace.as_deref() != Some(lab.namespace.as_str()) {
+                    continue;
+                }
                 if !namespaced.contains(&key) {
                     namespaced.push(key);
                 }
@@ -476,14 +501,21 @@ impl Engine {
             .store
             .clear_lab(&self.inner.learner, &lab.id)
             .await?;
+        self.forget_live(lab).await;
         Ok(report)
     }
 
+    /// Waits for a turn to talk to the cluster (see [`MAX_CLUSTER_WORK`]).
+    async fn cluster_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.cluster_work.acquire().await.ok()
+    }
+
     fn set_reachable_if_unknown(&self) {
-        if !self.health().is_reachable() {
+        if !self.health().is_reachable() && !self.inner.probing.swap(true, Ordering::AcqRel) {
             let engine = self.clone();
             tokio::spawn(async move {
                 engine.refresh_health().await;
+                engine.inner.probing.store(false, Ordering::Release);
             });
         }
     }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::checks::Verdict;
-use crate::cluster::{ApplyAction, ObjectKey};
+pub use crate::cluster::{ApplyAction, ObjectKey};
 use crate::i18n::Text;
 
 /// The outcome of **Set up** for one step.

@@ -104,7 +104,8 @@ fn with_heading_ids(mut events: Vec<Event<'_>>) -> Vec<Event<'_>> {
                 }
                 j += 1;
             }
-            let base = explicit.unwrap_or_else(|| slug(&text));
+            // The prefix keeps lab headings from taking ids the page itself uses (`live`, `lab`).
+            let base = format!("h-{}", explicit.unwrap_or_else(|| slug(&text)));
             let mut unique = base.clone();
             let mut n = 1;
             while !used.insert(unique.clone()) {
@@ -216,10 +217,13 @@ mod tests {
         let html = render_markdown(
             "# Create the ConfigMap\n\n## 创建 ConfigMap\n\n## Create the ConfigMap\n",
         );
-        assert!(html.contains(r#"<h1 id="create-the-configmap">"#), "{html}");
-        assert!(html.contains(r#"<h2 id="创建-configmap">"#), "{html}");
         assert!(
-            html.contains(r#"<h2 id="create-the-configmap-1">"#),
+            html.contains(r#"<h1 id="h-create-the-configmap">"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<h2 id="h-创建-configmap">"#), "{html}");
+        assert!(
+            html.contains(r#"<h2 id="h-create-the-configmap-1">"#),
             "{html}"
         );
     }

@@ -67,14 +67,12 @@ impl Shutdown {
         self.tx.send_replace(true);
     }
 
-    /// Resolves once [`Shutdown::trigger`] was called, or on Ctrl-C / SIGTERM.
+    /// Resolves once [`Shutdown::trigger`] was called (startup calls it on Ctrl-C / SIGTERM and
+    /// on `RunningApp::stop`).
     fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut rx = self.tx.subscribe();
         async move {
-            tokio::select! {
-                _ = rx.wait_for(|stopping| *stopping) => {}
-                _ = crate::startup::shutdown_signal() => {}
-            }
+            let _ = rx.wait_for(|stopping| *stopping).await;
         }
     }
 }
@@ -274,7 +272,7 @@ impl Feed {
         self.done = true;
         self.receiver = None;
         self.queue
-            .push_back(Event::default().event("shutdown").data(""));
+            .push_back(Event::default().event("shutdown").data("stopping"));
     }
 
     fn push(&mut self, event: LiveEvent) {

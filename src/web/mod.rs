@@ -66,7 +66,7 @@ use crate::engine::Engine;
 /// Largest request body accepted (larger ones get 413).
 pub const MAX_BODY: usize = 64 * 1024;
 /// Longest a request may take before it is answered with 504.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The pages' Content-Security-Policy: nothing inline, nothing from elsewhere.
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 

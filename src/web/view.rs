@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::assets::{AssetUrls, urls};
 use super::i18n::Ui;
 use crate::checks::Verdict;
-use crate::cluster::ApplyAction;
+use crate::engine::ApplyAction;
 use crate::engine::{
     CheckReport, Engine, Health, ResetReport, SetupReport, StepReport, StepStatus,
 };
