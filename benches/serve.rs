@@ -17,6 +17,7 @@ fn settings(dir: &std::path::Path) -> Settings {
             kubeconfig: Some(dir.join("no-kubeconfig")),
             context: None,
         },
+        workshop: false,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::cluster::ClusterOptions;
 use crate::config::{CheckArgs, ClusterArgs, Command, ServeArgs};
 use crate::engine::{CheckReport, EngineError};
 use crate::labs::{self, LabSource};
-use crate::startup::{self, Settings};
+use crate::startup::{self, InstructorCredential, Settings};
 
 /// Runs one subcommand.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -44,8 +44,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         database_url,
         labs: labs_source(&args.cluster),
         cluster: cluster_options(&args.cluster),
+        workshop: args.workshop,
     })
     .await?;
+    if args.workshop {
+        let instructor = format!("{}/instructor", app.url());
+        match startup::instructor_credential(&app.engine, args.instructor_token.as_deref()).await? {
+            InstructorCredential::Given => {
+                println!("workshop mode: instructors sign in at {instructor} with the given token");
+            }
+            InstructorCredential::Generated(token) => {
+                println!(
+                    "workshop mode: instructors sign in at {instructor} with this token (shown once; \
+                     pass --instructor-token to choose another):\n\n    {token}\n"
+                );
+            }
+            InstructorCredential::Existing => {
+                println!(
+                    "workshop mode: instructors sign in at {instructor} with the token set earlier \
+                     (pass --instructor-token to replace it)"
+                );
+            }
+        }
+    }
     println!("kubelab is ready: open {}", app.url());
     app.wait().await?;
     Ok(ExitCode::SUCCESS)

@@ -51,6 +51,14 @@ pub struct ServeArgs {
     /// Progress database (`sqlite://PATH`; default: a file in the XDG data directory).
     #[arg(long, env = "KUBELAB_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Workshop mode: learners join a workshop with a code and each works in their own
+    /// namespace; an instructor creates and follows workshops at /instructor.
+    #[arg(long, env = "KUBELAB_WORKSHOP")]
+    pub workshop: bool,
+    /// The instructor's credential in workshop mode (at least 16 characters; default: the one
+    /// stored earlier, or a new one printed once).
+    #[arg(long, env = "KUBELAB_INSTRUCTOR_TOKEN", hide_env_values = true)]
+    pub instructor_token: Option<String>,
     /// Labs and cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,

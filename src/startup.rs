@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -25,6 +26,53 @@ pub struct Settings {
     pub labs: LabSource,
     /// How to reach the cluster.
     pub cluster: ClusterOptions,
+    /// Workshop mode: learners join workshops and get their own namespace; instructor pages.
+    pub workshop: bool,
+}
+
+/// How often running workshops are checked for their end time.
+pub const WORKSHOP_SWEEP: Duration = Duration::from_secs(60);
+
+/// What [`instructor_credential`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstructorCredential {
+    /// The token given on the command line is now the credential.
+    Given,
+    /// None was given or stored: this one was generated and stored (print it once).
+    Generated(String),
+    /// None was given, and the one stored earlier stays valid.
+    Existing,
+}
+
+/// Settles the instructor credential at start of a workshop server: `token` replaces the stored
+/// one; without it, a new one is generated only when none is stored yet.
+pub async fn instructor_credential(
+    engine: &Engine,
+    token: Option<&str>,
+) -> anyhow::Result<InstructorCredential> {
+    if let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) {
+        if token.len() < 16 {
+            anyhow::bail!("the instructor token must be at least 16 characters long");
+        }
+        engine
+            .set_instructor_token(token)
+            .await
+            .context("storing the instructor token")?;
+        return Ok(InstructorCredential::Given);
+    }
+    if engine
+        .has_instructor()
+        .await
+        .context("reading the instructor credential")?
+    {
+        return Ok(InstructorCredential::Existing);
+    }
+    let token = crate::engine::new_token();
+    engine
+        .set_instructor_token(&token)
+        .await
+        .context("storing the instructor token")?;
+    Ok(InstructorCredential::Generated(token))
 }
 
 /// A running kubelab server.
@@ -36,6 +84,7 @@ pub struct RunningApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     monitor: JoinHandle<()>,
+    sweeper: Option<JoinHandle<()>>,
 }
 
 impl RunningApp {
@@ -50,6 +99,9 @@ impl RunningApp {
             let _ = tx.send(());
         }
         self.monitor.abort();
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
         let _ = (&mut self.server).await;
         self.engine.store().close().await;
     }
@@ -58,6 +110,9 @@ impl RunningApp {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let result = (&mut self.server).await;
         self.monitor.abort();
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
         self.engine.store().close().await;
         result
             .context("server task failed")?
@@ -93,11 +148,18 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let cookie_key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
     let state = AppState {
         engine: engine.clone(),
-        config: Arc::new(WebConfig { cookie_key }),
+        config: Arc::new(WebConfig {
+            cookie_key,
+            loopback_only: addr.ip().is_loopback(),
+            workshop: settings.workshop,
+        }),
     };
     let live_streams = web::live::Shutdown::new();
     let app = web::router_with_shutdown(state, live_streams.clone());
     let monitor = engine.spawn_health_monitor();
+    let sweeper = settings
+        .workshop
+        .then(|| spawn_workshop_sweeper(engine.clone()));
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(
@@ -121,6 +183,23 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         shutdown: Some(tx),
         server,
         monitor,
+        sweeper,
+    })
+}
+
+/// Ends workshops whose time is up, every [`WORKSHOP_SWEEP`] (their namespaces go with them).
+fn spawn_workshop_sweeper(engine: Engine) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(WORKSHOP_SWEEP);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match engine.end_expired_workshops().await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "ended workshops whose time was up"),
+                Err(e) => tracing::warn!(error = %e, "could not end expired workshops"),
+            }
+        }
     })
 }
 

@@ -11,3 +11,5 @@ mod store;
 mod support;
 mod validate;
 mod web;
+mod workshop;
+mod workshop_web;

@@ -47,7 +47,7 @@ impl Engine {
                 finds.push(find);
             }
         }
-        let fetched = join_all(finds.iter().map(|f| self.fetch(f, &lab.namespace))).await;
+        let fetched = join_all(finds.iter().map(|f| self.fetch(f, lab))).await;
         let objects: HashMap<&Find, Result<Vec<Value>, ClusterError>> =
             finds.into_iter().zip(fetched).collect();
 
@@ -172,14 +172,14 @@ impl Engine {
                 let namespace = object
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str);
-                let key = WatchKey {
+                let (key, within) = self.scoped_key(WatchKey {
                     api_version: "v1".to_owned(),
                     kind: "Event".to_owned(),
                     namespace: namespace.map(str::to_owned),
-                };
+                });
                 let events = match self.cached(&key) {
                     Some(cache) => cache
-                        .snapshot(None, None)
+                        .snapshot_in(within.as_deref(), None, None)
                         .into_iter()
                         .filter(|e| {
                             e.pointer("/involvedObject/kind").and_then(Value::as_str) == Some(kind)
@@ -203,7 +203,10 @@ impl Engine {
             match checks::exec_target(check, objects, started) {
                 Err(verdict) => extras.settled = Some(verdict),
                 Ok(target) => {
-                    let namespace = target.namespace.as_deref().unwrap_or(&lab.namespace);
+                    let namespace = target
+                        .namespace
+                        .as_deref()
+                        .unwrap_or(self.namespace_for(lab));
                     let outcome = self
                         .inner
                         .cluster
@@ -241,34 +244,53 @@ impl Engine {
         Ok(extras)
     }
 
-    /// The objects a `find` names: one by name, or a list by selector.
-    pub(super) async fn fetch(
-        &self,
-        find: &Find,
-        lab_namespace: &str,
-    ) -> Result<Vec<Value>, ClusterError> {
+    /// The objects a `find` names: one by name, or a list by selector — from the shared watch
+    /// cache when one is running, from the API server otherwise. A workshop learner's finds read
+    /// their own namespace (the lab's Namespace is theirs); other namespaces are refused.
+    pub(super) async fn fetch(&self, find: &Find, lab: &Lab) -> Result<Vec<Value>, ClusterError> {
         let cluster = &self.inner.cluster;
         let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
-        let namespace = namespaced.then(|| {
-            find.namespace
-                .clone()
-                .unwrap_or_else(|| lab_namespace.to_owned())
-        });
-        let key = WatchKey {
+        let mut name = find.name.clone();
+        let namespace = if !namespaced {
+            if self.learner.namespace.is_some()
+                && find.kind == "Namespace"
+                && name.as_deref() == Some(lab.namespace.as_str())
+            {
+                name = Some(self.namespace_for(lab).to_owned());
+            }
+            None
+        } else {
+            match (&self.learner.namespace, &find.namespace) {
+                (Some(_), Some(other)) if *other != lab.namespace => {
+                    return Err(outside_workshop(other));
+                }
+                _ => Some(
+                    find.namespace
+                        .clone()
+                        .filter(|_| self.learner.namespace.is_none())
+                        .unwrap_or_else(|| self.namespace_for(lab).to_owned()),
+                ),
+            }
+        };
+        let (key, within) = self.scoped_key(WatchKey {
             api_version: find.api_version.clone(),
             kind: find.kind.clone(),
             namespace: namespace.clone(),
-        };
+        });
         if let Some(cache) = self.cached(&key) {
-            return Ok(cache.snapshot(find.name.as_deref(), find.selector.as_deref()));
+            return Ok(cache.snapshot_in(
+                within.as_deref(),
+                name.as_deref(),
+                find.selector.as_deref(),
+            ));
         }
-        match &find.name {
+        match name {
             Some(name) => {
                 let key = ObjectKey {
                     api_version: find.api_version.clone(),
                     kind: find.kind.clone(),
                     namespace,
-                    name: name.clone(),
+                    name,
                 };
                 Ok(cluster.get(&key).await?.into_iter().collect())
             }
@@ -283,5 +305,16 @@ impl Engine {
                     .await
             }
         }
+    }
+}
+
+/// The refusal a workshop learner's check gets when it would read another namespace.
+pub(super) fn outside_workshop(namespace: &str) -> ClusterError {
+    ClusterError::Api {
+        code: 403,
+        reason: "Forbidden".to_owned(),
+        message: format!(
+            "this check reads namespace {namespace}, outside your workshop namespace; it is not available in a workshop"
+        ),
     }
 }

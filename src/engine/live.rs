@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::cluster::{ClusterError, WatchHealth, WatchKey, WatchedKind};
 use crate::labs::Lab;
 
-use super::{Engine, EngineError, Inner, StepContext, StepReport, overall, summary};
+use super::{Engine, EngineError, Inner, Learner, StepContext, StepReport, overall, summary};
 
 /// Something a page with the lab open should show now.
 #[derive(Debug, Clone, Serialize)]
@@ -137,7 +137,7 @@ impl Engine {
                 .labs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            labs.entry(lab.id.clone())
+            labs.entry(self.live_key(&lab.id))
                 .or_insert_with(|| {
                     let (tx, _) = broadcast::channel(256);
                     Arc::new(LabLive {
@@ -154,6 +154,7 @@ impl Engine {
             if task.is_none() {
                 let handle = tokio::spawn(follow(
                     Arc::downgrade(&self.inner),
+                    self.learner.clone(),
                     lab.id.clone(),
                     live.clone(),
                 ));
@@ -178,8 +179,16 @@ impl Engine {
             .labs
             .lock()
             .ok()
-            .and_then(|labs| labs.get(lab_id).map(|l| l.tx.receiver_count()))
+            .and_then(|labs| {
+                labs.get(&self.live_key(lab_id))
+                    .map(|l| l.tx.receiver_count())
+            })
             .unwrap_or(0)
+    }
+
+    /// Open labs are followed per learner: learners see their own namespace's verdicts.
+    fn live_key(&self, lab_id: &str) -> String {
+        engine_key(&self.learner, lab_id)
     }
 
     fn cluster_event(&self) -> LiveEvent {
@@ -209,6 +218,22 @@ impl Engine {
             .ok()
             .and_then(|c| c.get(key).cloned())
             .filter(WatchedKind::is_ready)
+    }
+
+    /// The watch a key is served by, and the namespace to keep from it: a workshop learner's
+    /// namespaced kinds come from one all-namespaces watch shared by every learner, so the
+    /// number of watches does not grow with the number of learners.
+    pub(super) fn scoped_key(&self, key: WatchKey) -> (WatchKey, Option<String>) {
+        match (&self.learner.namespace, key.namespace) {
+            (Some(_), Some(ns)) => (
+                WatchKey {
+                    namespace: None,
+                    ..key
+                },
+                Some(ns),
+            ),
+            (_, namespace) => (WatchKey { namespace, ..key }, None),
+        }
     }
 
     /// Where a kind lives for a lab: the namespace for namespaced kinds, `None` otherwise.
@@ -348,7 +373,7 @@ impl Engine {
         let mut retry = BTreeSet::new();
         for step in lab.steps.iter().filter(|s| steps.contains(&s.id)) {
             let store = &self.inner.store;
-            let learner = &self.inner.learner;
+            let learner = &self.learner.id;
             let context = StepContext {
                 answers: store
                     .answers(learner, &lab.id, &step.id)
@@ -430,7 +455,7 @@ impl Engine {
             .labs
             .lock()
             .ok()
-            .and_then(|labs| labs.get(&lab.id).cloned());
+            .and_then(|labs| labs.get(&self.live_key(&lab.id)).cloned());
         if let Some(live) = live {
             if let Ok(mut last) = live.last.lock() {
                 last.steps.clear();
@@ -449,7 +474,7 @@ impl Engine {
             .labs
             .lock()
             .ok()
-            .and_then(|labs| labs.get(&report.lab).cloned());
+            .and_then(|labs| labs.get(&self.live_key(&report.lab)).cloned());
         if let Some(live) = live {
             if let Ok(mut last) = live.last.lock() {
                 last.steps.insert(report.step.clone(), report.clone());
@@ -472,6 +497,7 @@ impl Engine {
 
     /// The objects a lab sets up or its checks name, as the caches hold them now.
     fn lab_objects(&self, lab: &Lab) -> Vec<ObjectSummary> {
+        let within = self.learner.namespace.as_deref();
         let caches: Vec<WatchedKind> = self
             .inner
             .live
@@ -519,7 +545,7 @@ impl Engine {
         for step in &lab.steps {
             for m in &step.manifests {
                 for cache in find_cache(&m.api_version, &m.kind) {
-                    add(cache.snapshot(Some(&m.name), None));
+                    add(cache.snapshot_in(within, Some(&m.name), None));
                 }
             }
             for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
@@ -527,7 +553,7 @@ impl Engine {
                     continue;
                 }
                 for cache in find_cache(&find.api_version, &find.kind) {
-                    add(cache.snapshot(find.name.as_deref(), find.selector.as_deref()));
+                    add(cache.snapshot_in(within, find.name.as_deref(), find.selector.as_deref()));
                 }
             }
         }
@@ -537,8 +563,8 @@ impl Engine {
 
 /// The follower of one open lab: sets up its watches, evaluates every step once, then
 /// re-evaluates the steps whose watched objects change, until nobody has looked for a while.
-async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
-    let Some((engine, lab, watches)) = setup(&inner, &lab_id, &live).await else {
+async fn follow(inner: Weak<Inner>, learner: Arc<Learner>, lab_id: String, live: Arc<LabLive>) {
+    let Some((engine, lab, watches)) = setup(&inner, &learner, &lab_id, &live).await else {
         return;
     };
     let mut changes = engine.inner.cluster.changes();
@@ -552,7 +578,7 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
         let pause = if retry.is_empty() { IDLE / 3 } else { RETRY };
         tokio::select! {
             change = changes.recv() => match change {
-                Ok(change) => dirty.extend(steps_for(&watches, &change)),
+                Ok(change) => dirty.extend(steps_for(&watches, &learner, &change)),
                 Err(RecvError::Lagged(_)) => dirty.extend(all_steps.iter().cloned()),
                 Err(RecvError::Closed) => return,
             },
@@ -585,7 +611,7 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
                 if let Ok(mut labs) = inner.live.labs.lock()
                     && live.tx.receiver_count() == 0
                 {
-                    labs.remove(&lab_id);
+                    labs.remove(&engine_key(&learner, &lab_id));
                     return;
                 }
             }
@@ -598,7 +624,7 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
         tokio::time::sleep(DEBOUNCE).await;
         loop {
             match changes.try_recv() {
-                Ok(change) => dirty.extend(steps_for(&watches, &change)),
+                Ok(change) => dirty.extend(steps_for(&watches, &learner, &change)),
                 Err(broadcast::error::TryRecvError::Lagged(_)) => {
                     dirty.extend(all_steps.iter().cloned())
                 }
@@ -606,7 +632,10 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
             }
         }
         let Some(inner) = inner.upgrade() else { return };
-        let engine = Engine { inner };
+        let engine = Engine {
+            inner,
+            learner: learner.clone(),
+        };
         dirty.append(&mut retry);
         retry = engine.refresh(&lab, &live, &dirty).await;
     }
@@ -615,6 +644,7 @@ async fn follow(inner: Weak<Inner>, lab_id: String, live: Arc<LabLive>) {
 /// Starts the lab's watches, retrying while the cluster is unreachable.
 async fn setup(
     inner: &Weak<Inner>,
+    learner: &Arc<Learner>,
     lab_id: &str,
     live: &LabLive,
 ) -> Option<(Engine, Lab, LabWatches)> {
@@ -627,7 +657,7 @@ async fn setup(
                     && let Ok(mut labs) = inner.live.labs.lock()
                     && live.tx.receiver_count() == 0
                 {
-                    labs.remove(lab_id);
+                    labs.remove(&engine_key(learner, lab_id));
                 }
                 return None;
             }
@@ -636,6 +666,7 @@ async fn setup(
         }
         let engine = Engine {
             inner: inner.upgrade()?,
+            learner: learner.clone(),
         };
         let lab = engine.lab(lab_id).ok()?.clone();
         let result = match engine.lab_watches(&lab).await {
@@ -667,7 +698,20 @@ async fn setup(
     }
 }
 
-fn steps_for(watches: &LabWatches, change: &crate::cluster::Change) -> Vec<String> {
+fn engine_key(learner: &Learner, lab_id: &str) -> String {
+    format!("{}\n{lab_id}", learner.id)
+}
+
+fn steps_for(
+    watches: &LabWatches,
+    learner: &Learner,
+    change: &crate::cluster::Change,
+) -> Vec<String> {
+    if let (Some(mine), Some(theirs)) = (&learner.namespace, &change.namespace)
+        && mine != theirs
+    {
+        return Vec::new();
+    }
     watches
         .steps_by_key
         .iter()

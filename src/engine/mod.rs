@@ -6,6 +6,7 @@ mod evaluate;
 mod live;
 mod report;
 mod summary;
+mod workshop;
 
 pub use evaluate::StepContext;
 pub use live::{LiveEvent, LiveSubscription, ObjectSummary, WatchState};
@@ -13,6 +14,7 @@ pub use report::{
     AppliedObject, ApplyAction, CheckReport, Health, KeptObject, ObjectKey, ResetReport,
     SetupFailure, SetupReport, StepReport, StepStatus,
 };
+pub use workshop::{Grid, GridCell, GridRow, Joined, WorkshopRequest, new_token, token_hash};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +38,8 @@ const MAX_CLUSTER_WORK: usize = 16;
 
 /// Label put on every object kubelab applies, naming the lab it belongs to.
 pub const LAB_LABEL: &str = "kubelab.io/lab";
+/// Label naming the workshop learner an object was applied for.
+pub const LEARNER_LABEL: &str = "kubelab.io/learner";
 /// The standard managed-by label, set to `kubelab` on every applied object.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 
@@ -70,6 +74,18 @@ pub enum EngineError {
     /// The progress database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No workshop with this id or join code.
+    #[error("there is no workshop {0:?}")]
+    UnknownWorkshop(String),
+    /// No such learner in this workshop.
+    #[error("there is no learner {0:?} in this workshop")]
+    UnknownLearner(String),
+    /// The workshop cannot be joined or used (full, ended, expired).
+    #[error("{0}")]
+    WorkshopClosed(String),
+    /// A request that makes no sense (empty name, capacity 0...).
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 impl From<ClusterError> for EngineError {
@@ -85,13 +101,42 @@ impl From<ClusterError> for EngineError {
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
+    learner: Arc<Learner>,
+}
+
+/// Who an engine call acts for: the laptop's single learner, or a workshop learner confined to
+/// their own namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Learner {
+    /// Progress, answers and step starts are kept under this id.
+    pub id: String,
+    /// In a workshop, the learner's namespace: every namespaced object of every lab lives there,
+    /// cluster-wide kinds cannot be created, and checks read only there (plus cluster facts).
+    pub namespace: Option<String>,
+}
+
+impl Learner {
+    /// The single learner of a laptop kubelab, working in each lab's own namespace.
+    pub fn local() -> Learner {
+        Learner {
+            id: crate::store::LOCAL_LEARNER.to_owned(),
+            namespace: None,
+        }
+    }
+
+    /// A workshop learner confined to `namespace`.
+    pub fn in_namespace(id: impl Into<String>, namespace: impl Into<String>) -> Learner {
+        Learner {
+            id: id.into(),
+            namespace: Some(namespace.into()),
+        }
+    }
 }
 
 struct Inner {
     catalog: Arc<Catalog>,
     cluster: Cluster,
     store: Store,
-    learner: String,
     health: RwLock<Health>,
     probing: AtomicBool,
     live: live::LiveHub,
@@ -102,17 +147,35 @@ impl Engine {
     /// Builds an engine for the single local learner.
     pub fn new(catalog: Arc<Catalog>, cluster: Cluster, store: Store) -> Engine {
         Engine {
+            learner: Arc::new(Learner::local()),
             inner: Arc::new(Inner {
                 catalog,
                 cluster,
                 store,
-                learner: crate::store::LOCAL_LEARNER.to_owned(),
                 health: RwLock::new(Health::Unknown),
                 probing: AtomicBool::new(false),
                 live: live::LiveHub::default(),
                 cluster_work: Semaphore::new(MAX_CLUSTER_WORK),
             }),
         }
+    }
+
+    /// The same engine acting for `learner` (shares watches, store and cluster).
+    pub fn for_learner(&self, learner: Learner) -> Engine {
+        Engine {
+            inner: self.inner.clone(),
+            learner: Arc::new(learner),
+        }
+    }
+
+    /// Who this engine acts for.
+    pub fn learner(&self) -> &Learner {
+        &self.learner
+    }
+
+    /// The namespace `lab` works in for this learner.
+    pub(crate) fn namespace_for<'a>(&'a self, lab: &'a Lab) -> &'a str {
+        self.learner.namespace.as_deref().unwrap_or(&lab.namespace)
     }
 
     /// Every lab.
@@ -198,7 +261,7 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .lab_progress(&self.inner.learner, &lab.id)
+            .lab_progress(&self.learner.id, &lab.id)
             .await?)
     }
 
@@ -206,7 +269,7 @@ impl Engine {
     pub async fn all_progress(
         &self,
     ) -> Result<BTreeMap<String, BTreeMap<String, StepRecord>>, EngineError> {
-        Ok(self.inner.store.all_progress(&self.inner.learner).await?)
+        Ok(self.inner.store.all_progress(&self.learner.id).await?)
     }
 
     /// **Set up**: server-side applies the step's manifests, labelled as the lab's.
@@ -222,7 +285,7 @@ impl Engine {
         }
         self.inner
             .store
-            .start_step(&self.inner.learner, &lab.id, &step.id, &now())
+            .start_step(&self.learner.id, &lab.id, &step.id, &now())
             .await?;
         let mut report = SetupReport {
             lab: lab.id.clone(),
@@ -231,8 +294,42 @@ impl Engine {
             error: None,
         };
         for manifest in &step.manifests {
-            let object = labelled(&manifest.object, &lab.id);
-            match self.inner.cluster.apply(&object, &lab.namespace).await {
+            let mut object = labelled(&manifest.object, &lab.id);
+            if let Some(learner_namespace) = &self.learner.namespace {
+                match self.confine(lab, manifest, &mut object).await {
+                    Ok(Confined::Apply) => {}
+                    Ok(Confined::AlreadyThere) => {
+                        report.applied.push(AppliedObject {
+                            key: ObjectKey {
+                                api_version: manifest.api_version.clone(),
+                                kind: manifest.kind.clone(),
+                                namespace: None,
+                                name: learner_namespace.clone(),
+                            },
+                            action: ApplyAction::Unchanged,
+                        });
+                        continue;
+                    }
+                    Ok(Confined::Refused(why)) => {
+                        report.error = Some(SetupFailure {
+                            object: format!("{} {}", manifest.kind, manifest.name),
+                            file: manifest.file.clone(),
+                            message: why,
+                        });
+                        break;
+                    }
+                    Err(ClusterError::Unavailable { message }) => {
+                        return Err(EngineError::ClusterUnavailable(message));
+                    }
+                    Err(e) => return Err(EngineError::Cluster(e)),
+                }
+            }
+            match self
+                .inner
+                .cluster
+                .apply(&object, self.namespace_for(lab))
+                .await
+            {
                 Ok(applied) => {
                     self.set_reachable_if_unknown();
                     report.applied.push(AppliedObject {
@@ -267,6 +364,48 @@ impl Engine {
         Ok(report)
     }
 
+    /// In a workshop, rewrites a manifest's object into the learner's namespace — or says why it
+    /// cannot go there (a cluster-wide kind, another namespace). The lab's own Namespace is the
+    /// learner's namespace, which already exists.
+    async fn confine(
+        &self,
+        lab: &Lab,
+        manifest: &crate::labs::Manifest,
+        object: &mut Value,
+    ) -> Result<Confined, ClusterError> {
+        let learner_namespace = self.namespace_for(lab).to_owned();
+        let namespaced = self
+            .inner
+            .cluster
+            .is_namespaced(&manifest.api_version, &manifest.kind)
+            .await?;
+        if !namespaced {
+            if manifest.kind == "Namespace" && manifest.name == lab.namespace {
+                return Ok(Confined::AlreadyThere);
+            }
+            return Ok(Confined::Refused(format!(
+                "{} is a cluster-wide kind: in a workshop you can only create objects in your namespace {learner_namespace}",
+                manifest.kind
+            )));
+        }
+        if let Some(other) = manifest
+            .namespace
+            .as_deref()
+            .filter(|ns| *ns != lab.namespace)
+        {
+            return Ok(Confined::Refused(format!(
+                "this manifest names namespace {other}: in a workshop everything goes in your namespace {learner_namespace}"
+            )));
+        }
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("namespace".into(), Value::String(learner_namespace));
+            if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+                labels.insert(LEARNER_LABEL.into(), Value::String(self.learner.id.clone()));
+            }
+        }
+        Ok(Confined::Apply)
+    }
+
     /// **Check**: evaluates the step's checks against the cluster with the learner's `answers`
     /// (remembered for later checks) and records the outcome; a pass starts the next step.
     pub async fn check(
@@ -279,7 +418,7 @@ impl Engine {
         let step = self.step(lab, step_id)?;
         let _turn = self.cluster_turn().await;
         let store = &self.inner.store;
-        let learner = &self.inner.learner;
+        let learner = &self.learner.id;
         let known: BTreeMap<String, String> = answers
             .iter()
             .filter(|(id, answer)| {
@@ -354,7 +493,7 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .start_step(&self.inner.learner, &lab.id, &step.id, &now())
+            .start_step(&self.learner.id, &lab.id, &step.id, &now())
             .await?)
     }
 
@@ -368,7 +507,7 @@ impl Engine {
         let progress = self
             .inner
             .store
-            .lab_progress(&self.inner.learner, &lab.id)
+            .lab_progress(&self.learner.id, &lab.id)
             .await?;
         let current = lab
             .steps
@@ -377,7 +516,7 @@ impl Engine {
         if let Some(step) = current {
             self.inner
                 .store
-                .start_step(&self.inner.learner, &lab.id, &step.id, &now())
+                .start_step(&self.learner.id, &lab.id, &step.id, &now())
                 .await?;
         }
         Ok(current.map(|s| s.id.clone()))
@@ -389,7 +528,7 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .step_starts(&self.inner.learner, &lab.id)
+            .step_starts(&self.learner.id, &lab.id)
             .await?)
     }
 
@@ -404,7 +543,7 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .answers(&self.inner.learner, &lab.id, &step.id)
+            .answers(&self.learner.id, &lab.id, &step.id)
             .await?)
     }
 
@@ -454,9 +593,12 @@ impl Engine {
             };
             if is_namespaced {
                 key.namespace.get_or_insert_with(|| lab.namespace.clone());
-                if named_by_check && key.namespace.as_deref() != Some(lab.namespace.as_str()) {
+                if key.namespace.as_deref() != Some(lab.namespace.as_str())
+                    && (named_by_check || self.learner.namespace.is_some())
+                {
                     continue;
                 }
+                key.namespace = Some(self.namespace_for(lab).to_owned());
                 if !namespaced.contains(&key) {
                     namespaced.push(key);
                 }
@@ -478,6 +620,11 @@ impl Engine {
             }
         }
         for key in cluster_scoped {
+            if self.learner.namespace.is_some() {
+                // A workshop learner never owns cluster-wide objects, and the lab's Namespace
+                // is their own namespace, which outlives a reset.
+                continue;
+            }
             let Some(object) = cluster.get(&key).await? else {
                 continue;
             };
@@ -499,7 +646,7 @@ impl Engine {
         }
         self.inner
             .store
-            .clear_lab(&self.inner.learner, &lab.id)
+            .clear_lab(&self.learner.id, &lab.id)
             .await?;
         self.forget_live(lab).await;
         Ok(report)
@@ -547,6 +694,16 @@ pub(crate) fn overall(reports: &[CheckReport]) -> StepStatus {
         };
     }
     status
+}
+
+/// What a workshop does with one of a lab's manifests.
+enum Confined {
+    /// Apply it (rewritten into the learner's namespace).
+    Apply,
+    /// It is the lab's Namespace: the learner's namespace stands in for it.
+    AlreadyThere,
+    /// It cannot go into the learner's namespace; why.
+    Refused(String),
 }
 
 /// Adds the lab and managed-by labels to a manifest's object.

@@ -1,5 +1,6 @@
-//! Progress storage (sqlx): which steps each learner has passed, their answers and step starts —
-//! in a SQLite file by default, or in PostgreSQL (`postgres://…`) so several replicas can share it.
+//! Progress storage (sqlx): which steps each learner has passed, their answers and step starts,
+//! and workshops with their learners — in a SQLite file by default, or in PostgreSQL
+//! (`postgres://…`) so several replicas can share it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,10 @@ macro_rules! on_pool {
         }
     };
 }
+
+mod workshops;
+
+pub use workshops::{CODE_LENGTH, JoinOutcome, LearnerRecord, NewWorkshop, Workshop};
 
 // The SQL below uses `$n` placeholders, which both PostgreSQL and SQLite (as named parameters)
 // accept, and `INSERT … ON CONFLICT`, which both execute atomically per row.

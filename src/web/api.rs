@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::WebState;
 use super::error::WebError;
 use super::view::{done_count, step_state};
+use super::workshop::LearnerEngine;
 use crate::engine::{Engine, Health, ResetReport, StepReport};
 use crate::i18n::Text;
 use crate::labs::Lab;
@@ -105,13 +106,11 @@ pub struct LabList {
 }
 
 /// `GET /api/labs`: every lab with the learner's progress.
-pub async fn labs(State(state): State<WebState>) -> Result<Json<LabList>, WebError> {
-    let progress = state.engine.all_progress().await?;
-    let labs = state
-        .engine
-        .catalog()
-        .labs
-        .iter()
+pub async fn labs(learner: LearnerEngine) -> Result<Json<LabList>, WebError> {
+    let progress = learner.engine.all_progress().await?;
+    let labs = learner
+        .labs()
+        .into_iter()
         .map(|lab| LabSummary {
             id: lab.id.clone(),
             order: lab.order,
@@ -236,27 +235,29 @@ fn detail(lab: &Lab, progress: &BTreeMap<String, StepRecord>) -> LabDetail {
 
 /// `GET /api/labs/{lab}`: the lab, its steps, their checks and progress.
 pub async fn lab(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<LabDetail>, WebError> {
     let Path(lab_id) = path.map_err(bad_path)?;
-    let lab = state
-        .engine
-        .catalog()
+    let lab = learner
         .lab(&lab_id)
         .ok_or_else(|| WebError::UnknownLab(lab_id.clone()))?;
-    let progress = state.engine.lab_progress(&lab_id).await?;
-    Ok(Json(detail(lab, &progress)))
+    let progress = learner.engine.lab_progress(&lab_id).await?;
+    let mut detail = detail(lab, &progress);
+    if let Some(namespace) = &learner.engine.learner().namespace {
+        detail.namespace.clone_from(namespace);
+    }
+    Ok(Json(detail))
 }
 
 /// `POST /api/labs/{lab}/steps/{step}/setup`: the set-up report; 502 (same body) when the API
 /// server refused an object.
 pub async fn setup(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, WebError> {
     let Path((lab, step)) = path.map_err(bad_path)?;
-    let report = state.engine.setup(&lab, &step).await?;
+    let report = learner.engine.setup(&lab, &step).await?;
     let status = if report.error.is_some() {
         StatusCode::BAD_GATEWAY
     } else {
@@ -320,7 +321,7 @@ pub fn checked_answers(
 /// `POST /api/labs/{lab}/steps/{step}/check`: the step report (verdicts and diagnostics).
 /// Takes no body, or `{"answers": {"<check-id>": "..."}}`.
 pub async fn check(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Bytes,
 ) -> Result<Json<StepReport>, WebError> {
@@ -331,8 +332,8 @@ pub async fn check(
         serde_json::from_slice(&body)
             .map_err(|e| WebError::BadRequest(format!("the body is not a check request: {e}")))?
     };
-    let answers = checked_answers(&state.engine, &lab, &step, body.answers)?;
-    Ok(Json(state.engine.check(&lab, &step, &answers).await?))
+    let answers = checked_answers(&learner.engine, &lab, &step, body.answers)?;
+    Ok(Json(learner.engine.check(&lab, &step, &answers).await?))
 }
 
 /// `POST /api/labs/{lab}/steps/{step}/start` body.
@@ -349,11 +350,11 @@ pub struct Started {
 /// `POST /api/labs/{lab}/steps/{step}/start`: records that the learner started the step (the
 /// first time only) and says when.
 pub async fn start(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Started>, WebError> {
     let Path((lab, step)) = path.map_err(bad_path)?;
-    let started_at = state.engine.start_step(&lab, &step).await?;
+    let started_at = learner.engine.start_step(&lab, &step).await?;
     Ok(Json(Started {
         lab,
         step,
@@ -363,11 +364,11 @@ pub async fn start(
 
 /// `POST /api/labs/{lab}/reset`: what was deleted and kept.
 pub async fn reset(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ResetReport>, WebError> {
     let Path(lab) = path.map_err(bad_path)?;
-    Ok(Json(state.engine.reset(&lab).await?))
+    Ok(Json(learner.engine.reset(&lab).await?))
 }
 
 /// `/api/...` that matches nothing.

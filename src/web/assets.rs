@@ -5,15 +5,15 @@ use std::sync::OnceLock;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::Embed;
 use serde::Deserialize;
 
-use super::WebState;
 use super::error::{PageError, WebError};
 use super::lang::UiLang;
+use super::workshop::LearnerEngine;
 
 #[derive(Embed)]
 #[folder = "static/"]
@@ -118,16 +118,14 @@ pub const IMAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 /// `GET /labs/{lab}/images/{file}`: one of the lab's images, with its type, a strict CSP,
 /// `nosniff`, an `ETag` and a short cache (`304` on a matching `If-None-Match`).
 pub async fn lab_image(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     UiLang(lang): UiLang,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let not_found = |what: String| PageError::new(WebError::NotFound(what), lang, false);
     let Path((lab_id, file)) = path.map_err(|e| not_found(e.body_text()))?;
-    let image = state
-        .engine
-        .catalog()
+    let image = learner
         .lab(&lab_id)
         .and_then(|lab| lab.images.get(&file))
         .ok_or_else(|| not_found(format!("/labs/{lab_id}/images/{file}")))?;

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
-use super::i18n::{Ui, ui};
+use super::i18n::{Ui, ui, ws_like};
 use super::view::{Chrome, ProblemView};
 use crate::engine::EngineError;
 use crate::i18n::Lang;
@@ -64,6 +64,15 @@ pub enum WebError {
     /// The request body is larger than kubelab accepts.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// No credential for something that needs one (no workshop session, no instructor token).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A credential that is not good enough (wrong instructor token).
+    #[error("refused: {0}")]
+    Forbidden(String),
+    /// The workshop is full, has ended or has expired.
+    #[error("{0}")]
+    WorkshopClosed(String),
     /// A bug in kubelab (a template that fails to render...), logged.
     #[error("internal error: {0}")]
     Internal(String),
@@ -84,6 +93,11 @@ impl From<EngineError> for WebError {
                 tracing::error!(error = %e, "progress database failed while serving a request");
                 WebError::Store
             }
+            EngineError::UnknownWorkshop(_) | EngineError::UnknownLearner(_) => {
+                WebError::NotFound(e.to_string())
+            }
+            EngineError::WorkshopClosed(message) => WebError::WorkshopClosed(message),
+            EngineError::BadRequest(message) => WebError::BadRequest(message),
         }
     }
 }
@@ -103,7 +117,9 @@ impl WebError {
                 StatusCode::NOT_FOUND
             }
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::NothingToSetUp { .. } => StatusCode::CONFLICT,
+            WebError::NothingToSetUp { .. } | WebError::WorkshopClosed(_) => StatusCode::CONFLICT,
+            WebError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::ClusterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Cluster(_) => StatusCode::BAD_GATEWAY,
             WebError::Store | WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,6 +145,9 @@ impl WebError {
             WebError::UnsupportedMediaType(_) => "unsupported_media_type",
             WebError::PayloadTooLarge => "payload_too_large",
             WebError::Internal(_) => "internal",
+            WebError::Unauthorized(_) => "unauthorized",
+            WebError::Forbidden(_) => "forbidden",
+            WebError::WorkshopClosed(_) => "workshop_closed",
         }
     }
 
@@ -142,6 +161,7 @@ impl WebError {
             WebError::Csrf(why) => (t.csrf_failed, why.clone()),
             WebError::Store => (t.error_title, t.store_failed.to_owned()),
             WebError::NothingToSetUp { .. } => (t.nothing_to_set_up, String::new()),
+            WebError::WorkshopClosed(message) => (ws_like(t).closed_title, message.clone()),
             _ => (t.error_title, self.to_string()),
         };
         ProblemView {

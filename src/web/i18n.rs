@@ -409,6 +409,254 @@ pub fn ui(lang: Lang) -> &'static Ui {
     }
 }
 
+/// The words of workshop mode (joining, the learner's banner, the instructor pages).
+#[derive(Debug)]
+pub struct Ws {
+    /// The join page's heading.
+    pub join_title: &'static str,
+    /// The join page's introduction.
+    pub join_intro: &'static str,
+    /// Join code field label.
+    pub join_code: &'static str,
+    /// Display name field label.
+    pub join_name: &'static str,
+    /// Under the name field.
+    pub join_name_help: &'static str,
+    /// Join button.
+    pub join_button: &'static str,
+    /// Error title: the workshop is full, ended or expired.
+    pub closed_title: &'static str,
+    /// Why an API call without a workshop session is refused.
+    pub no_session: &'static str,
+    /// Before the workshop's name.
+    pub workshop_label: &'static str,
+    /// Before the learner's display name.
+    pub you_are: &'static str,
+    /// Before the learner's namespace.
+    pub your_namespace: &'static str,
+    /// Before the workshop's end time.
+    pub ends_at: &'static str,
+    /// Heading of the own-terminal note.
+    pub terminal_title: &'static str,
+    /// The own-terminal note.
+    pub terminal_help: &'static str,
+    /// Kubeconfig download link.
+    pub download_kubeconfig: &'static str,
+    /// Instructor area name.
+    pub instructor: &'static str,
+    /// Instructor sign-in heading.
+    pub login_title: &'static str,
+    /// Instructor sign-in explanation.
+    pub login_help: &'static str,
+    /// Token field label.
+    pub token: &'static str,
+    /// Sign-in button.
+    pub sign_in: &'static str,
+    /// Why a sign-in was refused.
+    pub wrong_token: &'static str,
+    /// Why an instructor page was refused without a credential.
+    pub need_instructor: &'static str,
+    /// Heading of the workshop list.
+    pub workshops: &'static str,
+    /// Empty workshop list.
+    pub no_workshops: &'static str,
+    /// Heading of the create form.
+    pub create_title: &'static str,
+    /// Workshop name field.
+    pub name: &'static str,
+    /// Labs field.
+    pub labs: &'static str,
+    /// Capacity field.
+    pub capacity: &'static str,
+    /// Duration field.
+    pub hours: &'static str,
+    /// Create button.
+    pub create_button: &'static str,
+    /// Join code column.
+    pub col_code: &'static str,
+    /// Learner count column.
+    pub col_learners: &'static str,
+    /// State column.
+    pub col_state: &'static str,
+    /// A running workshop.
+    pub running: &'static str,
+    /// An ended workshop.
+    pub ended: &'static str,
+    /// Before the join link.
+    pub join_link: &'static str,
+    /// Heading of the grid.
+    pub grid_title: &'static str,
+    /// Under the grid heading.
+    pub grid_help: &'static str,
+    /// Empty grid.
+    pub no_learners: &'static str,
+    /// Learner column.
+    pub learner: &'static str,
+    /// Row actions column.
+    pub actions: &'static str,
+    /// Reset button.
+    pub reset: &'static str,
+    /// Reset every lab.
+    pub all_labs: &'static str,
+    /// Extend button.
+    pub extend: &'static str,
+    /// End button.
+    pub end: &'static str,
+    /// End confirmation text.
+    pub end_confirm: &'static str,
+    /// End confirmation button.
+    pub end_yes: &'static str,
+    /// Back link to the list.
+    pub all_workshops: &'static str,
+    /// Grid cell: passed.
+    pub cell_passed: &'static str,
+    /// Grid cell: failed.
+    pub cell_failed: &'static str,
+    /// Grid cell: pending.
+    pub cell_pending: &'static str,
+    /// Grid cell: error.
+    pub cell_error: &'static str,
+    /// Grid cell: started.
+    pub cell_started: &'static str,
+    /// Grid cell: not started.
+    pub cell_none: &'static str,
+    /// After a number of minutes.
+    pub minutes: &'static str,
+}
+
+static WS_EN: Ws = Ws {
+    join_title: "Join a workshop",
+    join_intro: "Enter the code your instructor gave you and the name they will see. You get your own namespace on the workshop's cluster.",
+    join_code: "Join code",
+    join_name: "Your name",
+    join_name_help: "1 to 40 characters; the instructor sees it next to your progress.",
+    join_button: "Join",
+    closed_title: "This workshop cannot be used",
+    no_session: "join a workshop first (no valid workshop session)",
+    workshop_label: "Workshop",
+    you_are: "Signed in as",
+    your_namespace: "Your namespace",
+    ends_at: "Ends at",
+    terminal_title: "Use your own terminal",
+    terminal_help: "Download your kubeconfig; it works only in your namespace and until the workshop ends. Then run:",
+    download_kubeconfig: "Download kubeconfig",
+    instructor: "Instructor",
+    login_title: "Instructor sign-in",
+    login_help: "Use the instructor token kubelab printed when it started in workshop mode (or the one given with --instructor-token).",
+    token: "Instructor token",
+    sign_in: "Sign in",
+    wrong_token: "the instructor token is not right",
+    need_instructor: "this needs the instructor credential",
+    workshops: "Workshops",
+    no_workshops: "No workshops yet.",
+    create_title: "Create a workshop",
+    name: "Name",
+    labs: "Labs",
+    capacity: "Learners (at most)",
+    hours: "Duration (hours)",
+    create_button: "Create",
+    col_code: "Code",
+    col_learners: "Learners",
+    col_state: "State",
+    running: "running",
+    ended: "ended",
+    join_link: "Join link",
+    grid_title: "Learners × steps",
+    grid_help: "Refreshes every few seconds. A number is the minutes a learner has spent on a step not done yet.",
+    no_learners: "Nobody has joined yet. Share the join link.",
+    learner: "Learner",
+    actions: "Actions",
+    reset: "Reset",
+    all_labs: "all labs",
+    extend: "Extend by 1 hour",
+    end: "End workshop",
+    end_confirm: "Ending deletes every learner's namespace and everything in it; their sessions stop working. This cannot be undone.",
+    end_yes: "Yes, end it now",
+    all_workshops: "All workshops",
+    cell_passed: "passed",
+    cell_failed: "failed",
+    cell_pending: "pending",
+    cell_error: "error",
+    cell_started: "started",
+    cell_none: "not started",
+    minutes: "min",
+};
+
+static WS_ZH: Ws = Ws {
+    join_title: "加入工作坊",
+    join_intro: "输入讲师给你的加入码，以及讲师能看到的名字。你会在工作坊的集群上得到自己的命名空间。",
+    join_code: "加入码",
+    join_name: "你的名字",
+    join_name_help: "1 到 40 个字符；讲师会在你的进度旁看到它。",
+    join_button: "加入",
+    closed_title: "无法使用这个工作坊",
+    no_session: "请先加入工作坊（没有有效的工作坊会话）",
+    workshop_label: "工作坊",
+    you_are: "当前身份",
+    your_namespace: "你的命名空间",
+    ends_at: "结束时间",
+    terminal_title: "使用你自己的终端",
+    terminal_help: "下载你的 kubeconfig；它只对你的命名空间有效，直到工作坊结束。然后运行：",
+    download_kubeconfig: "下载 kubeconfig",
+    instructor: "讲师",
+    login_title: "讲师登录",
+    login_help: "使用 kubelab 以工作坊模式启动时打印的讲师令牌（或用 --instructor-token 指定的令牌）。",
+    token: "讲师令牌",
+    sign_in: "登录",
+    wrong_token: "讲师令牌不正确",
+    need_instructor: "这需要讲师凭据",
+    workshops: "工作坊",
+    no_workshops: "还没有工作坊。",
+    create_title: "创建工作坊",
+    name: "名称",
+    labs: "实验",
+    capacity: "学员人数上限",
+    hours: "时长（小时）",
+    create_button: "创建",
+    col_code: "加入码",
+    col_learners: "学员",
+    col_state: "状态",
+    running: "进行中",
+    ended: "已结束",
+    join_link: "加入链接",
+    grid_title: "学员 × 步骤",
+    grid_help: "每隔几秒刷新。数字表示学员在尚未完成的步骤上已用的分钟数。",
+    no_learners: "还没有人加入。请分享加入链接。",
+    learner: "学员",
+    actions: "操作",
+    reset: "重置",
+    all_labs: "全部实验",
+    extend: "延长 1 小时",
+    end: "结束工作坊",
+    end_confirm: "结束会删除每位学员的命名空间及其中的一切，他们的会话将失效。此操作无法撤销。",
+    end_yes: "是的，立即结束",
+    all_workshops: "全部工作坊",
+    cell_passed: "已通过",
+    cell_failed: "未通过",
+    cell_pending: "等待中",
+    cell_error: "出错",
+    cell_started: "已开始",
+    cell_none: "未开始",
+    minutes: "分钟",
+};
+
+/// The workshop words in the language of `t`.
+pub fn ws_like(t: &Ui) -> &'static Ws {
+    if t.html_lang == ZH.html_lang {
+        &WS_ZH
+    } else {
+        &WS_EN
+    }
+}
+
+/// The workshop words in `lang`.
+pub fn ws(lang: Lang) -> &'static Ws {
+    match lang {
+        Lang::En => &WS_EN,
+        Lang::Zh => &WS_ZH,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +666,11 @@ mod tests {
         assert_ne!(ui(Lang::En).check, ui(Lang::Zh).check);
         assert_eq!(ui(Lang::Zh).html_lang, "zh-CN");
         assert_eq!(ui(Lang::En).html_lang, "en");
+    }
+
+    #[test]
+    fn workshop_words_exist_in_both_languages() {
+        assert_ne!(ws(Lang::En).join_title, ws(Lang::Zh).join_title);
+        assert_ne!(ws(Lang::En).end_confirm, ws(Lang::Zh).end_confirm);
     }
 }

@@ -31,6 +31,7 @@ use super::error::{PageError, WebError};
 use super::i18n::{Ui, ui};
 use super::lang::UiLang;
 use super::view::{LiveObjectRow, ResultView, age_text, seconds_since};
+use super::workshop::LearnerEngine;
 use crate::engine::{Engine, Health, LiveEvent, ObjectSummary, StepReport, WatchState};
 use crate::i18n::Lang;
 
@@ -124,6 +125,7 @@ impl Connection {
 /// `GET /labs/{lab}/events`: the lab's live feed.
 pub async fn events(
     State(state): State<WebState>,
+    learner: LearnerEngine,
     UiLang(lang): UiLang,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
@@ -134,11 +136,11 @@ pub async fn events(
             false,
         )
     })?;
-    if state.engine.catalog().lab(&lab_id).is_none() {
+    if learner.lab(&lab_id).is_none() {
         return Err(PageError::new(WebError::UnknownLab(lab_id), lang, false));
     }
     let feed = Feed {
-        engine: state.engine.clone(),
+        engine: learner.engine,
         lab: lab_id,
         lang,
         queue: VecDeque::from([Event::default()

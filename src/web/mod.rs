@@ -36,16 +36,48 @@
 //! | `GET /readyz` | `{labs, database: "ok", cluster: {state: "unknown"\|"reachable"\|"unreachable", version?, message?}}`; 503 when the database does not answer (never because of the cluster) |
 //!
 //! Static files are under `/static/...` (embedded; cache-busting `?v=<hash>`).
+//!
+//! # Workshop mode (`kubelab serve --workshop`)
+//!
+//! Every page, API and live handler above goes through [`workshop::LearnerEngine`]: the learner
+//! behind the `kubelab_session` cookie, confined to their namespace and to the workshop's labs
+//! (others: 404). Without a session, `/` shows the join form, other pages redirect there and
+//! the API answers 401 `unauthorized`. A full, ended or expired workshop is 409
+//! `workshop_closed`.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET/POST /join/{code}`, `POST /join` | join (fields `name`, and `code` for `/join`); sets the session cookie and goes home; a browser with a session just goes home |
+//! | `GET /kubeconfig` | the learner's kubeconfig (attachment `kubelab-<namespace>.kubeconfig`) |
+//! | `GET/POST /instructor/login` | sign in with the instructor token (signed cookie `kubelab_instructor`); wrong token 403 |
+//! | `GET /instructor`, `POST /instructor/workshops` | the workshops; create one (`name`, `lab`…, `capacity`, `hours`) |
+//! | `GET /instructor/workshops/{id}` (`/grid`: the grid alone) | join code and link, learners × steps, actions |
+//! | `POST /instructor/workshops/{id}/extend` \| `/end` \| `/learners/{learner}/reset` (`lab`, empty for all) | actions |
+//!
+//! The instructor API takes `Authorization: Bearer <token>` or the instructor cookie (else
+//! 401 `unauthorized`, or 403 `forbidden` for a wrong token):
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /api/instructor/workshops` | `{"workshops": [{id, name, code, labs, capacity, created_at, expires_at, ended_at, running, join_url}]}` |
+//! | `POST /api/instructor/workshops` | body `{name, labs, capacity, hours}` → 201 with the workshop |
+//! | `GET /api/instructor/workshops/{id}/grid` | `{workshop, steps: [[lab, step]], learners: [{learner, cells: [{state, stuck_minutes}]}]}` |
+//! | `POST /api/instructor/workshops/{id}/extend` | optional `{"hours": 1..24}` (default 1) → the workshop |
+//! | `POST /api/instructor/workshops/{id}/end` | `{id, deleted}` (namespaces deleted) |
+//! | `POST /api/instructor/workshops/{id}/learners/{learner}/reset` | optional `{"lab": "..."}` (default: all) → `{workshop, learner, lab}` |
 
 pub mod api;
 pub mod assets;
 pub mod csrf;
 pub mod error;
+pub mod host;
 pub mod i18n;
+pub mod instructor;
 pub mod lang;
 pub mod live;
 pub mod pages;
 pub mod view;
+pub mod workshop;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +107,11 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 pub struct WebConfig {
     /// Key for signing cookies (language choice, CSRF token); 64 random bytes per start is fine.
     pub cookie_key: Vec<u8>,
+    /// Listening on loopback: answer only requests addressed to a loopback name (DNS rebinding).
+    pub loopback_only: bool,
+    /// Workshop mode: learners join with a code and work in their own namespace; the instructor
+    /// pages and API exist (see [`workshop`] and [`instructor`]).
+    pub workshop: bool,
 }
 
 /// Everything a handler needs.
@@ -95,6 +132,8 @@ pub struct WebState {
     pub key: Key,
     /// Ends the live streams when the server stops.
     pub shutdown: live::Shutdown,
+    /// Workshop mode (see [`WebConfig::workshop`]).
+    pub workshop: bool,
 }
 
 /// The signing key from the configured bytes; a random one (with a warning) if they are too
@@ -122,27 +161,77 @@ pub fn router(state: AppState) -> Router {
 /// [`router`], whose live streams (`/labs/{lab}/events`) also end when `shutdown` is
 /// triggered — trigger it when graceful shutdown starts, or it waits for browsers to hang up.
 pub fn router_with_shutdown(state: AppState, shutdown: live::Shutdown) -> Router {
+    let loopback_only = state.config.loopback_only;
     let web = WebState {
         engine: state.engine,
         key: cookie_key(&state.config.cookie_key),
         shutdown,
+        workshop: state.config.workshop,
     };
-    let pages = Router::new()
+    let mut pages = Router::new()
         .route("/", get(pages::home))
         .route("/labs/{lab}", get(pages::lab))
         .route("/labs/{lab}/steps/{step}", get(pages::step))
         .route("/labs/{lab}/steps/{step}/setup", post(pages::setup))
         .route("/labs/{lab}/steps/{step}/check", post(pages::check))
-        .route("/labs/{lab}/reset", post(pages::reset))
+        .route("/labs/{lab}/reset", post(pages::reset));
+    if web.workshop {
+        pages = pages
+            .route(
+                "/join/{code}",
+                get(workshop::join_page).post(workshop::join_with_code),
+            )
+            .route("/join", post(workshop::join))
+            .route("/kubeconfig", get(workshop::kubeconfig))
+            .route(
+                "/instructor/login",
+                get(instructor::login_page).post(instructor::login),
+            )
+            .route("/instructor", get(instructor::list))
+            .route("/instructor/workshops", post(instructor::create))
+            .route("/instructor/workshops/{id}", get(instructor::workshop))
+            .route(
+                "/instructor/workshops/{id}/grid",
+                get(instructor::grid_fragment),
+            )
+            .route(
+                "/instructor/workshops/{id}/extend",
+                post(instructor::extend_page),
+            )
+            .route("/instructor/workshops/{id}/end", post(instructor::end_page))
+            .route(
+                "/instructor/workshops/{id}/learners/{learner}/reset",
+                post(instructor::reset_page),
+            );
+    }
+    let pages = pages
         .layer(from_fn_with_state(web.key.clone(), csrf::protect))
         .layer(from_fn(lang::toggle));
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/labs", get(api::labs))
         .route("/labs/{lab}", get(api::lab))
         .route("/labs/{lab}/steps/{step}/setup", post(api::setup))
         .route("/labs/{lab}/steps/{step}/check", post(api::check))
         .route("/labs/{lab}/steps/{step}/start", post(api::start))
-        .route("/labs/{lab}/reset", post(api::reset))
+        .route("/labs/{lab}/reset", post(api::reset));
+    if web.workshop {
+        api = api
+            .route(
+                "/instructor/workshops",
+                get(instructor::api_list).post(instructor::api_create),
+            )
+            .route("/instructor/workshops/{id}/grid", get(instructor::api_grid))
+            .route(
+                "/instructor/workshops/{id}/extend",
+                post(instructor::api_extend),
+            )
+            .route("/instructor/workshops/{id}/end", post(instructor::api_end))
+            .route(
+                "/instructor/workshops/{id}/learners/{learner}/reset",
+                post(instructor::api_reset),
+            );
+    }
+    let api = api
         .fallback(api::not_found)
         .layer(from_fn(api::same_site_only));
     Router::new()
@@ -180,6 +269,7 @@ pub fn router_with_shutdown(state: AppState, shutdown: live::Shutdown) -> Router
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
+        .layer(from_fn_with_state(loopback_only, host::guard))
         .layer(TraceLayer::new_for_http())
         .with_state(web)
 }

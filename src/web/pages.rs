@@ -15,12 +15,13 @@ use super::WebState;
 use super::api::{ANSWER_FIELD_PREFIX, checked_answers};
 use super::csrf::CsrfToken;
 use super::error::{PageError, WebError};
-use super::i18n::{Ui, ui};
+use super::i18n::{Ui, Ws, ui, ws};
 use super::lang::UiLang;
 use super::view::{
     Badge, Chrome, QuestionView, RecapRow, ResetView, ResultView, done_count, duration_text,
     seconds_between, seconds_since, state_label, step_state, with_copy_buttons,
 };
+use super::workshop::{JoinPage, LearnerEngine, Refusal, WorkshopBanner};
 use crate::engine::EngineError;
 use crate::i18n::Lang;
 
@@ -49,7 +50,9 @@ pub struct LabCard {
 pub struct HomePage {
     c: Chrome,
     t: &'static Ui,
+    w: &'static Ws,
     labs: Vec<LabCard>,
+    workshop: Option<WorkshopBanner>,
 }
 
 /// The lab shown on its page.
@@ -156,17 +159,25 @@ pub async fn home(
     State(state): State<WebState>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
-) -> Result<HomePage, PageError> {
+    learner: Result<LearnerEngine, Refusal>,
+) -> Result<Response, PageError> {
+    let learner = match learner {
+        Ok(learner) => learner,
+        // In workshop mode, a browser without a session is asked to join one.
+        Err(Refusal::NoSession { .. }) => {
+            return Ok(JoinPage::new(&state.engine, lang, csrf, None).into_response());
+        }
+        Err(refusal) => return Ok(refusal.into_response()),
+    };
     let t = ui(lang);
-    let engine = &state.engine;
+    let engine = &learner.engine;
     let progress = engine
         .all_progress()
         .await
         .map_err(|e| PageError::new(e, lang, false))?;
-    let labs = engine
-        .catalog()
-        .labs
-        .iter()
+    let labs = learner
+        .labs()
+        .into_iter()
         .enumerate()
         .map(|(i, lab)| {
             let total = lab.steps.len();
@@ -195,13 +206,16 @@ pub async fn home(
     Ok(HomePage {
         c: Chrome::new(engine, lang, t, csrf, "/".to_owned()),
         t,
+        w: ws(lang),
         labs,
-    })
+        workshop: learner.session.as_ref().map(WorkshopBanner::new),
+    }
+    .into_response())
 }
 
 /// Builds the lab page, with an optional result in one step's panel and notices at the top.
 async fn lab_page(
-    state: &WebState,
+    learner: &LearnerEngine,
     lang: Lang,
     csrf: String,
     lab_id: &str,
@@ -210,10 +224,11 @@ async fn lab_page(
     notice: Option<ResultView>,
 ) -> Result<LabPage, WebError> {
     let t = ui(lang);
-    let engine = &state.engine;
-    let labs = &engine.catalog().labs;
+    let engine = &learner.engine;
+    let labs = learner.labs();
     let (number, lab) = labs
         .iter()
+        .copied()
         .enumerate()
         .find(|(_, l)| l.id == lab_id)
         .ok_or_else(|| WebError::UnknownLab(lab_id.to_owned()))?;
@@ -326,7 +341,11 @@ async fn lab_page(
             title: lab.title.get(lang).to_owned(),
             summary: lab.summary.get(lang).to_owned(),
             intro_html: with_copy_buttons(lab.intro_html.get(lang), t),
-            namespace: lab.namespace.clone(),
+            namespace: engine
+                .learner()
+                .namespace
+                .clone()
+                .unwrap_or_else(|| lab.namespace.clone()),
             done,
             total: steps.len(),
             complete,
@@ -345,33 +364,31 @@ async fn lab_page(
 
 /// `GET /labs/{lab}`.
 pub async fn lab(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<LabPage, PageError> {
     let Path(lab_id) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
     // Opening the lab starts its current step (for `since: step` checks and the step timer).
-    state
+    learner
         .engine
         .open_lab(&lab_id)
         .await
         .map_err(|e| PageError::new(e, lang, false))?;
-    lab_page(&state, lang, csrf, &lab_id, None, None, None)
+    lab_page(&learner, lang, csrf, &lab_id, None, None, None)
         .await
         .map_err(|e| PageError::new(e, lang, false))
 }
 
 /// `GET /labs/{lab}/steps/{step}`: the step's place on its lab page.
 pub async fn step(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     UiLang(lang): UiLang,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Redirect, PageError> {
     let Path((lab_id, step_id)) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
-    let lab = state
-        .engine
-        .catalog()
+    let lab = learner
         .lab(&lab_id)
         .ok_or_else(|| PageError::new(WebError::UnknownLab(lab_id.clone()), lang, false))?;
     if lab.step(&step_id).is_none() {
@@ -414,7 +431,7 @@ fn form_answers(
 
 #[allow(clippy::too_many_arguments)]
 async fn step_action(
-    state: WebState,
+    learner: LearnerEngine,
     lang: Lang,
     csrf: String,
     headers: HeaderMap,
@@ -425,7 +442,7 @@ async fn step_action(
     let htmx = is_htmx(&headers);
     let t = ui(lang);
     let Path((lab_id, step_id)) = path.map_err(|e| PageError::new(bad_path(e), lang, htmx))?;
-    let engine = &state.engine;
+    let engine = &learner.engine;
     let answers = match action {
         Action::Check => form_answers(form)
             .and_then(|raw| checked_answers(engine, &lab_id, &step_id, raw))
@@ -462,7 +479,7 @@ async fn step_action(
         .map_err(|e| PageError::new(e, lang, htmx))?
     } else {
         lab_page(
-            &state,
+            &learner,
             lang,
             csrf,
             &lab_id,
@@ -480,14 +497,14 @@ async fn step_action(
 
 /// `POST /labs/{lab}/steps/{step}/setup`.
 pub async fn setup(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, PageError> {
     step_action(
-        state,
+        learner,
         lang,
         csrf,
         headers,
@@ -500,26 +517,26 @@ pub async fn setup(
 
 /// `POST /labs/{lab}/steps/{step}/check`.
 pub async fn check(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
-    step_action(state, lang, csrf, headers, path, Action::Check, form).await
+    step_action(learner, lang, csrf, headers, path, Action::Check, form).await
 }
 
 /// `POST /labs/{lab}/reset`: the lab page again, with what was deleted (or why not) on top.
 pub async fn reset(
-    State(state): State<WebState>,
+    learner: LearnerEngine,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, PageError> {
     let t = ui(lang);
     let Path(lab_id) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
-    let (status, reset, notice) = match state.engine.reset(&lab_id).await {
+    let (status, reset, notice) = match learner.engine.reset(&lab_id).await {
         Ok(report) => (StatusCode::OK, Some(ResetView::new(&report)), None),
         Err(e @ EngineError::UnknownLab(_)) => return Err(PageError::new(e, lang, false)),
         Err(e) => {
@@ -531,7 +548,7 @@ pub async fn reset(
             )
         }
     };
-    let page = lab_page(&state, lang, csrf, &lab_id, None, reset, notice)
+    let page = lab_page(&learner, lang, csrf, &lab_id, None, reset, notice)
         .await
         .map_err(|e| PageError::new(e, lang, false))?
         .render()

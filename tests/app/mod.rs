@@ -44,6 +44,7 @@ pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
         database_url: dir.path().join("kubelab.db").display().to_string(),
         labs: LabSource::Embedded,
         cluster: options,
+        workshop: false,
     };
     start(dir, settings).await
 }
@@ -63,6 +64,7 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
             kubeconfig: Some(kubeconfig.to_path_buf()),
             context: None,
         },
+        workshop: false,
     };
     start(dir, settings).await
 }

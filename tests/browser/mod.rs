@@ -370,6 +370,7 @@ impl Site {
                 kubeconfig: Some(kubeconfig),
                 context: None,
             },
+            workshop: false,
         };
         let app = kubelab::start(settings.clone())
             .await

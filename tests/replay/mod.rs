@@ -25,14 +25,6 @@ const SKIPPED: &[(&str, &str)] = &[
         "needs etcd compaction for resourceVersionMatch=Exact",
     ),
     (
-        "054",
-        "RBAC for ServiceAccount tokens is not modelled (every valid token is admin)",
-    ),
-    (
-        "055",
-        "RBAC for ServiceAccount tokens is not modelled (every valid token is admin)",
-    ),
-    (
         "059",
         "a LIST at a future resourceVersion waiting ~3 s for a 504 is not modelled",
     ),
@@ -40,8 +32,6 @@ const SKIPPED: &[(&str, &str)] = &[
         "078",
         "needs the real ReplicaSet controller's step-by-step scaling during the rollout",
     ),
-    ("105", "PodSecurity admission is not modelled"),
-    ("106", "ResourceQuota admission is not modelled"),
 ];
 
 /// Lists whose item count follows from the replayed requests plus the setup steps alone.
@@ -54,6 +44,13 @@ const WATCH_TYPES: &[&str] = &["057", "058", "064", "077", "091"];
 
 /// Status messages that depend on the real cluster (DNS, the Go struct diff, RBAC wording).
 const MESSAGE_DIFFERS: &[&str] = &["030", "057", "108", "110", "111", "112"];
+
+/// Exchanges the recorder sent as ServiceAccount `fly-k8s/nobody` (no RBAC bindings).
+const AS_NOBODY: &[&str] = &["054", "055"];
+
+/// Exchanges the recorder sent as ServiceAccount `learner-alice/learner`, with the token that
+/// the TokenRequest of 099 issued.
+const AS_LEARNER: &[&str] = &["100", "101", "102", "103", "104", "105", "106"];
 
 /// Watches replayed from the fake's resourceVersion at an earlier point of the story.
 const WATCH_FROM: &[(&str, &str)] = &[("064", "060"), ("077", "073"), ("091", "086")];
@@ -231,9 +228,73 @@ fn as_input(obj: &Value, api_version: &str, kind: &str) -> Value {
     o
 }
 
-/// What the real controllers and scheduler did before an exchange, done through test hooks.
-async fn setup_before(fake: &FakeApi, number: &str) {
+/// Bearer tokens of the identities the recorder used besides the admin.
+#[derive(Default)]
+struct Tokens {
+    /// ServiceAccount `fly-k8s/nobody`, issued in the setup before 054.
+    nobody: Option<String>,
+    /// ServiceAccount `learner-alice/learner`, issued by the replayed TokenRequest 099.
+    learner: Option<String>,
+}
+
+/// Sends one off-the-record request the recorder made between two recorded exchanges.
+async fn off_record(
+    fake: &FakeApi,
+    client: &reqwest::Client,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> Value {
+    let resp = client
+        .post(format!("{}{path}", fake.url()))
+        .bearer_auth(token)
+        .header("User-Agent", "python-requests/2.31")
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let code = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(code, 201, "POST {path}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e}: {text}"))
+}
+
+/// What the real controllers, scheduler and recorder did before an exchange, done through test
+/// hooks and off-the-record requests.
+async fn setup_before(fake: &FakeApi, client: &reqwest::Client, tokens: &mut Tokens, number: &str) {
     match number {
+        // The recorder made ServiceAccount nobody (no bindings) and asked for its token.
+        "054" => {
+            fake.put(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "nobody", "namespace": "fly-k8s"}}))
+                .expect("service account nobody");
+            let issued = off_record(
+                fake,
+                client,
+                fake.token(),
+                "/api/v1/namespaces/fly-k8s/serviceaccounts/nobody/token",
+                json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                    "spec": {"expirationSeconds": 3600}}),
+            )
+            .await;
+            tokens.nobody = issued["status"]["token"].as_str().map(str::to_string);
+        }
+        // The learner made web-2 after web-1 (104), filling the quota's pods=2 for 106.
+        "106" => {
+            let learner = tokens.learner.clone().expect("learner token from 099");
+            off_record(
+                fake,
+                client,
+                &learner,
+                "/api/v1/namespaces/learner-alice/pods",
+                json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "web-2", "namespace": "learner-alice",
+                        "labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "nginx", "image": "nginx:1.14.2"}]}}),
+            )
+            .await;
+        }
         // The deployment and replicaset controllers created a ReplicaSet and three Pods.
         "034" => {
             let rs = &recorded("070")["response"]["body"]["items"][0];
@@ -319,6 +380,7 @@ async fn recorded_exchanges_replay_against_the_fake() {
     files.sort();
     assert_eq!(files.len(), 114);
     let client = reqwest::Client::new();
+    let mut tokens = Tokens::default();
     let mut watch_rv = std::collections::BTreeMap::new();
     let mut failures = Vec::new();
     let mut replayed = 0;
@@ -327,7 +389,7 @@ async fn recorded_exchanges_replay_against_the_fake() {
         if SKIPPED.iter().any(|(n, _)| n == &number) {
             continue;
         }
-        setup_before(&fake, number).await;
+        setup_before(&fake, &client, &mut tokens, number).await;
         for (watch, from) in WATCH_FROM {
             if from == &number {
                 watch_rv.insert(watch.to_string(), fake.resource_version());
@@ -380,6 +442,13 @@ async fn recorded_exchanges_replay_against_the_fake() {
             if k == "Authorization" {
                 let token = if number == "056" {
                     "not-the-token"
+                } else if AS_NOBODY.contains(&number) {
+                    tokens
+                        .nobody
+                        .as_deref()
+                        .expect("nobody token from the setup")
+                } else if AS_LEARNER.contains(&number) {
+                    tokens.learner.as_deref().expect("learner token from 099")
                 } else {
                     fake.token()
                 };
@@ -399,6 +468,11 @@ async fn recorded_exchanges_replay_against_the_fake() {
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let code = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
+        if number == "099" {
+            tokens.learner = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["status"]["token"].as_str().map(str::to_string));
+        }
         let diffs = compare(number, &ex["response"], code, &text);
         if !diffs.is_empty() {
             failures.push(format!("{file}:\n  {}", diffs.join("\n  ")));

@@ -126,6 +126,8 @@ macro_rules! on_both {
     )*};
 }
 
+mod workshops;
+
 on_both!(
     passed_stays_passed_and_attempts_count,
     concurrent_checks_count_every_attempt,

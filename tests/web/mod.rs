@@ -561,6 +561,8 @@ async fn before_the_first_probe_the_banner_says_the_cluster_is_being_checked() {
         engine,
         config: Arc::new(kubelab::web::WebConfig {
             cookie_key: vec![7; 64],
+            loopback_only: true,
+            workshop: false,
         }),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -1083,6 +1085,8 @@ async fn live_feeds_end_when_the_server_shuts_down_and_unknown_labs_have_none() 
             engine,
             config: Arc::new(kubelab::web::WebConfig {
                 cookie_key: vec![7; 64],
+                loopback_only: true,
+                workshop: false,
             }),
         },
         shutdown.clone(),
@@ -1125,4 +1129,20 @@ async fn live_feeds_end_when_the_server_shuts_down_and_unknown_labs_have_none() 
         "the stream ends after saying so"
     );
     server.await.expect("server task").expect("served");
+}
+
+#[tokio::test]
+async fn a_loopback_kubelab_refuses_requests_for_other_host_names() {
+    let app = crate::app::spawn_app().await;
+    let refused = app
+        .client
+        .get(format!("{}/api/labs", app.url))
+        .header("host", "rebound.example:8080")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status().as_u16(), 421);
+    assert!(refused.text().await.unwrap_or_default().contains("--addr"));
+    let (status, _) = app.get_json("/api/labs").await;
+    assert_eq!(status, 200, "requests for 127.0.0.1 are served");
 }

@@ -1,0 +1,435 @@
+//! Workshops: an instructor creates one, learners join it with a code and get their own
+//! namespace (isolation objects from `cluster`), and the instructor follows, resets, extends and
+//! ends it — which removes every namespace it created.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cluster::{ClusterError, LearnerSpace};
+use crate::labs::Mode;
+use crate::store::{JoinOutcome, LearnerRecord, NewWorkshop, StepRecord, Workshop};
+
+use super::{Engine, EngineError, Learner, now};
+
+/// What an instructor asks for when creating a workshop.
+#[derive(Debug, Clone)]
+pub struct WorkshopRequest {
+    /// Its name.
+    pub name: String,
+    /// The labs it offers (ids); each must support workshop mode.
+    pub labs: Vec<String>,
+    /// How many learners may join (1..=500).
+    pub capacity: u32,
+    /// How long it runs from now.
+    pub duration: Duration,
+}
+
+/// A learner who just joined: their record and the session token for their browser's cookie
+/// (only its hash is stored).
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// The learner.
+    pub learner: LearnerRecord,
+    /// The workshop.
+    pub workshop: Workshop,
+    /// The raw session token.
+    pub session: String,
+}
+
+/// The instructor's view of a workshop: every learner's state in every step of its labs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grid {
+    /// The workshop.
+    pub workshop: Workshop,
+    /// Columns: (lab id, step id), in order.
+    pub steps: Vec<(String, String)>,
+    /// One row per learner, in join order.
+    pub learners: Vec<GridRow>,
+}
+
+/// One learner's row of the grid.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridRow {
+    /// The learner.
+    pub learner: LearnerRecord,
+    /// One cell per column of [`Grid::steps`].
+    pub cells: Vec<GridCell>,
+}
+
+/// One learner's state in one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridCell {
+    /// `passed`, `failed`, `pending`, `error`, `started` or `none`.
+    pub state: String,
+    /// Minutes since the learner started the step, while it is not done.
+    pub stuck_minutes: Option<i64>,
+}
+
+/// The SHA-256 of a session or instructor token, hex.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random token (256 bits, hex).
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn later(duration: Duration) -> String {
+    let then = OffsetDateTime::now_utc() + duration;
+    then.replace_nanosecond(0)
+        .unwrap_or(then)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| now())
+}
+
+fn is_past(timestamp: &str) -> bool {
+    OffsetDateTime::parse(timestamp, &Rfc3339).is_ok_and(|t| t <= OffsetDateTime::now_utc())
+}
+
+/// Why a workshop cannot be joined or used.
+fn closed(workshop: &Workshop) -> Option<EngineError> {
+    if workshop.ended_at.is_some() {
+        Some(EngineError::WorkshopClosed(format!(
+            "the workshop “{}” has ended",
+            workshop.name
+        )))
+    } else if is_past(&workshop.expires_at) {
+        Some(EngineError::WorkshopClosed(format!(
+            "the workshop “{}” expired at {}",
+            workshop.name, workshop.expires_at
+        )))
+    } else {
+        None
+    }
+}
+
+impl Engine {
+    /// Creates a workshop offering `request.labs` (all must exist and support workshops).
+    pub async fn create_workshop(&self, request: WorkshopRequest) -> Result<Workshop, EngineError> {
+        let name = request.name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(EngineError::BadRequest(
+                "give the workshop a name of 1 to 80 characters".into(),
+            ));
+        }
+        if !(1..=500).contains(&request.capacity) {
+            return Err(EngineError::BadRequest(
+                "capacity must be between 1 and 500 learners".into(),
+            ));
+        }
+        if request.labs.is_empty() {
+            return Err(EngineError::BadRequest("choose at least one lab".into()));
+        }
+        for id in &request.labs {
+            let lab = self.lab(id)?;
+            if !lab.modes.contains(&Mode::Workshop) {
+                return Err(EngineError::BadRequest(format!(
+                    "lab {id:?} needs the learner's own machine and cannot be offered in a workshop"
+                )));
+            }
+        }
+        let hours = request.duration.as_secs().div_ceil(3600);
+        if !(1..=72).contains(&hours) {
+            return Err(EngineError::BadRequest(
+                "a workshop lasts between 1 and 72 hours".into(),
+            ));
+        }
+        Ok(self
+            .inner
+            .store
+            .create_workshop(&NewWorkshop {
+                name: name.to_owned(),
+                labs: request.labs,
+                capacity: request.capacity,
+                created_at: now(),
+                expires_at: later(request.duration),
+            })
+            .await?)
+    }
+
+    /// Every workshop, newest first.
+    pub async fn workshops(&self) -> Result<Vec<Workshop>, EngineError> {
+        Ok(self.inner.store.workshops().await?)
+    }
+
+    /// One workshop.
+    pub async fn workshop(&self, id: &str) -> Result<Workshop, EngineError> {
+        self.inner
+            .store
+            .workshop(id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownWorkshop(id.to_owned()))
+    }
+
+    /// A learner joins with the workshop's code and a display name: a place is taken
+    /// atomically, then their namespace is provisioned on the cluster.
+    pub async fn join(&self, code: &str, display_name: &str) -> Result<Joined, EngineError> {
+        let display_name = display_name.trim();
+        if display_name.is_empty() || display_name.chars().count() > 40 {
+            return Err(EngineError::BadRequest(
+                "give a name of 1 to 40 characters".into(),
+            ));
+        }
+        let workshop = self
+            .inner
+            .store
+            .workshop_by_code(code.trim())
+            .await?
+            .ok_or_else(|| EngineError::UnknownWorkshop(code.trim().to_owned()))?;
+        if let Some(e) = closed(&workshop) {
+            return Err(e);
+        }
+        let suffix: u32 = rand::rng().random_range(0..0x100_0000);
+        let namespace = format!("kl-{}-{suffix:06x}", workshop.code.to_ascii_lowercase());
+        let session = new_token();
+        let outcome = self
+            .inner
+            .store
+            .join_workshop(
+                &workshop.id,
+                display_name,
+                &namespace,
+                &token_hash(&session),
+                &now(),
+                workshop.capacity,
+            )
+            .await?;
+        let learner = match outcome {
+            JoinOutcome::Joined(learner) => learner,
+            JoinOutcome::Full => {
+                return Err(EngineError::WorkshopClosed(format!(
+                    "the workshop “{}” is full ({} learners)",
+                    workshop.name, workshop.capacity
+                )));
+            }
+            JoinOutcome::Closed => {
+                return Err(EngineError::WorkshopClosed(format!(
+                    "the workshop “{}” has ended",
+                    workshop.name
+                )));
+            }
+        };
+        let space = LearnerSpace::new(&namespace, &workshop.id, &learner.id);
+        if let Err(e) = self.inner.cluster.provision_learner(&space).await {
+            // No half-made learners: the place is given back.
+            let _ = self.inner.store.remove_learner(&learner.id).await;
+            return Err(e.into());
+        }
+        Ok(Joined {
+            learner,
+            workshop,
+            session,
+        })
+    }
+
+    /// The learner (and workshop) behind a session token, if the workshop is still running.
+    pub async fn session(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Workshop, LearnerRecord)>, EngineError> {
+        let Some(learner) = self
+            .inner
+            .store
+            .learner_by_session(&token_hash(token), &now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(workshop) = self.inner.store.workshop(&learner.workshop_id).await? else {
+            return Ok(None);
+        };
+        if closed(&workshop).is_some() {
+            return Ok(None);
+        }
+        Ok(Some((workshop, learner)))
+    }
+
+    /// The engine acting for a workshop learner.
+    pub fn for_record(&self, learner: &LearnerRecord) -> Engine {
+        self.for_learner(Learner::in_namespace(&learner.id, &learner.namespace))
+    }
+
+    /// A kubeconfig for the learner's own namespace, valid until the workshop expires.
+    pub async fn learner_kubeconfig(
+        &self,
+        workshop: &Workshop,
+        learner: &LearnerRecord,
+    ) -> Result<String, EngineError> {
+        let left = OffsetDateTime::parse(&workshop.expires_at, &Rfc3339)
+            .map(|t| (t - OffsetDateTime::now_utc()).whole_seconds().max(0))
+            .unwrap_or(0);
+        let expiry = Duration::from_secs(u64::try_from(left).unwrap_or(0).max(600));
+        Ok(self
+            .inner
+            .cluster
+            .learner_kubeconfig(&learner.namespace, expiry)
+            .await?)
+    }
+
+    /// Resets one learner's lab, or every lab of the workshop when `lab` is `None`.
+    pub async fn reset_learner(
+        &self,
+        workshop_id: &str,
+        learner_id: &str,
+        lab: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let workshop = self.workshop(workshop_id).await?;
+        let learner = self
+            .inner
+            .store
+            .learner(learner_id)
+            .await?
+            .filter(|l| l.workshop_id == workshop.id)
+            .ok_or_else(|| EngineError::UnknownLearner(learner_id.to_owned()))?;
+        let scoped = self.for_record(&learner);
+        match lab {
+            Some(lab) => {
+                scoped.reset(lab).await?;
+            }
+            None => {
+                for lab in &workshop.labs {
+                    scoped.reset(lab).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives a running workshop more time.
+    pub async fn extend_workshop(&self, id: &str, by: Duration) -> Result<Workshop, EngineError> {
+        let workshop = self.workshop(id).await?;
+        if workshop.ended_at.is_some() {
+            return Err(EngineError::WorkshopClosed(format!(
+                "the workshop “{}” has ended",
+                workshop.name
+            )));
+        }
+        let from = OffsetDateTime::parse(&workshop.expires_at, &Rfc3339)
+            .ok()
+            .filter(|t| *t > OffsetDateTime::now_utc())
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        let until = (from + by).replace_nanosecond(0).unwrap_or(from + by);
+        let until = until.format(&Rfc3339).unwrap_or_else(|_| now());
+        self.inner.store.extend_workshop(id, &until).await?;
+        self.workshop(id).await
+    }
+
+    /// Ends a workshop: every namespace it created is deleted; learners' sessions stop working.
+    /// Returns how many namespaces were deleted.
+    pub async fn end_workshop(&self, id: &str) -> Result<usize, EngineError> {
+        let workshop = self.workshop(id).await?;
+        self.inner.store.end_workshop(&workshop.id, &now()).await?;
+        let mut deleted = 0;
+        for namespace in self.inner.cluster.learner_namespaces(&workshop.id).await? {
+            match self.inner.cluster.delete_learner(&namespace).await {
+                Ok(true) => deleted += 1,
+                Ok(false) => {}
+                Err(ClusterError::Unavailable { message }) => {
+                    return Err(EngineError::ClusterUnavailable(message));
+                }
+                Err(e) => {
+                    tracing::warn!(%namespace, error = %e, "could not delete a learner namespace")
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Ends every running workshop whose time is up (called periodically).
+    pub async fn end_expired_workshops(&self) -> Result<usize, EngineError> {
+        let mut ended = 0;
+        for workshop in self.workshops().await? {
+            if workshop.ended_at.is_none() && is_past(&workshop.expires_at) {
+                self.end_workshop(&workshop.id).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// The instructor's grid: learners × steps of the workshop's labs.
+    pub async fn grid(&self, id: &str) -> Result<Grid, EngineError> {
+        let workshop = self.workshop(id).await?;
+        let mut steps = Vec::new();
+        for lab in &workshop.labs {
+            if let Some(lab) = self.catalog().lab(lab) {
+                steps.extend(lab.steps.iter().map(|s| (lab.id.clone(), s.id.clone())));
+            }
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut rows = Vec::new();
+        for learner in self.inner.store.learners(&workshop.id).await? {
+            let progress: BTreeMap<String, BTreeMap<String, StepRecord>> =
+                self.inner.store.all_progress(&learner.id).await?;
+            let mut starts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+            for lab in &workshop.labs {
+                starts.insert(
+                    lab.clone(),
+                    self.inner.store.step_starts(&learner.id, lab).await?,
+                );
+            }
+            let cells = steps
+                .iter()
+                .map(|(lab, step)| {
+                    let record = progress.get(lab).and_then(|p| p.get(step));
+                    let started = starts.get(lab).and_then(|s| s.get(step));
+                    let done = record.is_some_and(|r| r.passed_at.is_some());
+                    let state = match (record, started, done) {
+                        (_, _, true) => "passed".to_owned(),
+                        (Some(r), _, false) => r.status.clone(),
+                        (None, Some(_), false) => "started".to_owned(),
+                        (None, None, false) => "none".to_owned(),
+                    };
+                    let stuck_minutes = started
+                        .filter(|_| !done)
+                        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+                        .map(|t| (now - t).whole_minutes());
+                    GridCell {
+                        state,
+                        stuck_minutes,
+                    }
+                })
+                .collect();
+            rows.push(GridRow { learner, cells });
+        }
+        Ok(Grid {
+            workshop,
+            steps,
+            learners: rows,
+        })
+    }
+
+    /// Checks the instructor credential against the stored hash; the first credential ever
+    /// presented through [`Engine::set_instructor_token`] is the only one accepted.
+    pub async fn instructor_allowed(&self, token: &str) -> Result<bool, EngineError> {
+        Ok(self
+            .inner
+            .store
+            .instructor_hash()
+            .await?
+            .is_some_and(|hash| hash == token_hash(token)))
+    }
+
+    /// Stores the instructor credential (hashed), replacing any earlier one.
+    pub async fn set_instructor_token(&self, token: &str) -> Result<(), EngineError> {
+        Ok(self
+            .inner
+            .store
+            .set_instructor_hash(&token_hash(token))
+            .await?)
+    }
+
+    /// Whether an instructor credential has been set.
+    pub async fn has_instructor(&self) -> Result<bool, EngineError> {
+        Ok(self.inner.store.instructor_hash().await?.is_some())
+    }
+}
