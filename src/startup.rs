@@ -145,7 +145,14 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let cookie_key: Vec<u8> = (0..64).map(|_| rand::random::<u8>()).collect();
+    let proposed: String = (0..64)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let cookie_key = engine
+        .cookie_key(&proposed)
+        .await
+        .context("reading the cookie-signing key from the database")?;
+    let cookie_key = cookie_key.into_bytes();
     let state = AppState {
         engine: engine.clone(),
         config: Arc::new(WebConfig {

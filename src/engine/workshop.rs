@@ -428,6 +428,11 @@ impl Engine {
             .await?)
     }
 
+    /// The key that signs cookies, shared through the database (first start proposes it).
+    pub async fn cookie_key(&self, proposed: &str) -> Result<String, EngineError> {
+        Ok(self.inner.store.cookie_key(proposed).await?)
+    }
+
     /// Whether an instructor credential has been set.
     pub async fn has_instructor(&self) -> Result<bool, EngineError> {
         Ok(self.inner.store.instructor_hash().await?.is_some())

@@ -19,6 +19,8 @@ const CODE_ATTEMPTS: usize = 8;
 
 /// The `settings` key of the hashed instructor credential.
 const INSTRUCTOR_HASH_KEY: &str = "instructor_hash";
+/// The `settings` key of the key that signs cookies (shared by replicas, kept across restarts).
+const COOKIE_KEY_KEY: &str = "cookie_key";
 
 /// A workshop as an instructor created it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,6 +144,9 @@ const REMOVE_LEARNER: [&str; 4] = [
 ];
 
 const SETTING: &str = "SELECT value FROM settings WHERE key = $1";
+
+const ADD_SETTING: &str =
+    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
 
 const SET_SETTING: &str = "INSERT INTO settings (key, value) VALUES ($1, $2)
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -404,6 +409,23 @@ impl Store {
                 .await?
         });
         Ok(hash)
+    }
+
+    /// The key that signs cookies: `proposed` (hex) the first time, the stored one afterwards —
+    /// so signed cookies survive restarts and are valid on every replica.
+    pub async fn cookie_key(&self, proposed: &str) -> Result<String, StoreError> {
+        let key = on_pool!(self, |pool| {
+            sqlx::query(ADD_SETTING)
+                .bind(COOKIE_KEY_KEY)
+                .bind(proposed)
+                .execute(pool)
+                .await?;
+            sqlx::query_scalar::<_, String>(SETTING)
+                .bind(COOKIE_KEY_KEY)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(key)
     }
 
     /// Sets (or replaces) the hashed instructor credential.

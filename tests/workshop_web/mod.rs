@@ -468,6 +468,13 @@ async fn a_workshop_from_join_to_end() {
     assert_eq!(status, StatusCode::OK, "{lab}");
     assert_eq!(lab["namespace"], ns_a.as_str());
     assert_eq!(step_state(&lab), "done", "{lab}");
+    // The cookie-signing key lives in the database: the instructor stays signed in too.
+    let (status, list) = get_json(&teacher, &site.at("/api/instructor/workshops")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "instructor cookie after a restart: {list}"
+    );
 
     // The instructor resets Alice's lab: her objects go, Bob's namespace stays.
     let (status, body) = instructor_post(
