@@ -52,8 +52,9 @@ impl Plan {
         } else {
             (10, 3, 5, 1)
         };
-        // A workshop holds at most 500 learners; probes come out of the learners.
-        let learners = (number("KUBELAB_BENCH_LEARNERS", learners) as usize).clamp(2, 500);
+        // A workshop holds at most 500 learners, one place is kept for a lone join at the end,
+        // and the probes come out of the learners.
+        let learners = (number("KUBELAB_BENCH_LEARNERS", learners) as usize).clamp(2, 499);
         let rounds = (number("KUBELAB_BENCH_GRID_ROUNDS", rounds) as usize).clamp(1, learners - 1);
         Plan {
             learners,
@@ -331,7 +332,7 @@ async fn run(plan: &Plan) {
     let (status, workshop) = site
         .instructor_post(
             "/api/instructor/workshops",
-            json!({"name": "Benchmark class", "labs": labs, "capacity": plan.learners, "hours": 2}),
+            json!({"name": "Benchmark class", "labs": labs, "capacity": plan.learners + 1, "hours": 2}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{workshop}");
@@ -546,7 +547,20 @@ async fn run(plan: &Plan) {
     );
     println!("grid requests needed until it showed the pass: {:?}", polls);
 
-    // 5. Ending the workshop removes every learner namespace.
+    // 5. One more learner joins alone, with everyone else active but idle.
+    let (late, failures, _) = join_all(&site, &code, 1).await;
+    let lone = site.fake.requests().len();
+    match (late.first(), failures.first()) {
+        (Some(m), _) => println!(
+            "a lone join with {} learners in the workshop: {} ({lone} API requests)",
+            members.len(),
+            ms(m.latency)
+        ),
+        (None, Some(e)) => println!("the lone join failed: {e}"),
+        (None, None) => {}
+    }
+
+    // 6. Ending the workshop removes every learner namespace.
     let started = Instant::now();
     let (status, ended) = site
         .instructor_post(&format!("/api/instructor/workshops/{id}/end"), json!({}))

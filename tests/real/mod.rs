@@ -128,7 +128,7 @@ async fn learner_access_mismatches(learner: &Cluster, own: &str) -> Vec<String> 
             Err(e) => mismatches.push(format!("can-i {verb} {resource} in {place}: {e}")),
         }
     }
-    // The review's answer, tried for real: the learner lists Pods at home, not in `default`.
+    // Beyond the access reviews, one real request each way: Pods at home yes, in `default` no.
     if let Err(e) = learner.list("v1", "Pod", Some(own), None).await {
         mismatches.push(format!("listing Pods in {own} failed: {e}"));
     }
