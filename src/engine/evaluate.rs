@@ -252,11 +252,14 @@ impl Engine {
         let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
         let mut name = find.name.clone();
         let namespace = if !namespaced {
-            if self.learner.namespace.is_some()
-                && find.kind == "Namespace"
-                && name.as_deref() == Some(lab.namespace.as_str())
-            {
-                name = Some(self.namespace_for(lab).to_owned());
+            if self.learner.namespace.is_some() && find.kind == "Namespace" {
+                // A learner's only namespace is their own: other learners' stay invisible.
+                match name.as_deref() {
+                    Some(n) if n != lab.namespace && n != self.namespace_for(lab) => {
+                        return Err(outside_workshop(n));
+                    }
+                    _ => name = Some(self.namespace_for(lab).to_owned()),
+                }
             }
             None
         } else {

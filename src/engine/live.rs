@@ -172,6 +172,21 @@ impl Engine {
         Ok(LiveSubscription { initial, receiver })
     }
 
+    /// Stops following every lab of a learner (their workshop ended): open streams close.
+    pub(super) fn forget_learner(&self, learner_id: &str) {
+        let prefix = format!("{learner_id}\n");
+        if let Ok(mut labs) = self.inner.live.labs.lock() {
+            labs.retain(|key, live| {
+                let keep = !key.starts_with(&prefix);
+                if !keep && let Some(task) = live.task.lock().ok().and_then(|mut t| t.take()) {
+                    // The follower holds the channel: ending it closes the pages' streams.
+                    task.abort();
+                }
+                keep
+            });
+        }
+    }
+
     /// How many pages follow a lab now (0 when it is not open).
     pub fn live_pages(&self, lab_id: &str) -> usize {
         self.inner
@@ -261,11 +276,17 @@ impl Engine {
         namespace: Option<&str>,
         lab_namespace: &str,
     ) -> Result<Option<WatchKey>, ClusterError> {
+        // A workshop learner's checks read only their own namespace (see `fetch`).
+        if self.learner.namespace.is_some() && namespace.is_some_and(|ns| ns != lab_namespace) {
+            return Ok(None);
+        }
+        let lab_namespace = self.learner.namespace.as_deref().unwrap_or(lab_namespace);
+        let namespace = namespace.filter(|_| self.learner.namespace.is_none());
         match self
             .watch_key(api_version, kind, namespace, lab_namespace)
             .await
         {
-            Ok(key) => Ok(Some(key)),
+            Ok(key) => Ok(Some(self.scoped_key(key).0)),
             Err(ClusterError::UnknownKind { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -280,8 +301,8 @@ impl Engine {
             let mut keys = Vec::new();
             for check in &step.checks {
                 if let Some(find) = &check.find {
-                    keys.push(
-                        self.watch_key(
+                    keys.extend(
+                        self.served_watch_key(
                             &find.api_version,
                             &find.kind,
                             find.namespace.as_deref(),
@@ -290,8 +311,8 @@ impl Engine {
                         .await?,
                     );
                     if check.events.is_some() {
-                        keys.push(
-                            self.watch_key(
+                        keys.extend(
+                            self.served_watch_key(
                                 "v1",
                                 "Event",
                                 find.namespace.as_deref(),

@@ -77,6 +77,11 @@ pub fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Constant-time equality of two byte strings of public length.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A new random token (256 bits, hex).
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
@@ -126,10 +131,16 @@ impl Engine {
                 "capacity must be between 1 and 500 learners".into(),
             ));
         }
-        if request.labs.is_empty() {
+        let mut labs: Vec<String> = Vec::new();
+        for lab in request.labs {
+            if !labs.contains(&lab) {
+                labs.push(lab);
+            }
+        }
+        if labs.is_empty() {
             return Err(EngineError::BadRequest("choose at least one lab".into()));
         }
-        for id in &request.labs {
+        for id in &labs {
             let lab = self.lab(id)?;
             if !lab.modes.contains(&Mode::Workshop) {
                 return Err(EngineError::BadRequest(format!(
@@ -148,7 +159,7 @@ impl Engine {
             .store
             .create_workshop(&NewWorkshop {
                 name: name.to_owned(),
-                labs: request.labs,
+                labs,
                 capacity: request.capacity,
                 created_at: now(),
                 expires_at: later(request.duration),
@@ -188,8 +199,8 @@ impl Engine {
         if let Some(e) = closed(&workshop) {
             return Err(e);
         }
-        let suffix: u32 = rand::rng().random_range(0..0x100_0000);
-        let namespace = format!("kl-{}-{suffix:06x}", workshop.code.to_ascii_lowercase());
+        let suffix: u64 = rand::rng().random_range(0..1 << 48);
+        let namespace = format!("kl-{}-{suffix:012x}", workshop.code.to_ascii_lowercase());
         let session = new_token();
         let outcome = self
             .inner
@@ -223,6 +234,19 @@ impl Engine {
             // No half-made learners: the place is given back.
             let _ = self.inner.store.remove_learner(&learner.id).await;
             return Err(e.into());
+        }
+        // The workshop may have ended while the namespace was being made: undo it.
+        if let Some(now_closed) = self
+            .inner
+            .store
+            .workshop(&workshop.id)
+            .await?
+            .as_ref()
+            .and_then(closed)
+        {
+            let _ = self.inner.cluster.delete_learner(&namespace).await;
+            let _ = self.inner.store.remove_learner(&learner.id).await;
+            return Err(now_closed);
         }
         Ok(Joined {
             learner,
@@ -292,6 +316,9 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownLearner(learner_id.to_owned()))?;
         let scoped = self.for_record(&learner);
         match lab {
+            Some(lab) if !workshop.labs.iter().any(|l| l == lab) => {
+                return Err(EngineError::UnknownLab(lab.to_owned()));
+            }
             Some(lab) => {
                 scoped.reset(lab).await?;
             }
@@ -317,7 +344,12 @@ impl Engine {
             .ok()
             .filter(|t| *t > OffsetDateTime::now_utc())
             .unwrap_or_else(OffsetDateTime::now_utc);
-        let until = (from + by).replace_nanosecond(0).unwrap_or(from + by);
+        // At most 72 hours after creation, however often it is extended.
+        let latest = OffsetDateTime::parse(&workshop.created_at, &Rfc3339)
+            .map(|t| t + Duration::from_secs(72 * 3600))
+            .unwrap_or_else(|_| OffsetDateTime::now_utc() + Duration::from_secs(72 * 3600));
+        let until = (from + by).min(latest);
+        let until = until.replace_nanosecond(0).unwrap_or(until);
         let until = until.format(&Rfc3339).unwrap_or_else(|_| now());
         self.inner.store.extend_workshop(id, &until).await?;
         self.workshop(id).await
@@ -328,6 +360,15 @@ impl Engine {
     pub async fn end_workshop(&self, id: &str) -> Result<usize, EngineError> {
         let workshop = self.workshop(id).await?;
         self.inner.store.end_workshop(&workshop.id, &now()).await?;
+        for learner in self.inner.store.learners(&workshop.id).await? {
+            self.forget_learner(&learner.id);
+        }
+        self.clean_up(&workshop).await
+    }
+
+    /// Deletes the namespaces an ended workshop still has (after a cluster outage, or a join
+    /// that raced the end); returns how many were deleted.
+    async fn clean_up(&self, workshop: &Workshop) -> Result<usize, EngineError> {
         let mut deleted = 0;
         for namespace in self.inner.cluster.learner_namespaces(&workshop.id).await? {
             match self.inner.cluster.delete_learner(&namespace).await {
@@ -344,13 +385,21 @@ impl Engine {
         Ok(deleted)
     }
 
-    /// Ends every running workshop whose time is up (called periodically).
+    /// Ends every running workshop whose time is up, and finishes cleaning up ended ones
+    /// (called periodically); one failing workshop does not stop the others.
     pub async fn end_expired_workshops(&self) -> Result<usize, EngineError> {
         let mut ended = 0;
         for workshop in self.workshops().await? {
-            if workshop.ended_at.is_none() && is_past(&workshop.expires_at) {
-                self.end_workshop(&workshop.id).await?;
+            let result = if workshop.ended_at.is_none() && is_past(&workshop.expires_at) {
                 ended += 1;
+                self.end_workshop(&workshop.id).await
+            } else if workshop.ended_at.is_some() {
+                self.clean_up(&workshop).await
+            } else {
+                Ok(0)
+            };
+            if let Err(e) = result {
+                tracing::warn!(workshop = %workshop.id, error = %e, "ending a workshop is not finished yet");
             }
         }
         Ok(ended)
@@ -408,15 +457,15 @@ impl Engine {
         })
     }
 
-    /// Checks the instructor credential against the stored hash; the first credential ever
-    /// presented through [`Engine::set_instructor_token`] is the only one accepted.
+    /// Checks the instructor credential against the stored hash (the one last set with
+    /// [`Engine::set_instructor_token`]), comparing in constant time.
     pub async fn instructor_allowed(&self, token: &str) -> Result<bool, EngineError> {
         Ok(self
             .inner
             .store
             .instructor_hash()
             .await?
-            .is_some_and(|hash| hash == token_hash(token)))
+            .is_some_and(|hash| same(hash.as_bytes(), token_hash(token).as_bytes())))
     }
 
     /// Stores the instructor credential (hashed), replacing any earlier one.

@@ -322,7 +322,12 @@ pub async fn create(
             .map(|(_, v)| v.clone())
             .collect(),
         capacity: field("capacity").parse().unwrap_or(0),
-        duration: Duration::from_secs(field("hours").parse::<u64>().unwrap_or(0) * 3600),
+        duration: Duration::from_secs(
+            field("hours")
+                .parse::<u64>()
+                .unwrap_or(0)
+                .saturating_mul(3600),
+        ),
     };
     match state.engine.create_workshop(request).await {
         Ok(w) => Ok(Redirect::to(&format!("/instructor/workshops/{}", w.id)).into_response()),
@@ -739,7 +744,7 @@ pub async fn api_extend(
     }
     let workshop = state
         .engine
-        .extend_workshop(&id, Duration::from_secs(hours * 3600))
+        .extend_workshop(&id, Duration::from_secs(hours.saturating_mul(3600)))
         .await?;
     Ok(Json(info(&headers, workshop)))
 }

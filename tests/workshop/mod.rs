@@ -201,6 +201,29 @@ async fn learners_share_one_watch_per_kind_and_see_only_their_own_changes() {
         }
     }
 
+    // Dave's own rollout reaches Dave's page, through the shared all-namespaces watch.
+    dave.setup("kubectl", "rollout-status")
+        .await
+        .expect("set up");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut seen_own = false;
+    while !seen_own {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, dave_live.receiver.recv()).await {
+            Ok(Ok(LiveEvent::Objects { objects, .. })) => {
+                seen_own = objects
+                    .iter()
+                    .any(|o| o.kind == "Deployment" && o.namespace.as_deref() == Some("ws-dave"));
+            }
+            Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+            Ok(Err(RecvError::Closed)) | Err(_) => break,
+        }
+    }
+    assert!(
+        seen_own,
+        "Dave's own Deployment appears live on Dave's page"
+    );
+
     let watches: Vec<(String, String)> = env
         .fake
         .requests()
