@@ -127,8 +127,13 @@ const JOIN_WORKSHOP: &str = "INSERT INTO learners
        $3, $4, $5, $6, $6
      WHERE (SELECT COUNT(*) FROM learners WHERE workshop_id = $2) < $7";
 
-const LEARNER_BY_SESSION: &str = "UPDATE learners SET last_seen_at = $2 WHERE session_hash = $1
-     RETURNING id, workshop_id, display_name, namespace, created_at, last_seen_at";
+const LEARNER_BY_SESSION: &str =
+    "SELECT id, workshop_id, display_name, namespace, created_at, last_seen_at
+     FROM learners WHERE session_hash = $1";
+
+// Only a stale `last_seen_at` is written: a learner's every request must not be a write.
+const TOUCH_LEARNER: &str =
+    "UPDATE learners SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $3";
 
 const LEARNER: &str = "SELECT id, workshop_id, display_name, namespace, created_at, last_seen_at
      FROM learners WHERE id = $1";
@@ -334,7 +339,8 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The learner whose session token hashes to `session_hash`, marked as seen at `now`.
+    /// The learner whose session token hashes to `session_hash`, marked as seen at `now` when
+    /// they were last seen more than a minute earlier.
     pub async fn learner_by_session(
         &self,
         session_hash: &str,
@@ -343,14 +349,28 @@ impl Store {
         let found = on_pool!(self, |pool| {
             sqlx::query(LEARNER_BY_SESSION)
                 .bind(session_hash)
-                .bind(now)
                 .fetch_optional(pool)
                 .await?
                 .as_ref()
                 .map(learner)
                 .transpose()?
         });
-        Ok(found)
+        let Some(mut found) = found else {
+            return Ok(None);
+        };
+        let stale_before = minute_before(now);
+        if found.last_seen_at.as_str() < stale_before.as_str() {
+            on_pool!(self, |pool| {
+                sqlx::query(TOUCH_LEARNER)
+                    .bind(&found.id)
+                    .bind(now)
+                    .bind(&stale_before)
+                    .execute(pool)
+                    .await?;
+            });
+            found.last_seen_at = now.to_owned();
+        }
+        Ok(Some(found))
     }
 
     /// The learner with this id.
@@ -500,6 +520,16 @@ where
         created_at: row.try_get("created_at")?,
         last_seen_at: row.try_get("last_seen_at")?,
     })
+}
+
+/// `now` (RFC 3339) minus one minute, in the same format; `now` itself if it does not parse.
+fn minute_before(now: &str) -> String {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    OffsetDateTime::parse(now, &Rfc3339)
+        .ok()
+        .and_then(|t| (t - time::Duration::minutes(1)).format(&Rfc3339).ok())
+        .unwrap_or_else(|| now.to_owned())
 }
 
 #[cfg(test)]

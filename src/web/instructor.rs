@@ -3,7 +3,7 @@
 //! and the same as JSON under `/api/instructor/...`.
 //!
 //! Every handler takes the [`Instructor`] extractor: `Authorization: Bearer <token>` or the
-//! signed `kubelab_instructor` cookie set by the sign-in form, checked against the stored hash on
+//! encrypted `kubelab_instructor` cookie set by the sign-in form, checked against the stored hash on
 //! every request. Without a credential: 401 (pages show the sign-in form); a wrong one: 403
 //! after [`FAILED_SIGN_IN_DELAY`].
 
@@ -18,7 +18,7 @@ use axum::extract::{Form, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::SignedCookieJar;
+use axum_extra::extract::PrivateCookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 
@@ -106,7 +106,7 @@ impl FromRequestParts<WebState> for Instructor {
             ));
         }
         let token = bearer(&parts.headers).or_else(|| {
-            SignedCookieJar::from_headers(&parts.headers, state.key.clone())
+            PrivateCookieJar::from_headers(&parts.headers, state.key.clone())
                 .get(INSTRUCTOR_COOKIE)
                 .map(|c| c.value().to_owned())
         });
@@ -206,7 +206,7 @@ pub async fn login(
         .http_only(true)
         .same_site(SameSite::Strict)
         .build();
-    let jar = SignedCookieJar::from_headers(&headers, state.key.clone());
+    let jar = PrivateCookieJar::from_headers(&headers, state.key.clone());
     Ok((jar.add(cookie), Redirect::to("/instructor")).into_response())
 }
 
