@@ -137,7 +137,7 @@ impl Engine {
                 .labs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            labs.entry(self.live_key(&lab.id))
+            labs.entry(engine_key(&self.learner, &lab.id))
                 .or_insert_with(|| {
                     let (tx, _) = broadcast::channel(256);
                     Arc::new(LabLive {
@@ -189,21 +189,18 @@ impl Engine {
 
     /// How many pages follow a lab now (0 when it is not open).
     pub fn live_pages(&self, lab_id: &str) -> usize {
+        self.open_lab_live(lab_id)
+            .map_or(0, |live| live.tx.receiver_count())
+    }
+
+    /// This learner's follower of a lab, when the lab is open.
+    fn open_lab_live(&self, lab_id: &str) -> Option<Arc<LabLive>> {
         self.inner
             .live
             .labs
             .lock()
             .ok()
-            .and_then(|labs| {
-                labs.get(&self.live_key(lab_id))
-                    .map(|l| l.tx.receiver_count())
-            })
-            .unwrap_or(0)
-    }
-
-    /// Open labs are followed per learner: learners see their own namespace's verdicts.
-    fn live_key(&self, lab_id: &str) -> String {
-        engine_key(&self.learner, lab_id)
+            .and_then(|labs| labs.get(&engine_key(&self.learner, lab_id)).cloned())
     }
 
     fn cluster_event(&self) -> LiveEvent {
@@ -392,19 +389,24 @@ impl Engine {
         steps: &BTreeSet<String>,
     ) -> BTreeSet<String> {
         let mut retry = BTreeSet::new();
+        let store = &self.inner.store;
+        let learner = &self.learner.id;
+        // Read once: evaluating a step changes neither the starts nor earlier passes.
+        let mut starts = store
+            .step_starts(learner, &lab.id)
+            .await
+            .unwrap_or_default();
+        let progress = store
+            .lab_progress(learner, &lab.id)
+            .await
+            .unwrap_or_default();
         for step in lab.steps.iter().filter(|s| steps.contains(&s.id)) {
-            let store = &self.inner.store;
-            let learner = &self.learner.id;
             let context = StepContext {
                 answers: store
                     .answers(learner, &lab.id, &step.id)
                     .await
                     .unwrap_or_default(),
-                started: store
-                    .step_starts(learner, &lab.id)
-                    .await
-                    .ok()
-                    .and_then(|mut s| s.remove(&step.id)),
+                started: starts.remove(&step.id),
             };
             let checks = match self.evaluate_step(lab, step, &context).await {
                 Ok(checks) => checks,
@@ -444,12 +446,9 @@ impl Engine {
                 let _ = self.start_current_step(lab).await;
             }
             let done = passed
-                || store
-                    .lab_progress(learner, &lab.id)
-                    .await
-                    .ok()
-                    .and_then(|p| p.get(&step.id).map(|r| r.passed_at.is_some()))
-                    .unwrap_or(false);
+                || progress
+                    .get(&step.id)
+                    .is_some_and(|r| r.passed_at.is_some());
             let report = StepReport {
                 lab: lab.id.clone(),
                 step: step.id.clone(),
@@ -470,13 +469,7 @@ impl Engine {
     /// After a reset: forgets what the open pages were last told about the lab and evaluates
     /// every step again, so passes are recorded afresh and pages show the reset state.
     pub(super) async fn forget_live(&self, lab: &Lab) {
-        let live = self
-            .inner
-            .live
-            .labs
-            .lock()
-            .ok()
-            .and_then(|labs| labs.get(&self.live_key(&lab.id)).cloned());
+        let live = self.open_lab_live(&lab.id);
         if let Some(live) = live {
             if let Ok(mut last) = live.last.lock() {
                 last.steps.clear();
@@ -489,13 +482,7 @@ impl Engine {
     /// Shares a verdict the Check button produced with the pages that have the lab open, so
     /// they (and pages opened later) show the same as the learner who pressed it.
     pub(super) fn publish(&self, report: &StepReport) {
-        let live = self
-            .inner
-            .live
-            .labs
-            .lock()
-            .ok()
-            .and_then(|labs| labs.get(&self.live_key(&report.lab)).cloned());
+        let live = self.open_lab_live(&report.lab);
         if let Some(live) = live {
             if let Ok(mut last) = live.last.lock() {
                 last.steps.insert(report.step.clone(), report.clone());
@@ -719,6 +706,7 @@ async fn setup(
     }
 }
 
+/// Open labs are followed per learner: a learner sees their own namespace's verdicts.
 fn engine_key(learner: &Learner, lab_id: &str) -> String {
     format!("{}\n{lab_id}", learner.id)
 }

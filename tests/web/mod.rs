@@ -547,23 +547,10 @@ async fn static_assets_are_served_with_their_type_and_cached_by_version() {
 async fn before_the_first_probe_the_banner_says_the_cluster_is_being_checked() {
     // Serve the router directly, without the health monitor, so the health stays Unknown.
     let dir = tempfile::tempdir().expect("temp dir");
-    let engine = kubelab::startup::build_engine(
-        &kubelab::labs::LabSource::Dir(fixture_labs()),
-        &dir.path().join("k.db").display().to_string(),
-        &kubelab::cluster::ClusterOptions {
-            kubeconfig: Some(dir.path().join("missing")),
-            context: None,
-        },
-    )
-    .await
-    .expect("engine");
+    let engine = unmonitored_engine(&dir).await;
     let router = kubelab::web::router(kubelab::web::AppState {
         engine,
-        config: Arc::new(kubelab::web::WebConfig {
-            cookie_key: vec![7; 64],
-            loopback_only: true,
-            workshop: false,
-        }),
+        config: web_config(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -1069,25 +1056,12 @@ async fn the_live_feed_sends_the_state_then_steps_that_turn_green_by_themselves(
 #[tokio::test]
 async fn live_feeds_end_when_the_server_shuts_down_and_unknown_labs_have_none() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let engine = kubelab::startup::build_engine(
-        &kubelab::labs::LabSource::Dir(fixture_labs()),
-        &dir.path().join("k.db").display().to_string(),
-        &kubelab::cluster::ClusterOptions {
-            kubeconfig: Some(dir.path().join("missing")),
-            context: None,
-        },
-    )
-    .await
-    .expect("engine");
+    let engine = unmonitored_engine(&dir).await;
     let shutdown = kubelab::web::live::Shutdown::new();
     let router = kubelab::web::router_with_shutdown(
         kubelab::web::AppState {
             engine,
-            config: Arc::new(kubelab::web::WebConfig {
-                cookie_key: vec![7; 64],
-                loopback_only: true,
-                workshop: false,
-            }),
+            config: web_config(),
         },
         shutdown.clone(),
     );
@@ -1145,4 +1119,27 @@ async fn a_loopback_kubelab_refuses_requests_for_other_host_names() {
     assert!(refused.text().await.unwrap_or_default().contains("--addr"));
     let (status, _) = app.get_json("/api/labs").await;
     assert_eq!(status, 200, "requests for 127.0.0.1 are served");
+}
+
+/// An engine over the fixture labs with no cluster, and no health monitor (health stays Unknown).
+async fn unmonitored_engine(dir: &tempfile::TempDir) -> kubelab::engine::Engine {
+    kubelab::startup::build_engine(
+        &kubelab::labs::LabSource::Dir(fixture_labs()),
+        &dir.path().join("k.db").display().to_string(),
+        &kubelab::cluster::ClusterOptions {
+            kubeconfig: Some(dir.path().join("missing")),
+            context: None,
+        },
+    )
+    .await
+    .expect("engine")
+}
+
+/// The web settings of a laptop kubelab, with a fixed cookie key.
+fn web_config() -> Arc<kubelab::web::WebConfig> {
+    Arc::new(kubelab::web::WebConfig {
+        cookie_key: vec![7; 64],
+        loopback_only: true,
+        workshop: false,
+    })
 }
