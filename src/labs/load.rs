@@ -333,6 +333,7 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
             checks: step_file.checks.clone(),
             hints: step_file.hints.clone(),
             hint_after_seconds: step_file.hint_after_seconds,
+            confirm: step_file.confirm || step_file.checks.is_empty(),
         });
     }
 

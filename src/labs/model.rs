@@ -69,6 +69,12 @@ pub struct StepFile {
         skip_serializing_if = "Option::is_none"
     )]
     pub hint_after_seconds: Option<u64>,
+    /// A reading or confirmation step: the learner changes nothing in the cluster (they look,
+    /// answer, or read), so its checks may already hold when it starts. It counts as done when
+    /// the learner presses **Check** (or **Done**) and every check holds, instead of when the
+    /// checks turn from failing to holding. Steps without checks are always of this kind.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
 }
 
 /// A lab, loaded and validated: ready to serve.
@@ -112,6 +118,9 @@ pub struct Step {
     pub hints: Vec<Text>,
     /// Seconds on the step before the first hint is offered (author-set; `None`: the default).
     pub hint_after_seconds: Option<u64>,
+    /// The learner confirms this step with **Check** (see [`StepFile::confirm`]); true for
+    /// every step without checks.
+    pub confirm: bool,
 }
 
 /// HTML in both languages.
