@@ -100,9 +100,19 @@ fn validate(dir: Option<std::path::PathBuf>) -> ExitCode {
 }
 
 async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let answers = args.answers().map_err(anyhow::Error::msg)?;
+    // The step starts `kubelab serve` recorded, so `since: step` counts as on the page.
+    let database_url = args.database_url.clone().unwrap_or_else(|| {
+        let path = crate::store::default_database_path();
+        if path.exists() {
+            path.display().to_string()
+        } else {
+            ":memory:".to_owned()
+        }
+    });
     let engine = startup::build_engine(
         &labs_source(&args.cluster),
-        ":memory:",
+        &database_url,
         &cluster_options(&args.cluster),
     )
     .await?;
@@ -120,14 +130,33 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         None => lab.steps.iter().map(|s| s.id.clone()).collect(),
     };
+    for id in answers.keys() {
+        let asked = steps.iter().filter_map(|s| lab.step(s)).any(|s| {
+            s.checks
+                .iter()
+                .any(|c| &c.id == id && c.question.is_some())
+        });
+        if !asked {
+            anyhow::bail!("--answer {id}=…: no step checked here has a question {id:?}");
+        }
+    }
     let mut all_passed = true;
     let mut json_steps = Vec::new();
     for step in &steps {
-        let reports = match engine.evaluate(&lab.id, step, &args.answers()).await {
+        let questions = lab.step(step).map(|s| &s.checks);
+        let answers: std::collections::BTreeMap<String, String> = answers
+            .iter()
+            .filter(|(id, _)| {
+                questions.is_some_and(|cs| cs.iter().any(|c| &c.id == *id && c.question.is_some()))
+            })
+            .map(|(id, a)| (id.clone(), a.clone()))
+            .collect();
+        let reports = match engine.evaluate(&lab.id, step, &answers).await {
             Ok(r) => r,
             Err(EngineError::ClusterUnavailable(message)) => {
                 anyhow::bail!("no Kubernetes cluster is reachable: {message}")
             }
+            Err(EngineError::BadRequest(message)) => anyhow::bail!("{message}"),
             Err(e) => return Err(e.into()),
         };
         all_passed &= reports.iter().all(|r| r.verdict.is_passed());

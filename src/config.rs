@@ -78,18 +78,26 @@ pub struct CheckArgs {
     /// An answer to a question check, as `CHECK_ID=ANSWER` (repeatable).
     #[arg(long = "answer", value_name = "CHECK_ID=ANSWER")]
     pub answers: Vec<String>,
+    /// The progress database `kubelab serve` uses, read for when you started each step
+    /// (`since: step` checks count from there); default: the XDG data directory's, if it exists.
+    #[arg(long, env = "KUBELAB_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Labs and cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }
 
 impl CheckArgs {
-    /// The `--answer` values by check id.
-    pub fn answers(&self) -> std::collections::BTreeMap<String, String> {
+    /// The `--answer` values by check id; a value without `=` is refused, saying which.
+    pub fn answers(&self) -> Result<std::collections::BTreeMap<String, String>, String> {
         self.answers
             .iter()
-            .filter_map(|a| a.split_once('='))
-            .map(|(id, answer)| (id.trim().to_owned(), answer.to_owned()))
+            .map(|a| match a.split_once('=') {
+                Some((id, answer)) if !id.trim().is_empty() => {
+                    Ok((id.trim().to_owned(), answer.to_owned()))
+                }
+                _ => Err(format!("--answer {a:?} is not CHECK_ID=ANSWER")),
+            })
             .collect()
     }
 }

@@ -141,7 +141,8 @@
 
   // ---- The lab page: step flow, timers, offered hints and the live feed ----------------
 
-  var STATES = ["done", "failed", "pending", "error", "not-checked"];
+  // The step life cycle, as the server names it (engine::StepState).
+  var STATES = ["not-started", "in-progress", "passed", "regressed"];
 
   function labRoot() {
     return document.getElementById("lab");
@@ -190,7 +191,7 @@
   }
 
   function isDone(section) {
-    return section.classList.contains("step-done");
+    return section.classList.contains("step-passed") || section.classList.contains("step-regressed");
   }
 
   function unfold(section) {
@@ -229,7 +230,7 @@
         el.textContent = ageText(secs);
       }
     });
-    var current = document.querySelector("section.step.step-current:not(.step-done):not([data-hint-offered])");
+    var current = document.querySelector("section.step.step-current:not(.step-passed):not(.step-regressed):not([data-hint-offered])");
     if (current) {
       var secs = secondsSince(current.getAttribute("data-started"));
       var after = parseInt(current.getAttribute("data-hint-after"), 10);
@@ -306,7 +307,7 @@
     if (dot) {
       dot.className = "nav-dot dot-" + state;
     }
-    if (state === "done" && !wasDone) {
+    if (state === "passed" && !wasDone) {
       stepPassed(section);
     }
   }
@@ -336,6 +337,39 @@
       enhance(result);
     }
     applyStepState(id, wrap.getAttribute("data-state"));
+  }
+
+  // The lab was reset elsewhere (another tab, the instructor): every step goes back to the
+  // start, so the page takes its steps, progress and summary from the server again.
+  function reloadLab(message) {
+    var lab = labRoot();
+    if (!lab) {
+      return;
+    }
+    fetch("/labs/" + encodeURIComponent(lab.dataset.lab), { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        ["lab-progress", "lab-nav", "lab-body"].forEach(function (id) {
+          var fresh = doc.getElementById(id), old = document.getElementById(id);
+          if (fresh && old) {
+            var node = document.importNode(fresh, true);
+            old.replaceWith(node);
+            if (window.htmx) {
+              window.htmx.process(node);
+            }
+            enhance(node);
+          }
+        });
+        var note = document.getElementById("lab-notice");
+        if (note && message) {
+          note.textContent = message;
+          note.hidden = false;
+        }
+        openFromHash();
+        tick();
+      })
+      .catch(function () { window.location.reload(); });
   }
 
   function setConnection(html) {
@@ -402,6 +436,7 @@
       }
     });
     source.addEventListener("cluster", function (e) { setConnection(e.data); });
+    source.addEventListener("reset", function (e) { reloadLab(e.data); });
     // kubelab is stopping: the browser reconnects by itself once it is back, and the first
     // events after that resynchronize the page.
     source.addEventListener("shutdown", function () { serverLost(live); });

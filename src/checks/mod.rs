@@ -19,7 +19,7 @@ pub use observed::{
 };
 pub use selector::{Requirement, Selector, parse_selector};
 pub use spec::{AnswerSpec, ApiRef, CheckSpec, ExecSpec, Find, Normalize, PendingSpec, Since};
-pub use verdict::{Diagnostic, Verdict};
+pub use verdict::{Diagnostic, StepStatus, Verdict};
 
 use serde_json::Value;
 

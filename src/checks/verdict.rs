@@ -46,3 +46,96 @@ pub struct Diagnostic {
     /// What was found (`2`, `"busybox"`, `missing`).
     pub actual: String,
 }
+
+/// A step's verdicts summed up: error beats failed beats pending beats passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Every check passed.
+    Passed,
+    /// At least one check failed.
+    Failed,
+    /// Nothing failed but something is not there yet.
+    Pending,
+    /// A check could not be evaluated.
+    Error,
+}
+
+impl StepStatus {
+    /// The summary of a step's verdicts (a step without checks passes).
+    pub fn of<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> StepStatus {
+        let mut status = StepStatus::Passed;
+        for verdict in verdicts {
+            status = match (verdict, status) {
+                (Verdict::Error { .. }, _) => return StepStatus::Error,
+                (Verdict::Failed { .. }, _) => StepStatus::Failed,
+                (Verdict::Pending { .. }, StepStatus::Passed) => StepStatus::Pending,
+                (_, s) => s,
+            };
+        }
+        status
+    }
+
+    /// Lowercase name, as stored and sent in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Passed => "passed",
+            StepStatus::Failed => "failed",
+            StepStatus::Pending => "pending",
+            StepStatus::Error => "error",
+        }
+    }
+
+    /// The status named by [`StepStatus::as_str`].
+    pub fn from_name(name: &str) -> Option<StepStatus> {
+        match name {
+            "passed" => Some(StepStatus::Passed),
+            "failed" => Some(StepStatus::Failed),
+            "pending" => Some(StepStatus::Pending),
+            "error" => Some(StepStatus::Error),
+            _ => None,
+        }
+    }
+
+    /// True when the cluster showed the step not done yet (failed or on its way), as opposed
+    /// to passed or not evaluable.
+    pub fn is_unmet(self) -> bool {
+        matches!(self, StepStatus::Failed | StepStatus::Pending)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_sums_up_error_then_failed_then_pending() {
+        let failed = || Verdict::Failed {
+            diagnostics: vec![],
+            closest: None,
+        };
+        let pending = || Verdict::Pending {
+            diagnostics: vec![],
+        };
+        assert_eq!(StepStatus::of(&[Verdict::Passed]), StepStatus::Passed);
+        assert_eq!(StepStatus::of(&[]), StepStatus::Passed);
+        assert_eq!(
+            StepStatus::of(&[pending(), Verdict::Passed]),
+            StepStatus::Pending
+        );
+        assert_eq!(StepStatus::of(&[pending(), failed()]), StepStatus::Failed);
+        let error = Verdict::Error {
+            message: "x".into(),
+        };
+        assert_eq!(StepStatus::of(&[failed(), error]), StepStatus::Error);
+        for s in [
+            StepStatus::Passed,
+            StepStatus::Failed,
+            StepStatus::Pending,
+            StepStatus::Error,
+        ] {
+            assert_eq!(StepStatus::from_name(s.as_str()), Some(s));
+        }
+        assert!(StepStatus::Pending.is_unmet() && !StepStatus::Error.is_unmet());
+    }
+}

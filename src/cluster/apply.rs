@@ -80,18 +80,23 @@ pub(crate) fn prepared(object: &Value, namespace: Option<&str>) -> Value {
     body
 }
 
-/// Applies `body` (already prepared) and reports what happened.
+/// Applies `body` (already prepared) and reports what happened; with `dry_run` the server only
+/// says what the object would become (nothing is stored).
 pub(crate) async fn apply(
     client: &kube::Client,
     server: &str,
     resolved: &Resolved,
     key: &ObjectKey,
     body: &Value,
+    dry_run: bool,
 ) -> Result<(ApplyAction, Value), ClusterError> {
     let url = DynamicObject::url_path(&resolved.resource, key.namespace.as_deref());
     let before = current_resource_version(client, server, &url, &key.name).await?;
 
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    if dry_run {
+        params = params.dry_run();
+    }
     let request = kube::core::Request::new(&url)
         .patch(&key.name, &params, &Patch::Apply(body))
         .map_err(|e| ClusterError::InvalidObject(e.to_string()))?;

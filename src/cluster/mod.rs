@@ -30,7 +30,7 @@ use std::time::Duration;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::core::{DynamicObject, TypeMeta};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Field manager for every server-side apply kubelab makes.
@@ -59,9 +59,10 @@ pub struct Probe {
 }
 
 /// The identity of one object.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub struct ObjectKey {
     /// `apiVersion`.
+    #[serde(rename = "apiVersion")]
     pub api_version: String,
     /// `kind`.
     pub kind: String,
@@ -242,6 +243,25 @@ impl Cluster {
         object: &Value,
         default_namespace: &str,
     ) -> Result<Applied, ClusterError> {
+        self.apply_as(object, default_namespace, false).await
+    }
+
+    /// What applying `object` would make of it (a server-side dry run: nothing is stored), to
+    /// tell whether Set up would change an object someone else made.
+    pub async fn apply_dry_run(
+        &self,
+        object: &Value,
+        default_namespace: &str,
+    ) -> Result<Applied, ClusterError> {
+        self.apply_as(object, default_namespace, true).await
+    }
+
+    async fn apply_as(
+        &self,
+        object: &Value,
+        default_namespace: &str,
+        dry_run: bool,
+    ) -> Result<Applied, ClusterError> {
         let target = apply::target(object)?;
         let (client, server) = self.client()?;
         bounded(self.call_timeout, &server, async {
@@ -267,8 +287,9 @@ impl Cluster {
                 name: target.name.clone(),
             };
             let body = apply::prepared(object, key.namespace.as_deref());
-            let (action, object) = apply::apply(client, &server, &resolved, &key, &body).await?;
-            tracing::debug!(%key, ?action, "applied");
+            let (action, object) =
+                apply::apply(client, &server, &resolved, &key, &body, dry_run).await?;
+            tracing::debug!(%key, ?action, dry_run, "applied");
             Ok(Applied {
                 key,
                 action,
@@ -339,6 +360,42 @@ impl Cluster {
             }
         })
         .await
+    }
+
+    /// Deletes one object with a short grace period (the learner confirmed replacing it), then
+    /// waits up to `wait` for it to be gone; `Ok(false)` when it is still there after that.
+    pub async fn delete_and_wait(
+        &self,
+        key: &ObjectKey,
+        grace_seconds: u32,
+        wait: Duration,
+    ) -> Result<bool, ClusterError> {
+        {
+            let (client, server) = self.client()?;
+            bounded(self.call_timeout, &server, async {
+                let (api, _) = self.api_for(client, &server, key).await?;
+                let params = DeleteParams {
+                    grace_period_seconds: Some(grace_seconds),
+                    ..DeleteParams::background()
+                };
+                match api.delete(&key.name, &params).await {
+                    Ok(_) => Ok(()),
+                    Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+                    Err(e) => Err(error::from_kube(e, &server)),
+                }
+            })
+            .await?;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if self.get(key).await?.is_none() {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Whether a kind is namespaced (through discovery).

@@ -3,45 +3,50 @@
 //! touches the cluster goes through here.
 
 mod evaluate;
+mod lifecycle;
 mod live;
 mod report;
+mod reset;
+mod setup;
+mod steps;
 mod summary;
 mod workshop;
 
 pub use evaluate::StepContext;
+pub use lifecycle::{Awaiting, StepState};
 pub use live::{LiveEvent, LiveSubscription, ObjectSummary, WatchState};
 pub use report::{
-    AppliedObject, ApplyAction, CheckReport, Health, KeptObject, ObjectKey, ResetReport,
-    SetupFailure, SetupReport, StepReport, StepStatus,
+    AppliedObject, ApplyAction, CheckReport, Health, KeptObject, KeptReason, ObjectKey, Obstacle,
+    ObstacleKind, ResetReport, SetupAction, SetupFailure, SetupReport, StepReport, StepStatus,
 };
+pub use steps::{LabProgress, MAX_ANSWER_CHARS, StepProgress};
 pub use workshop::{Grid, GridCell, GridRow, Joined, WorkshopRequest, new_token, token_hash};
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::sync::Semaphore;
 
 use crate::checks::{CheckSpec, Verdict};
 use crate::cluster::{Cluster, ClusterError};
 use crate::labs::{Catalog, Lab, Step};
-use crate::store::{StepRecord, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// How many set-ups, checks and resets may talk to the cluster at once; more wait their turn
 /// (bounded by the web layer's request timeout), so a burst of clicks cannot flood the API server.
 const MAX_CLUSTER_WORK: usize = 16;
 
-/// Label put on every object kubelab applies, naming the lab it belongs to.
+/// How many commands kubelab may be running in containers at once (exec checks of every
+/// learner together); more wait their turn.
+pub const MAX_CONCURRENT_EXECS: usize = 8;
+
+/// Label put on every object kubelab creates for a lab, naming the lab it belongs to.
 pub const LAB_LABEL: &str = "kubelab.io/lab";
-/// Label naming the workshop learner an object was applied for.
-pub const LEARNER_LABEL: &str = "kubelab.io/learner";
-/// The standard managed-by label, set to `kubelab` on every applied object.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub use crate::cluster::{LEARNER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 
 /// Why an engine operation failed as a whole (individual check problems are verdicts instead).
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +146,7 @@ struct Inner {
     probing: AtomicBool,
     live: live::LiveHub,
     cluster_work: Semaphore,
+    exec_slots: Semaphore,
 }
 
 impl Engine {
@@ -156,6 +162,7 @@ impl Engine {
                 probing: AtomicBool::new(false),
                 live: live::LiveHub::default(),
                 cluster_work: Semaphore::new(MAX_CLUSTER_WORK),
+                exec_slots: Semaphore::new(MAX_CONCURRENT_EXECS),
             }),
         }
     }
@@ -252,406 +259,6 @@ impl Engine {
         })
     }
 
-    /// Progress of the learner in one lab, by step id.
-    pub async fn lab_progress(
-        &self,
-        lab: &str,
-    ) -> Result<BTreeMap<String, StepRecord>, EngineError> {
-        let lab = self.lab(lab)?;
-        Ok(self
-            .inner
-            .store
-            .lab_progress(&self.learner.id, &lab.id)
-            .await?)
-    }
-
-    /// Progress of the learner in every lab, by lab id then step id.
-    pub async fn all_progress(
-        &self,
-    ) -> Result<BTreeMap<String, BTreeMap<String, StepRecord>>, EngineError> {
-        Ok(self.inner.store.all_progress(&self.learner.id).await?)
-    }
-
-    /// **Set up**: server-side applies the step's manifests, labelled as the lab's.
-    pub async fn setup(&self, lab_id: &str, step_id: &str) -> Result<SetupReport, EngineError> {
-        let lab = self.lab(lab_id)?;
-        let _turn = self.cluster_turn().await;
-        let step = self.step(lab, step_id)?;
-        if step.manifests.is_empty() {
-            return Err(EngineError::NothingToSetUp {
-                lab: lab.id.clone(),
-                step: step.id.clone(),
-            });
-        }
-        self.inner
-            .store
-            .start_step(&self.learner.id, &lab.id, &step.id, &now())
-            .await?;
-        let mut report = SetupReport {
-            lab: lab.id.clone(),
-            step: step.id.clone(),
-            applied: Vec::new(),
-            error: None,
-        };
-        for manifest in &step.manifests {
-            let mut object = labelled(&manifest.object, &lab.id);
-            if let Some(learner_namespace) = &self.learner.namespace {
-                match self.confine(lab, manifest, &mut object).await {
-                    Ok(Confined::Apply) => {}
-                    Ok(Confined::AlreadyThere) => {
-                        report.applied.push(AppliedObject {
-                            key: ObjectKey {
-                                api_version: manifest.api_version.clone(),
-                                kind: manifest.kind.clone(),
-                                namespace: None,
-                                name: learner_namespace.clone(),
-                            },
-                            action: ApplyAction::Unchanged,
-                        });
-                        continue;
-                    }
-                    Ok(Confined::Refused(why)) => {
-                        report.error = Some(SetupFailure {
-                            object: format!("{} {}", manifest.kind, manifest.name),
-                            file: manifest.file.clone(),
-                            message: why,
-                        });
-                        break;
-                    }
-                    Err(ClusterError::Unavailable { message }) => {
-                        return Err(EngineError::ClusterUnavailable(message));
-                    }
-                    Err(e) => return Err(EngineError::Cluster(e)),
-                }
-            }
-            match self
-                .inner
-                .cluster
-                .apply(&object, self.namespace_for(lab))
-                .await
-            {
-                Ok(applied) => {
-                    self.set_reachable_if_unknown();
-                    report.applied.push(AppliedObject {
-                        key: applied.key,
-                        action: applied.action,
-                    })
-                }
-                Err(ClusterError::Unavailable { message }) => {
-                    self.set_health(Health::Unreachable {
-                        message: message.clone(),
-                    });
-                    return Err(EngineError::ClusterUnavailable(message));
-                }
-                Err(e) => {
-                    tracing::info!(lab = %lab.id, step = %step.id, error = %e, "apply refused");
-                    report.error = Some(SetupFailure {
-                        object: format!(
-                            "{} {}",
-                            manifest.kind,
-                            match &manifest.namespace {
-                                Some(ns) => format!("{ns}/{}", manifest.name),
-                                None => manifest.name.clone(),
-                            }
-                        ),
-                        file: manifest.file.clone(),
-                        message: e.to_string(),
-                    });
-                    break;
-                }
-            }
-        }
-        Ok(report)
-    }
-
-    /// In a workshop, rewrites a manifest's object into the learner's namespace — or says why it
-    /// cannot go there (a cluster-wide kind, another namespace). The lab's own Namespace is the
-    /// learner's namespace, which already exists.
-    async fn confine(
-        &self,
-        lab: &Lab,
-        manifest: &crate::labs::Manifest,
-        object: &mut Value,
-    ) -> Result<Confined, ClusterError> {
-        let learner_namespace = self.namespace_for(lab).to_owned();
-        let namespaced = self
-            .inner
-            .cluster
-            .is_namespaced(&manifest.api_version, &manifest.kind)
-            .await?;
-        if !namespaced {
-            if manifest.kind == "Namespace" && manifest.name == lab.namespace {
-                return Ok(Confined::AlreadyThere);
-            }
-            return Ok(Confined::Refused(format!(
-                "{} is a cluster-wide kind: in a workshop you can only create objects in your namespace {learner_namespace}",
-                manifest.kind
-            )));
-        }
-        if let Some(other) = manifest
-            .namespace
-            .as_deref()
-            .filter(|ns| *ns != lab.namespace)
-        {
-            return Ok(Confined::Refused(format!(
-                "this manifest names namespace {other}: in a workshop everything goes in your namespace {learner_namespace}"
-            )));
-        }
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("namespace".into(), Value::String(learner_namespace));
-            if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
-                labels.insert(LEARNER_LABEL.into(), Value::String(self.learner.id.clone()));
-            }
-        }
-        Ok(Confined::Apply)
-    }
-
-    /// **Check**: evaluates the step's checks against the cluster with the learner's `answers`
-    /// (remembered for later checks) and records the outcome; a pass starts the next step.
-    pub async fn check(
-        &self,
-        lab_id: &str,
-        step_id: &str,
-        answers: &BTreeMap<String, String>,
-    ) -> Result<StepReport, EngineError> {
-        let lab = self.lab(lab_id)?;
-        let step = self.step(lab, step_id)?;
-        let _turn = self.cluster_turn().await;
-        let store = &self.inner.store;
-        let learner = &self.learner.id;
-        let known: BTreeMap<String, String> = answers
-            .iter()
-            .filter(|(id, answer)| {
-                !answer.trim().is_empty()
-                    && step
-                        .checks
-                        .iter()
-                        .any(|c| &c.id == *id && c.question.is_some())
-            })
-            .map(|(id, answer)| (id.clone(), answer.chars().take(200).collect()))
-            .collect();
-        if !known.is_empty() {
-            store
-                .save_answers(learner, &lab.id, &step.id, &known)
-                .await?;
-        }
-        let started = store.start_step(learner, &lab.id, &step.id, &now()).await?;
-        let context = StepContext {
-            answers: store.answers(learner, &lab.id, &step.id).await?,
-            started: Some(started),
-        };
-        let reports = self.evaluate_step(lab, step, &context).await?;
-        let status = overall(&reports);
-        let now = now();
-        let passed = status == StepStatus::Passed;
-        store
-            .record_check(learner, &lab.id, &step.id, status.as_str(), passed, &now)
-            .await?;
-        let done = passed
-            || store
-                .lab_progress(learner, &lab.id)
-                .await?
-                .get(&step.id)
-                .is_some_and(|r| r.passed_at.is_some());
-        if passed {
-            self.start_current_step(lab).await?;
-        }
-        let report = StepReport {
-            lab: lab.id.clone(),
-            step: step.id.clone(),
-            status,
-            done,
-            checks: reports,
-            checked_at: now,
-        };
-        self.publish(&report);
-        Ok(report)
-    }
-
-    /// Evaluates a step's checks without recording anything (`kubelab check`); questions are
-    /// judged against `answers`, `since: step` counts every object.
-    pub async fn evaluate(
-        &self,
-        lab_id: &str,
-        step_id: &str,
-        answers: &BTreeMap<String, String>,
-    ) -> Result<Vec<CheckReport>, EngineError> {
-        let lab = self.lab(lab_id)?;
-        let step = self.step(lab, step_id)?;
-        let context = StepContext {
-            answers: answers.clone(),
-            started: None,
-        };
-        self.evaluate_step(lab, step, &context).await
-    }
-
-    /// Records that the learner started `step` (first time only; `since: step` checks count
-    /// objects created after it).
-    pub async fn start_step(&self, lab_id: &str, step_id: &str) -> Result<String, EngineError> {
-        let lab = self.lab(lab_id)?;
-        let step = self.step(lab, step_id)?;
-        Ok(self
-            .inner
-            .store
-            .start_step(&self.learner.id, &lab.id, &step.id, &now())
-            .await?)
-    }
-
-    /// The learner opened the lab: the first step not done yet becomes started. Returns its id.
-    pub async fn open_lab(&self, lab_id: &str) -> Result<Option<String>, EngineError> {
-        let lab = self.lab(lab_id)?;
-        self.start_current_step(lab).await
-    }
-
-    async fn start_current_step(&self, lab: &Lab) -> Result<Option<String>, EngineError> {
-        let progress = self
-            .inner
-            .store
-            .lab_progress(&self.learner.id, &lab.id)
-            .await?;
-        let current = lab
-            .steps
-            .iter()
-            .find(|s| progress.get(&s.id).is_none_or(|r| r.passed_at.is_none()));
-        if let Some(step) = current {
-            self.inner
-                .store
-                .start_step(&self.learner.id, &lab.id, &step.id, &now())
-                .await?;
-        }
-        Ok(current.map(|s| s.id.clone()))
-    }
-
-    /// When the learner started each step of a lab.
-    pub async fn step_starts(&self, lab_id: &str) -> Result<BTreeMap<String, String>, EngineError> {
-        let lab = self.lab(lab_id)?;
-        Ok(self
-            .inner
-            .store
-            .step_starts(&self.learner.id, &lab.id)
-            .await?)
-    }
-
-    /// The learner's remembered answers to a step's questions.
-    pub async fn answers(
-        &self,
-        lab_id: &str,
-        step_id: &str,
-    ) -> Result<BTreeMap<String, String>, EngineError> {
-        let lab = self.lab(lab_id)?;
-        let step = self.step(lab, step_id)?;
-        Ok(self
-            .inner
-            .store
-            .answers(&self.learner.id, &lab.id, &step.id)
-            .await?)
-    }
-
-    /// **Reset**: deletes what the lab set up and the namespaced objects its checks name (never a
-    /// cluster-scoped object, such as a namespace, that kubelab did not create), then forgets the
-    /// lab's progress.
-    pub async fn reset(&self, lab_id: &str) -> Result<ResetReport, EngineError> {
-        let lab = self.lab(lab_id)?;
-        let _turn = self.cluster_turn().await;
-        let cluster = &self.inner.cluster;
-        // (object, named only by a check): objects a check names are the learner's work and are
-        // removed only from the lab's own namespace, never from e.g. kube-system.
-        let mut candidates: Vec<(ObjectKey, bool)> = Vec::new();
-        for step in &lab.steps {
-            for m in &step.manifests {
-                candidates.push((
-                    ObjectKey {
-                        api_version: m.api_version.clone(),
-                        kind: m.kind.clone(),
-                        namespace: m.namespace.clone(),
-                        name: m.name.clone(),
-                    },
-                    false,
-                ));
-            }
-            for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
-                if let Some(name) = &find.name {
-                    candidates.push((
-                        ObjectKey {
-                            api_version: find.api_version.clone(),
-                            kind: find.kind.clone(),
-                            namespace: find.namespace.clone(),
-                            name: name.clone(),
-                        },
-                        true,
-                    ));
-                }
-            }
-        }
-        let mut namespaced = Vec::new();
-        let mut cluster_scoped = Vec::new();
-        for (mut key, named_by_check) in candidates {
-            let is_namespaced = match cluster.is_namespaced(&key.api_version, &key.kind).await {
-                Ok(n) => n,
-                Err(ClusterError::UnknownKind { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if is_namespaced {
-                key.namespace.get_or_insert_with(|| lab.namespace.clone());
-                if key.namespace.as_deref() != Some(lab.namespace.as_str())
-                    && (named_by_check || self.learner.namespace.is_some())
-                {
-                    continue;
-                }
-                key.namespace = Some(self.namespace_for(lab).to_owned());
-                if !namespaced.contains(&key) {
-                    namespaced.push(key);
-                }
-            } else {
-                key.namespace = None;
-                if !cluster_scoped.contains(&key) {
-                    cluster_scoped.push(key);
-                }
-            }
-        }
-        let mut report = ResetReport {
-            lab: lab.id.clone(),
-            deleted: Vec::new(),
-            kept: Vec::new(),
-        };
-        for key in namespaced {
-            if cluster.delete(&key).await? {
-                report.deleted.push(key);
-            }
-        }
-        for key in cluster_scoped {
-            if self.learner.namespace.is_some() {
-                // A workshop learner never owns cluster-wide objects, and the lab's Namespace
-                // is their own namespace, which outlives a reset.
-                continue;
-            }
-            let Some(object) = cluster.get(&key).await? else {
-                continue;
-            };
-            let ours = object
-                .pointer("/metadata/labels")
-                .and_then(|l| l.get(LAB_LABEL))
-                .and_then(Value::as_str)
-                == Some(lab.id.as_str());
-            if ours {
-                if cluster.delete(&key).await? {
-                    report.deleted.push(key);
-                }
-            } else {
-                report.kept.push(KeptObject {
-                    key,
-                    why: "cluster-scoped and not created by this lab".into(),
-                });
-            }
-        }
-        self.inner
-            .store
-            .clear_lab(&self.learner.id, &lab.id)
-            .await?;
-        self.forget_live(lab).await;
-        Ok(report)
-    }
-
     /// Waits for a turn to talk to the cluster (see [`MAX_CLUSTER_WORK`]).
     async fn cluster_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         self.inner.cluster_work.acquire().await.ok()
@@ -668,42 +275,20 @@ impl Engine {
     }
 }
 
-pub(crate) fn report(check: &CheckSpec, verdict: Verdict) -> CheckReport {
+pub(crate) fn report(check: &CheckSpec, verdict: Verdict, answered: bool) -> CheckReport {
     let pending_reason = match (&verdict, &check.pending) {
         (Verdict::Pending { .. }, Some(p)) => Some(p.reason.clone()),
         _ => None,
     };
+    let unanswered = check.question.is_some() && !answered;
     CheckReport {
         id: check.id.clone(),
         title: check.title.clone(),
         reason: check.reason.clone(),
         verdict,
         pending_reason,
+        unanswered,
     }
-}
-
-/// The step's state from its checks' verdicts: error beats failed beats pending.
-pub(crate) fn overall(reports: &[CheckReport]) -> StepStatus {
-    let mut status = StepStatus::Passed;
-    for r in reports {
-        status = match (&r.verdict, status) {
-            (Verdict::Error { .. }, _) => return StepStatus::Error,
-            (Verdict::Failed { .. }, _) => StepStatus::Failed,
-            (Verdict::Pending { .. }, StepStatus::Passed) => StepStatus::Pending,
-            (_, s) => s,
-        };
-    }
-    status
-}
-
-/// What a workshop does with one of a lab's manifests.
-enum Confined {
-    /// Apply it (rewritten into the learner's namespace).
-    Apply,
-    /// It is the lab's Namespace: the learner's namespace stands in for it.
-    AlreadyThere,
-    /// It cannot go into the learner's namespace; why.
-    Refused(String),
 }
 
 /// Adds the lab and managed-by labels to a manifest's object.
@@ -715,7 +300,7 @@ fn labelled(object: &Value, lab: &str) -> Value {
             .or_insert_with(|| Value::Object(Default::default()));
         if let Some(labels) = labels.as_object_mut() {
             labels.insert(LAB_LABEL.into(), Value::String(lab.into()));
-            labels.insert(MANAGED_BY_LABEL.into(), Value::String("kubelab".into()));
+            labels.insert(MANAGED_BY_LABEL.into(), Value::String(MANAGED_BY.into()));
         }
     }
     object
@@ -730,10 +315,14 @@ fn unreachable_message(e: &ClusterError) -> String {
 
 /// Now, in whole seconds: Kubernetes timestamps have no fractions, and `since: step` compares
 /// with them.
-pub(crate) fn now() -> String {
+pub(crate) fn now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+/// [`now`] as RFC 3339 text.
+pub(crate) fn now_text() -> String {
+    now()
         .format(&Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
@@ -741,46 +330,6 @@ pub(crate) fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i18n::Text;
-
-    fn report_with(verdict: Verdict) -> CheckReport {
-        CheckReport {
-            id: "c".into(),
-            title: Text::same("t"),
-            reason: Text::same("r"),
-            verdict,
-            pending_reason: None,
-        }
-    }
-
-    #[test]
-    fn overall_prefers_error_then_failed_then_pending() {
-        let failed = || Verdict::Failed {
-            diagnostics: vec![],
-            closest: None,
-        };
-        let pending = || Verdict::Pending {
-            diagnostics: vec![],
-        };
-        assert_eq!(overall(&[report_with(Verdict::Passed)]), StepStatus::Passed);
-        assert_eq!(
-            overall(&[report_with(pending()), report_with(Verdict::Passed)]),
-            StepStatus::Pending
-        );
-        assert_eq!(
-            overall(&[report_with(pending()), report_with(failed())]),
-            StepStatus::Failed
-        );
-        assert_eq!(
-            overall(&[
-                report_with(failed()),
-                report_with(Verdict::Error {
-                    message: "x".into()
-                })
-            ]),
-            StepStatus::Error
-        );
-    }
 
     #[test]
     fn labelled_adds_lab_labels_and_keeps_others() {

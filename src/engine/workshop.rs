@@ -2,7 +2,6 @@
 //! namespace (isolation objects from `cluster`), and the instructor follows, resets, extends and
 //! ends it — which removes every namespace it created.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand::Rng;
@@ -13,9 +12,9 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::cluster::{ClusterError, LearnerSpace};
 use crate::labs::Mode;
-use crate::store::{JoinOutcome, LearnerRecord, NewWorkshop, StepRecord, Workshop};
+use crate::store::{JoinOutcome, LearnerRecord, NewWorkshop, Workshop};
 
-use super::{Engine, EngineError, Learner, now};
+use super::{Engine, EngineError, Learner, StepState, StepStatus, now_text};
 
 /// What an instructor asks for when creating a workshop.
 #[derive(Debug, Clone)]
@@ -65,8 +64,11 @@ pub struct GridRow {
 /// One learner's state in one step.
 #[derive(Debug, Clone, Serialize)]
 pub struct GridCell {
-    /// `passed`, `failed`, `pending`, `error`, `started` or `none`.
-    pub state: String,
+    /// Not started, in progress, passed or regressed — the same life cycle the learner sees.
+    pub state: StepState,
+    /// The step's last verdict, while in progress (failing, on its way...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<StepStatus>,
     /// Minutes since the learner started the step, while it is not done.
     pub stuck_minutes: Option<i64>,
 }
@@ -93,7 +95,7 @@ fn later(duration: Duration) -> String {
     then.replace_nanosecond(0)
         .unwrap_or(then)
         .format(&Rfc3339)
-        .unwrap_or_else(|_| now())
+        .unwrap_or_else(|_| now_text())
 }
 
 fn is_past(timestamp: &str) -> bool {
@@ -161,7 +163,7 @@ impl Engine {
                 name: name.to_owned(),
                 labs,
                 capacity: request.capacity,
-                created_at: now(),
+                created_at: now_text(),
                 expires_at: later(request.duration),
             })
             .await?)
@@ -210,7 +212,7 @@ impl Engine {
                 display_name,
                 &namespace,
                 &token_hash(&session),
-                &now(),
+                &now_text(),
                 workshop.capacity,
             )
             .await?;
@@ -263,7 +265,7 @@ impl Engine {
         let Some(learner) = self
             .inner
             .store
-            .learner_by_session(&token_hash(token), &now())
+            .learner_by_session(&token_hash(token), &now_text())
             .await?
         else {
             return Ok(None);
@@ -350,7 +352,7 @@ impl Engine {
             .unwrap_or_else(|_| OffsetDateTime::now_utc() + Duration::from_secs(72 * 3600));
         let until = (from + by).min(latest);
         let until = until.replace_nanosecond(0).unwrap_or(until);
-        let until = until.format(&Rfc3339).unwrap_or_else(|_| now());
+        let until = until.format(&Rfc3339).unwrap_or_else(|_| now_text());
         self.inner.store.extend_workshop(id, &until).await?;
         self.workshop(id).await
     }
@@ -359,7 +361,7 @@ impl Engine {
     /// Returns how many namespaces were deleted.
     pub async fn end_workshop(&self, id: &str) -> Result<usize, EngineError> {
         let workshop = self.workshop(id).await?;
-        self.inner.store.end_workshop(&workshop.id, &now()).await?;
+        self.inner.store.end_workshop(&workshop.id, &now_text()).await?;
         for learner in self.inner.store.learners(&workshop.id).await? {
             self.forget_learner(&learner.id);
         }
@@ -417,33 +419,22 @@ impl Engine {
         let now = OffsetDateTime::now_utc();
         let mut rows = Vec::new();
         for learner in self.inner.store.learners(&workshop.id).await? {
-            let progress: BTreeMap<String, BTreeMap<String, StepRecord>> =
-                self.inner.store.all_progress(&learner.id).await?;
-            let mut starts: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-            for lab in &workshop.labs {
-                starts.insert(
-                    lab.clone(),
-                    self.inner.store.step_starts(&learner.id, lab).await?,
-                );
-            }
+            let progress = self.for_record(&learner).all_progress().await?;
             let cells = steps
                 .iter()
                 .map(|(lab, step)| {
-                    let record = progress.get(lab).and_then(|p| p.get(step));
-                    let started = starts.get(lab).and_then(|s| s.get(step));
-                    let done = record.is_some_and(|r| r.passed_at.is_some());
-                    let state = match (record, started, done) {
-                        (_, _, true) => "passed".to_owned(),
-                        (Some(r), _, false) => r.status.clone(),
-                        (None, Some(_), false) => "started".to_owned(),
-                        (None, None, false) => "none".to_owned(),
-                    };
-                    let stuck_minutes = started
-                        .filter(|_| !done)
-                        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+                    let step = progress.get(lab).and_then(|p| p.step(step));
+                    let state = step.map_or(StepState::NotStarted, |s| s.state);
+                    let status = step
+                        .and_then(|s| s.record.status)
+                        .filter(|_| state == StepState::InProgress);
+                    let stuck_minutes = step
+                        .and_then(|s| s.record.started_at)
+                        .filter(|_| !state.is_done())
                         .map(|t| (now - t).whole_minutes());
                     GridCell {
                         state,
+                        status,
                         stuck_minutes,
                     }
                 })

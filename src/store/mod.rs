@@ -2,15 +2,15 @@
 //! and workshops with their learners — in a SQLite file by default, or in PostgreSQL
 //! (`postgres://…`) so several replicas can share it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{ColumnIndex, Connection, Decode, Row, Type};
+use sqlx::Connection;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The learner of a single-user (laptop) kubelab.
 pub const LOCAL_LEARNER: &str = "local";
@@ -30,19 +30,6 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
-}
-
-/// What is remembered about one step for one learner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StepRecord {
-    /// The last check's outcome (`passed`, `failed`, `pending`, `error`).
-    pub status: String,
-    /// When the step was first passed (RFC 3339); stays set once passed.
-    pub passed_at: Option<String>,
-    /// When it was last checked (RFC 3339).
-    pub checked_at: String,
-    /// How many times it was checked.
-    pub attempts: i64,
 }
 
 /// A handle on the progress database (cheap to clone).
@@ -69,54 +56,17 @@ macro_rules! on_pool {
     };
 }
 
+mod objects;
+mod progress;
 mod workshops;
 
+pub use objects::CreatedObject;
+pub use progress::StepRecord;
 pub use workshops::{CODE_LENGTH, JoinOutcome, LearnerRecord, NewWorkshop, Workshop};
 
-// The SQL below uses `$n` placeholders, which both PostgreSQL and SQLite (as named parameters)
-// accept, and `INSERT … ON CONFLICT`, which both execute atomically per row.
-
-const RECORD_CHECK: &str = "INSERT INTO progress
-       (learner, lab, step, status, passed_at, checked_at, attempts)
-     VALUES ($1, $2, $3, $4, $5, $6, 1)
-     ON CONFLICT (learner, lab, step) DO UPDATE SET
-       status = excluded.status,
-       passed_at = COALESCE(progress.passed_at, excluded.passed_at),
-       checked_at = excluded.checked_at,
-       attempts = progress.attempts + 1";
-
-// `attempts` is a 32-bit INTEGER in PostgreSQL; the cast keeps `StepRecord::attempts` an i64
-// on both without changing an already-applied migration.
-const LAB_PROGRESS: &str = "SELECT step, status, passed_at, checked_at,
-       CAST(attempts AS BIGINT) AS attempts
-     FROM progress WHERE learner = $1 AND lab = $2";
-
-const ALL_PROGRESS: &str = "SELECT lab, step, status, passed_at, checked_at,
-       CAST(attempts AS BIGINT) AS attempts
-     FROM progress WHERE learner = $1";
-
-const CLEAR_LAB: [&str; 3] = [
-    "DELETE FROM progress WHERE learner = $1 AND lab = $2",
-    "DELETE FROM answers WHERE learner = $1 AND lab = $2",
-    "DELETE FROM step_starts WHERE learner = $1 AND lab = $2",
-];
-
-const SAVE_ANSWER: &str = "INSERT INTO answers (learner, lab, step, check_id, answer)
-     VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (learner, lab, step, check_id) DO UPDATE SET answer = excluded.answer";
-
-const ANSWERS: &str =
-    "SELECT check_id, answer FROM answers WHERE learner = $1 AND lab = $2 AND step = $3";
-
-const START_STEP: &str = "INSERT INTO step_starts (learner, lab, step, started_at)
-     VALUES ($1, $2, $3, $4)
-     ON CONFLICT (learner, lab, step) DO NOTHING";
-
-const STEP_START: &str =
-    "SELECT started_at FROM step_starts WHERE learner = $1 AND lab = $2 AND step = $3";
-
-const STEP_STARTS: &str =
-    "SELECT step, started_at FROM step_starts WHERE learner = $1 AND lab = $2";
+// The SQL uses `$n` placeholders, which both PostgreSQL and SQLite (as named parameters)
+// accept, and `INSERT … ON CONFLICT`, which both execute atomically per row. Times are kept as
+// RFC 3339 text in whole seconds (Kubernetes timestamps have no fractions either).
 
 /// The default database: `$XDG_DATA_HOME/kubelab/kubelab.db` (or `~/.local/share/...`).
 pub fn default_database_path() -> PathBuf {
@@ -152,179 +102,6 @@ impl Store {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
-    }
-
-    /// Records a check of a step; `passed` marks it done (and it stays done).
-    pub async fn record_check(
-        &self,
-        learner: &str,
-        lab: &str,
-        step: &str,
-        status: &str,
-        passed: bool,
-        now: &str,
-    ) -> Result<(), StoreError> {
-        let passed_at = passed.then_some(now);
-        on_pool!(self, |pool| {
-            sqlx::query(RECORD_CHECK)
-                .bind(learner)
-                .bind(lab)
-                .bind(step)
-                .bind(status)
-                .bind(passed_at)
-                .bind(now)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// Every step record of one learner in one lab, by step id.
-    pub async fn lab_progress(
-        &self,
-        learner: &str,
-        lab: &str,
-    ) -> Result<BTreeMap<String, StepRecord>, StoreError> {
-        let progress = on_pool!(self, |pool| {
-            let rows = sqlx::query(LAB_PROGRESS)
-                .bind(learner)
-                .bind(lab)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|row| Ok((row.try_get("step")?, record(row)?)))
-                .collect::<Result<BTreeMap<String, StepRecord>, sqlx::Error>>()?
-        });
-        Ok(progress)
-    }
-
-    /// Every step record of one learner, by lab then step id.
-    pub async fn all_progress(
-        &self,
-        learner: &str,
-    ) -> Result<BTreeMap<String, BTreeMap<String, StepRecord>>, StoreError> {
-        let mut all: BTreeMap<String, BTreeMap<String, StepRecord>> = BTreeMap::new();
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(ALL_PROGRESS)
-                .bind(learner)
-                .fetch_all(pool)
-                .await?;
-            for row in &rows {
-                all.entry(row.try_get("lab")?)
-                    .or_default()
-                    .insert(row.try_get("step")?, record(row)?);
-            }
-        });
-        Ok(all)
-    }
-
-    /// Forgets one learner's progress, answers and step starts in one lab.
-    pub async fn clear_lab(&self, learner: &str, lab: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for statement in CLEAR_LAB {
-                sqlx::query(statement)
-                    .bind(learner)
-                    .bind(lab)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    /// Remembers a learner's answers to a step's questions (replacing earlier ones).
-    pub async fn save_answers(
-        &self,
-        learner: &str,
-        lab: &str,
-        step: &str,
-        answers: &BTreeMap<String, String>,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for (check, answer) in answers {
-                sqlx::query(SAVE_ANSWER)
-                    .bind(learner)
-                    .bind(lab)
-                    .bind(step)
-                    .bind(check)
-                    .bind(answer)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    /// A learner's answers to a step's questions, by check id.
-    pub async fn answers(
-        &self,
-        learner: &str,
-        lab: &str,
-        step: &str,
-    ) -> Result<BTreeMap<String, String>, StoreError> {
-        let answers = on_pool!(self, |pool| {
-            let rows = sqlx::query(ANSWERS)
-                .bind(learner)
-                .bind(lab)
-                .bind(step)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("check_id")?, r.try_get("answer")?)))
-                .collect::<Result<BTreeMap<String, String>, sqlx::Error>>()?
-        });
-        Ok(answers)
-    }
-
-    /// Records that a learner started a step (the first time only); returns the start time.
-    pub async fn start_step(
-        &self,
-        learner: &str,
-        lab: &str,
-        step: &str,
-        now: &str,
-    ) -> Result<String, StoreError> {
-        // Two statements, each atomic: a concurrent first insert either wins or is skipped
-        // (PostgreSQL waits for the competing insert to commit), so the read sees the winner.
-        let started: Option<String> = on_pool!(self, |pool| {
-            sqlx::query(START_STEP)
-                .bind(learner)
-                .bind(lab)
-                .bind(step)
-                .bind(now)
-                .execute(pool)
-                .await?;
-            sqlx::query_scalar(STEP_START)
-                .bind(learner)
-                .bind(lab)
-                .bind(step)
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(started.unwrap_or_else(|| now.to_owned()))
-    }
-
-    /// When a learner started each step of a lab, by step id.
-    pub async fn step_starts(
-        &self,
-        learner: &str,
-        lab: &str,
-    ) -> Result<BTreeMap<String, String>, StoreError> {
-        let starts = on_pool!(self, |pool| {
-            let rows = sqlx::query(STEP_STARTS)
-                .bind(learner)
-                .bind(lab)
-                .fetch_all(pool)
-                .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("step")?, r.try_get("started_at")?)))
-                .collect::<Result<BTreeMap<String, String>, sqlx::Error>>()?
-        });
-        Ok(starts)
     }
 
     /// Closes the pool (waits for connections to finish).
@@ -478,92 +255,23 @@ fn scrub(message: &str, url: &str) -> String {
         .fold(message.to_owned(), |m, p| m.replace(p, "***"))
 }
 
-/// Reads a progress row (either driver's) into a [`StepRecord`].
-fn record<R>(row: &R) -> Result<StepRecord, sqlx::Error>
-where
-    R: Row,
-    for<'c> &'c str: ColumnIndex<R>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Option<String>: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok(StepRecord {
-        status: row.try_get("status")?,
-        passed_at: row.try_get("passed_at")?,
-        checked_at: row.try_get("checked_at")?,
-        attempts: row.try_get("attempts")?,
-    })
+/// A time as stored: RFC 3339 in whole seconds, UTC.
+pub(crate) fn time_text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}
+
+/// A stored time (RFC 3339); `None` for text that is not one.
+pub(crate) fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn passed_stays_passed_and_clear_forgets() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("a/b.db").to_str().unwrap())
-            .await
-            .unwrap();
-        store
-            .record_check("local", "kubectl", "deploy", "passed", true, "t1")
-            .await
-            .unwrap();
-        store
-            .record_check("local", "kubectl", "deploy", "failed", false, "t2")
-            .await
-            .unwrap();
-        let p = store.lab_progress("local", "kubectl").await.unwrap();
-        let r = &p["deploy"];
-        assert_eq!(r.passed_at.as_deref(), Some("t1"));
-        assert_eq!(r.status, "failed");
-        assert_eq!(r.attempts, 2);
-        let answers = BTreeMap::from([("q".to_owned(), "v1.28".to_owned())]);
-        store
-            .save_answers("local", "kubectl", "deploy", &answers)
-            .await
-            .unwrap();
-        assert_eq!(
-            store.answers("local", "kubectl", "deploy").await.unwrap(),
-            answers
-        );
-        assert_eq!(
-            store
-                .start_step("local", "kubectl", "deploy", "t3")
-                .await
-                .unwrap(),
-            "t3"
-        );
-        assert_eq!(
-            store
-                .start_step("local", "kubectl", "deploy", "t4")
-                .await
-                .unwrap(),
-            "t3"
-        );
-        store.clear_lab("local", "kubectl").await.unwrap();
-        assert!(
-            store
-                .lab_progress("local", "kubectl")
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            store
-                .answers("local", "kubectl", "deploy")
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            store
-                .step_starts("local", "kubectl")
-                .await
-                .unwrap()
-                .is_empty()
-        );
-    }
 
     #[tokio::test]
     async fn rejects_unknown_scheme() {

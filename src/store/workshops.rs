@@ -141,10 +141,13 @@ const LEARNER: &str = "SELECT id, workshop_id, display_name, namespace, created_
 const LEARNERS: &str = "SELECT id, workshop_id, display_name, namespace, created_at, last_seen_at
      FROM learners WHERE workshop_id = $1 ORDER BY seq";
 
-const REMOVE_LEARNER: [&str; 4] = [
+const REMOVE_LEARNER: [&str; 7] = [
     "DELETE FROM progress WHERE learner = $1",
     "DELETE FROM answers WHERE learner = $1",
     "DELETE FROM step_starts WHERE learner = $1",
+    "DELETE FROM step_reports WHERE learner = $1",
+    "DELETE FROM created_objects WHERE learner = $1",
+    "DELETE FROM flash WHERE learner = $1",
     "DELETE FROM learners WHERE id = $1",
 ];
 
@@ -401,8 +404,9 @@ impl Store {
         Ok(learners)
     }
 
-    /// Removes a learner with their progress, answers and step starts in every lab (their
-    /// place in the workshop becomes free); false if there was no such learner.
+    /// Removes a learner with their progress, answers, step starts, reports, notices and the
+    /// record of what kubelab created for them (their place in the workshop becomes free);
+    /// false if there was no such learner.
     pub async fn remove_learner(&self, id: &str) -> Result<bool, StoreError> {
         let removed = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;

@@ -14,9 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::WebState;
 use super::error::WebError;
-use super::view::{done_count, step_state};
 use super::workshop::LearnerEngine;
-use crate::engine::{Engine, Health, ResetReport, StepReport};
+use crate::engine::{Health, LabProgress, ObjectKey, ResetReport, StepReport, StepState};
 use crate::i18n::Text;
 use crate::labs::Lab;
 use crate::store::StepRecord;
@@ -92,8 +91,10 @@ pub struct LabSummary {
     pub summary: Text,
     /// Number of steps.
     pub steps: usize,
-    /// Steps done.
+    /// Steps done (passed, even if one regressed since).
     pub done: usize,
+    /// Steps done once whose checks do not hold any more.
+    pub regressed: usize,
     /// The lab's page.
     pub url: String,
 }
@@ -117,10 +118,8 @@ pub async fn labs(learner: LearnerEngine) -> Result<Json<LabList>, WebError> {
             title: lab.title.clone(),
             summary: lab.summary.clone(),
             steps: lab.steps.len(),
-            done: done_count(
-                lab.steps.iter().map(|s| s.id.as_str()),
-                progress.get(&lab.id),
-            ),
+            done: progress.get(&lab.id).map_or(0, LabProgress::done),
+            regressed: progress.get(&lab.id).map_or(0, LabProgress::regressed),
             url: format!("/labs/{}", lab.id),
         })
         .collect();
@@ -160,16 +159,21 @@ pub struct StepInfo {
     pub id: String,
     /// Title.
     pub title: Text,
-    /// `done`, `failed`, `pending`, `error` or `not-checked`.
-    pub state: &'static str,
+    /// `not-started`, `in-progress`, `passed` or `regressed`.
+    pub state: StepState,
+    /// A confirmation step (passes when the learner presses Check and every check holds).
+    pub confirm: bool,
     /// What Set up applies (empty: no Set up).
     pub manifests: Vec<ManifestInfo>,
     /// The checks' titles.
     pub checks: Vec<CheckInfo>,
     /// Number of hints.
     pub hints: usize,
-    /// The stored record, when checked at least once.
-    pub progress: Option<StepRecord>,
+    /// What is stored about the step (start, first sign of the learner's work, last verdict,
+    /// first pass, attempts).
+    pub progress: StepRecord,
+    /// The step's last evaluation, once started.
+    pub report: Option<StepReport>,
 }
 
 /// `GET /api/labs/{lab}` body.
@@ -185,20 +189,26 @@ pub struct LabDetail {
     pub summary: Text,
     /// Namespace.
     pub namespace: String,
-    /// Steps done.
+    /// Steps done (passed, even if one regressed since).
     pub done: usize,
+    /// Steps done once whose checks do not hold any more.
+    pub regressed: usize,
     /// Steps.
     pub steps: Vec<StepInfo>,
 }
 
-fn detail(lab: &Lab, progress: &BTreeMap<String, StepRecord>) -> LabDetail {
+fn detail(lab: &Lab, progress: LabProgress) -> LabDetail {
+    let done = progress.done();
+    let regressed = progress.regressed();
     let steps: Vec<StepInfo> = lab
         .steps
         .iter()
-        .map(|s| StepInfo {
+        .zip(progress.steps)
+        .map(|(s, p)| StepInfo {
             id: s.id.clone(),
             title: s.title.clone(),
-            state: step_state(progress.get(&s.id)),
+            state: p.state,
+            confirm: s.confirm,
             manifests: s
                 .manifests
                 .iter()
@@ -219,7 +229,8 @@ fn detail(lab: &Lab, progress: &BTreeMap<String, StepRecord>) -> LabDetail {
                 })
                 .collect(),
             hints: s.hints.len(),
-            progress: progress.get(&s.id).cloned(),
+            progress: p.record,
+            report: p.report,
         })
         .collect();
     LabDetail {
@@ -228,7 +239,8 @@ fn detail(lab: &Lab, progress: &BTreeMap<String, StepRecord>) -> LabDetail {
         title: lab.title.clone(),
         summary: lab.summary.clone(),
         namespace: lab.namespace.clone(),
-        done: steps.iter().filter(|s| s.state == "done").count(),
+        done,
+        regressed,
         steps,
     }
 }
@@ -243,22 +255,39 @@ pub async fn lab(
         .lab(&lab_id)
         .ok_or_else(|| WebError::UnknownLab(lab_id.clone()))?;
     let progress = learner.engine.lab_progress(&lab_id).await?;
-    let mut detail = detail(lab, &progress);
+    let mut detail = detail(lab, progress);
     if let Some(namespace) = &learner.engine.learner().namespace {
         detail.namespace.clone_from(namespace);
     }
     Ok(Json(detail))
 }
 
-/// `POST /api/labs/{lab}/steps/{step}/setup`: the set-up report; 502 (same body) when the API
-/// server refused an object.
+/// The optional body of `POST /api/labs/{lab}/steps/{step}/setup`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupBody {
+    /// Objects reported in the way that the caller confirms replacing (deleted, then the lab's
+    /// created).
+    #[serde(default)]
+    pub replace: Vec<ObjectKey>,
+}
+
+/// `POST /api/labs/{lab}/steps/{step}/setup`: the set-up report — 200 when everything is in
+/// place, 409 (same body) when objects are in the way, 502 when the API server refused one.
 pub async fn setup(
     learner: LearnerEngine,
     path: Result<Path<(String, String)>, PathRejection>,
+    body: Bytes,
 ) -> Result<Response, WebError> {
     let Path((lab, step)) = path.map_err(bad_path)?;
-    let report = learner.engine.setup(&lab, &step).await?;
-    let status = if report.error.is_some() {
+    let body: SetupBody = json_body(&body, "a set-up request")?;
+    let report = learner
+        .engine
+        .setup_replacing(&lab, &step, &body.replace)
+        .await?;
+    let status = if !report.in_the_way.is_empty() {
+        StatusCode::CONFLICT
+    } else if report.error.is_some() {
         StatusCode::BAD_GATEWAY
     } else {
         StatusCode::OK
@@ -266,8 +295,18 @@ pub async fn setup(
     Ok((status, Json(report)).into_response())
 }
 
-/// Longest answer accepted (the engine keeps at most this many characters).
-pub const MAX_ANSWER_CHARS: usize = 200;
+/// An optional JSON body: empty means the default.
+fn json_body<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, WebError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| WebError::BadRequest(format!("the body is not {what}: {e}")))
+}
+
 /// Form fields carrying answers are named `answer.<check-id>`.
 pub const ANSWER_FIELD_PREFIX: &str = "answer.";
 
@@ -280,44 +319,6 @@ pub struct CheckBody {
     pub answers: BTreeMap<String, String>,
 }
 
-/// Answers as the engine takes them: every id names a question of the step, and no answer is
-/// longer than [`MAX_ANSWER_CHARS`] (400 otherwise, saying which).
-pub fn checked_answers(
-    engine: &Engine,
-    lab_id: &str,
-    step_id: &str,
-    answers: BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, WebError> {
-    if answers.is_empty() {
-        return Ok(answers);
-    }
-    let lab = engine
-        .catalog()
-        .lab(lab_id)
-        .ok_or_else(|| WebError::UnknownLab(lab_id.to_owned()))?;
-    let step = lab.step(step_id).ok_or_else(|| WebError::UnknownStep {
-        lab: lab_id.to_owned(),
-        step: step_id.to_owned(),
-    })?;
-    for (id, answer) in &answers {
-        if !step
-            .checks
-            .iter()
-            .any(|c| &c.id == id && c.question.is_some())
-        {
-            return Err(WebError::BadRequest(format!(
-                "step {step_id:?} has no question {id:?}"
-            )));
-        }
-        if answer.chars().count() > MAX_ANSWER_CHARS {
-            return Err(WebError::BadRequest(format!(
-                "the answer to {id:?} is longer than {MAX_ANSWER_CHARS} characters"
-            )));
-        }
-    }
-    Ok(answers)
-}
-
 /// `POST /api/labs/{lab}/steps/{step}/check`: the step report (verdicts and diagnostics).
 /// Takes no body, or `{"answers": {"<check-id>": "..."}}`.
 pub async fn check(
@@ -326,14 +327,8 @@ pub async fn check(
     body: Bytes,
 ) -> Result<Json<StepReport>, WebError> {
     let Path((lab, step)) = path.map_err(bad_path)?;
-    let body: CheckBody = if body.iter().all(u8::is_ascii_whitespace) {
-        CheckBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| WebError::BadRequest(format!("the body is not a check request: {e}")))?
-    };
-    let answers = checked_answers(&learner.engine, &lab, &step, body.answers)?;
-    Ok(Json(learner.engine.check(&lab, &step, &answers).await?))
+    let body: CheckBody = json_body(&body, "a check request")?;
+    Ok(Json(learner.engine.check(&lab, &step, &body.answers).await?))
 }
 
 /// `POST /api/labs/{lab}/steps/{step}/start` body.
@@ -343,8 +338,9 @@ pub struct Started {
     pub lab: String,
     /// Step id.
     pub step: String,
-    /// When the learner started the step (the first start counts; RFC 3339).
-    pub started_at: String,
+    /// When the learner started the step (the first start counts).
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: time::OffsetDateTime,
 }
 
 /// `POST /api/labs/{lab}/steps/{step}/start`: records that the learner started the step (the
@@ -362,13 +358,25 @@ pub async fn start(
     }))
 }
 
+/// The optional body of `POST /api/labs/{lab}/reset`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    /// The caller's own objects (as a previous reset listed them under `kept` with `why:
+    /// yours`) to delete as well.
+    #[serde(default)]
+    pub delete: Vec<ObjectKey>,
+}
+
 /// `POST /api/labs/{lab}/reset`: what was deleted and kept.
 pub async fn reset(
     learner: LearnerEngine,
     path: Result<Path<String>, PathRejection>,
+    body: Bytes,
 ) -> Result<Json<ResetReport>, WebError> {
     let Path(lab) = path.map_err(bad_path)?;
-    Ok(Json(learner.engine.reset(&lab).await?))
+    let body: ResetBody = json_body(&body, "a reset request")?;
+    Ok(Json(learner.engine.reset_with(&lab, &body.delete).await?))
 }
 
 /// `/api/...` that matches nothing.

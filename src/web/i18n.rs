@@ -1,5 +1,6 @@
 //! Every string the web UI shows, in Chinese and English (lab text comes from the labs).
 
+use crate::engine::StepState;
 use crate::i18n::Lang;
 
 /// The UI's words in one language; templates read them as `t.<field>`.
@@ -27,16 +28,68 @@ pub struct Ui {
     pub all_chapters: &'static str,
     /// "Step" before a step's number.
     pub step: &'static str,
-    /// Status badge: the step passed at least once.
-    pub status_done: &'static str,
-    /// Status badge: the last check failed.
-    pub status_failed: &'static str,
-    /// Status badge: the last check said "not yet".
-    pub status_pending: &'static str,
-    /// Status badge: the last check could not be evaluated.
-    pub status_error: &'static str,
-    /// Status badge: never checked.
-    pub status_not_checked: &'static str,
+    /// A step the learner has not reached yet.
+    pub state_not_started: &'static str,
+    /// A step the learner is on.
+    pub state_in_progress: &'static str,
+    /// A step done.
+    pub state_passed: &'static str,
+    /// A step done once whose checks do not hold any more.
+    pub state_regressed: &'static str,
+    /// The panel of a regressed step.
+    pub result_regressed: &'static str,
+    /// The panel of a step in progress whose checks fail before the learner pressed Check.
+    pub result_todo: &'static str,
+    /// The panel of a step whose checks held before the learner touched it.
+    pub result_await_work: &'static str,
+    /// The panel of a confirmation step whose checks hold.
+    pub result_await_confirm: &'static str,
+    /// A failing check before the learner pressed Check.
+    pub verdict_todo: &'static str,
+    /// A question not answered yet.
+    pub question_unanswered: &'static str,
+    /// A pending check without the author's words.
+    pub pending_generic: &'static str,
+    /// kubelab re-runs this step's unwatchable checks by itself.
+    pub recheck_note: &'static str,
+    /// Above the list of checks of a step not started.
+    pub will_check: &'static str,
+    /// The Check button of a step without checks.
+    pub mark_done: &'static str,
+    /// Set up replaced the learner's object.
+    pub action_replaced: &'static str,
+    /// Set up left the learner's object as it is.
+    pub action_yours: &'static str,
+    /// Set up stopped at an object in the way.
+    pub setup_in_the_way: &'static str,
+    /// The learner made the object and it differs.
+    pub obstacle_yours: &'static str,
+    /// Set up never changes what the learner made.
+    pub obstacle_yours_after: &'static str,
+    /// The object cannot be changed in place.
+    pub obstacle_immutable: &'static str,
+    /// kubelab's object holds someone else's list items.
+    pub obstacle_merged: &'static str,
+    /// The Replace offer.
+    pub replace_offer: &'static str,
+    /// Before the objects Replace deletes.
+    pub replace_confirm: &'static str,
+    /// Replace's confirmation button.
+    pub replace_yes: &'static str,
+    /// Reset kept an object the learner made.
+    pub kept_yours: &'static str,
+    /// Reset kept a namespace another chapter uses.
+    pub kept_used_by: &'static str,
+    /// Reset kept an object kubelab did not create.
+    pub kept_not_ours: &'static str,
+    /// Reset kept the learner's workshop namespace.
+    pub kept_learner_namespace: &'static str,
+    /// Offer to delete what the learner made, after a reset.
+    pub reset_delete_yours: &'static str,
+    /// Its button.
+    pub reset_delete_yes: &'static str,
+    /// A reset of the lab from elsewhere (another page, the instructor).
+    pub reset_elsewhere: &'static str,
     /// Set up button.
     pub set_up: &'static str,
     /// Explanation next to the Set up button.
@@ -213,11 +266,37 @@ static EN: Ui = Ui {
     lab_complete: "Complete",
     all_chapters: "All chapters",
     step: "Step",
-    status_done: "Done",
-    status_failed: "Not yet",
-    status_pending: "In progress",
-    status_error: "Could not check",
-    status_not_checked: "Not checked",
+    state_not_started: "Not started",
+    state_in_progress: "In progress",
+    state_passed: "Done",
+    state_regressed: "Done, now failing",
+    result_regressed: "You did this step, but its checks do not hold any more.",
+    result_todo: "Still to do",
+    result_await_work: "These checks already held when this step started, so they do not show your work yet: do the step, and it turns green by itself.",
+    result_await_confirm: "Everything is in place. Press Check to confirm you have done this step.",
+    verdict_todo: "to do",
+    question_unanswered: "Type your answer, then press Check.",
+    pending_generic: "Not there yet: kubelab keeps watching and updates this by itself.",
+    recheck_note: "kubelab runs this step's commands in your containers again by itself every few seconds: no need to press anything.",
+    will_check: "What kubelab will check",
+    mark_done: "Mark as done",
+    action_replaced: "replaced",
+    action_yours: "yours, left as is",
+    setup_in_the_way: "Something is in the way",
+    obstacle_yours: "You made this object (kubelab did not), and it differs from the lab's version here:",
+    obstacle_yours_after: "Set up never changes what you made.",
+    obstacle_immutable: "This object exists and cannot be changed in place: most of a Pod's spec is fixed once the Pod is created.",
+    obstacle_merged: "This object is kubelab's, but it also holds items someone else added. Server-side apply keeps items it does not own, so the object still differs from the lab's version:",
+    replace_offer: "Replace it with the lab's version",
+    replace_confirm: "This deletes",
+    replace_yes: "Yes, delete it and create the lab's",
+    kept_yours: "made by you: deleted only if you ask",
+    kept_used_by: "kubelab created it, but this chapter still uses it:",
+    kept_not_ours: "not created by kubelab",
+    kept_learner_namespace: "your workshop namespace",
+    reset_delete_yours: "Also delete what you made for this lab",
+    reset_delete_yes: "Delete them",
+    reset_elsewhere: "This lab was reset.",
     set_up: "Set up",
     set_up_help: "Creates this step's objects in your cluster.",
     check: "Check",
@@ -228,7 +307,7 @@ static EN: Ui = Ui {
     show_hint: "Show a hint",
     show_another_hint: "Show another hint",
     reset_lab: "Reset lab",
-    reset_confirm: "This deletes the objects this lab created or checks for, and forgets your progress in it. Objects outside the lab are left alone.",
+    reset_confirm: "This deletes what kubelab created for this lab and forgets your progress in it. What you made yourself stays (you can delete it afterwards), and so does anything another chapter still uses.",
     reset_yes: "Yes, reset this lab",
     reset_done: "The lab was reset",
     reset_deleted: "Deleted",
@@ -313,11 +392,37 @@ static ZH: Ui = Ui {
     lab_complete: "已完成",
     all_chapters: "全部章节",
     step: "步骤",
-    status_done: "已完成",
-    status_failed: "未通过",
-    status_pending: "进行中",
-    status_error: "无法检查",
-    status_not_checked: "未检查",
+    state_not_started: "未开始",
+    state_in_progress: "进行中",
+    state_passed: "已完成",
+    state_regressed: "曾完成，现未满足",
+    result_regressed: "这一步你已经完成过，但它的检查现在不再满足。",
+    result_todo: "还没做",
+    result_await_work: "这一步开始时，这些检查就已经满足了，所以还看不出是你做的：完成这一步的操作，它会自己变绿。",
+    result_await_confirm: "一切就绪。请点击“检查”，确认你已完成这一步。",
+    verdict_todo: "待完成",
+    question_unanswered: "输入你的答案，然后点击“检查”。",
+    pending_generic: "还没到：kubelab 会持续观察，并自动更新这里。",
+    recheck_note: "kubelab 每隔几秒会自动在你的容器里重新运行这一步的命令，你不需要点击任何按钮。",
+    will_check: "kubelab 将检查",
+    mark_done: "标记为完成",
+    action_replaced: "已替换",
+    action_yours: "你的，保持原样",
+    setup_in_the_way: "有对象挡住了",
+    obstacle_yours: "这个对象是你创建的（不是 kubelab），它与本实验的版本在这些地方不同：",
+    obstacle_yours_after: "“准备环境”从不修改你创建的对象。",
+    obstacle_immutable: "这个对象已经存在，而且无法原地修改：Pod 的大部分 spec 在创建后就固定了。",
+    obstacle_merged: "这个对象是 kubelab 创建的，但里面还有别人添加的条目。服务端应用（server-side apply）会保留不属于它的条目，所以这个对象仍与本实验的版本不同：",
+    replace_offer: "用本实验的版本替换它",
+    replace_confirm: "这会删除",
+    replace_yes: "确定删除并创建本实验的版本",
+    kept_yours: "你创建的：只有你要求时才会删除",
+    kept_used_by: "由 kubelab 创建，但这一章仍在使用：",
+    kept_not_ours: "不是 kubelab 创建的",
+    kept_learner_namespace: "你的工作坊命名空间",
+    reset_delete_yours: "同时删除你为本实验创建的对象",
+    reset_delete_yes: "删除它们",
+    reset_elsewhere: "这个实验已被重置。",
     set_up: "准备环境",
     set_up_help: "在集群中创建这一步需要的对象。",
     check: "检查",
@@ -328,7 +433,7 @@ static ZH: Ui = Ui {
     show_hint: "显示提示",
     show_another_hint: "再显示一个提示",
     reset_lab: "重置实验",
-    reset_confirm: "这会删除本实验创建或检查的对象，并清除你在本实验中的进度。实验之外的对象不受影响。",
+    reset_confirm: "这会删除 kubelab 为本实验创建的对象，并清除你在本实验中的进度。你自己创建的对象会保留（之后可以再删除），其他章节仍在使用的也会保留。",
     reset_yes: "确定重置本实验",
     reset_done: "实验已重置",
     reset_deleted: "已删除",
@@ -400,6 +505,16 @@ static ZH: Ui = Ui {
     what_you_did: "你完成了什么",
     not_done_yet: "尚未完成",
 };
+
+/// The label of a step's life-cycle state.
+pub fn state_label(t: &Ui, state: StepState) -> &'static str {
+    match state {
+        StepState::NotStarted => t.state_not_started,
+        StepState::InProgress => t.state_in_progress,
+        StepState::Passed => t.state_passed,
+        StepState::Regressed => t.state_regressed,
+    }
+}
 
 /// The UI strings in `lang`.
 pub fn ui(lang: Lang) -> &'static Ui {
@@ -508,18 +623,6 @@ pub struct Ws {
     pub end_yes: &'static str,
     /// Back link to the list.
     pub all_workshops: &'static str,
-    /// Grid cell: passed.
-    pub cell_passed: &'static str,
-    /// Grid cell: failed.
-    pub cell_failed: &'static str,
-    /// Grid cell: pending.
-    pub cell_pending: &'static str,
-    /// Grid cell: error.
-    pub cell_error: &'static str,
-    /// Grid cell: started.
-    pub cell_started: &'static str,
-    /// Grid cell: not started.
-    pub cell_none: &'static str,
     /// After a number of minutes.
     pub minutes: &'static str,
 }
@@ -573,12 +676,6 @@ static WS_EN: Ws = Ws {
     end_confirm: "Ending deletes every learner's namespace and everything in it; their sessions stop working. This cannot be undone.",
     end_yes: "Yes, end it now",
     all_workshops: "All workshops",
-    cell_passed: "passed",
-    cell_failed: "failed",
-    cell_pending: "pending",
-    cell_error: "error",
-    cell_started: "started",
-    cell_none: "not started",
     minutes: "min",
 };
 
@@ -631,12 +728,6 @@ static WS_ZH: Ws = Ws {
     end_confirm: "结束会删除每位学员的命名空间及其中的一切，他们的会话将失效。此操作无法撤销。",
     end_yes: "是的，立即结束",
     all_workshops: "全部工作坊",
-    cell_passed: "已通过",
-    cell_failed: "未通过",
-    cell_pending: "等待中",
-    cell_error: "出错",
-    cell_started: "已开始",
-    cell_none: "未开始",
     minutes: "分钟",
 };
 

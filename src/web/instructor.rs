@@ -25,11 +25,11 @@ use serde::{Deserialize, Serialize};
 use super::WebState;
 use super::csrf::CsrfToken;
 use super::error::{PageError, WebError};
-use super::i18n::{Ui, Ws, ui, ws};
+use super::i18n::{Ui, Ws, state_label, ui, ws};
 use super::lang::{UiLang, negotiate};
 use super::view::Chrome;
 use super::workshop::is_api;
-use crate::engine::{Engine, Grid, WorkshopRequest};
+use crate::engine::{Engine, Grid, StepState, WorkshopRequest};
 use crate::i18n::Lang;
 use crate::labs::Mode;
 use crate::store::Workshop;
@@ -355,8 +355,8 @@ pub struct GridColumn {
 /// A cell of the grid.
 #[derive(Debug)]
 pub struct CellView {
-    /// `passed`, `failed`, `pending`, `error`, `started` or `none` (a CSS class).
-    pub state: String,
+    /// The learner's state in the step (`as_str` is the CSS class suffix).
+    pub state: StepState,
     /// Its label.
     pub label: &'static str,
     /// Minutes on the step, when started and not done.
@@ -426,15 +426,8 @@ fn grid_view(engine: &Engine, grid: &Grid, lang: Lang, csrf: String) -> GridView
                 .cells
                 .iter()
                 .map(|cell| CellView {
-                    label: match cell.state.as_str() {
-                        "passed" => w.cell_passed,
-                        "failed" => w.cell_failed,
-                        "pending" => w.cell_pending,
-                        "error" => w.cell_error,
-                        "started" => w.cell_started,
-                        _ => w.cell_none,
-                    },
-                    state: cell.state.clone(),
+                    label: state_label(ui(lang), cell.state),
+                    state: cell.state,
                     minutes: cell
                         .stuck_minutes
                         .map(|m| format!("{m} {}", w.minutes))

@@ -6,6 +6,7 @@
 //! | `step` | `<div class="live-step" data-step data-state>` around the same result panel and badge the Check button swaps in |
 //! | `objects` | the live table of the lab's objects (kind, name, status, age) |
 //! | `cluster` | the `.connection` indicator: live, reconnecting to the cluster, no cluster |
+//! | `reset` | a notice: the lab was reset elsewhere; the page reloads its steps |
 //! | `shutdown` | empty: kubelab is stopping; the browser reconnects by itself |
 //!
 //! A new connection (and a reconnection after a server restart) starts with the state now, so
@@ -30,7 +31,7 @@ use super::WebState;
 use super::error::{PageError, WebError};
 use super::i18n::{Ui, ui};
 use super::lang::UiLang;
-use super::view::{LiveObjectRow, ResultView, age_text, seconds_since};
+use super::view::{LiveObjectRow, ResultView, age_text, rfc3339, seconds_since_text};
 use super::workshop::LearnerEngine;
 use crate::engine::{Engine, Health, LiveEvent, ObjectSummary, StepReport, WatchState};
 use crate::i18n::Lang;
@@ -288,6 +289,11 @@ impl Feed {
             LiveEvent::Cluster { state, message } => {
                 render("cluster", &connection_view(t, *state, message.as_deref()))
             }
+            // The page fetches itself again: every step is back to the start.
+            LiveEvent::Reset { lab } if *lab == self.lab => {
+                Some(Event::default().event("reset").data(t.reset_elsewhere))
+            }
+            LiveEvent::Reset { .. } => None,
         };
         if let Some(event) = rendered {
             self.queue.push_back(event);
@@ -304,16 +310,14 @@ impl Feed {
         if !known {
             return None;
         }
-        let r = ResultView::from_check(t, self.lang, report);
-        let state = r.badge.as_ref().map_or("not-checked", |b| b.state);
         render(
             "step",
             &LiveStep {
                 t,
                 step_id: report.step.clone(),
-                state,
-                checked_at: report.checked_at.clone(),
-                r,
+                state: report.state.as_str(),
+                checked_at: rfc3339(report.checked_at),
+                r: ResultView::from_check(t, self.lang, report),
             },
         )
     }
@@ -344,7 +348,7 @@ pub fn objects_view(t: &'static Ui, objects: &[ObjectSummary]) -> LiveObjects {
                 age: o
                     .created
                     .as_deref()
-                    .and_then(seconds_since)
+                    .and_then(seconds_since_text)
                     .map(age_text)
                     .unwrap_or_default(),
             })

@@ -1,17 +1,14 @@
 //! What templates show: plain view structs built from the engine's reports in one language, so
 //! templates only print fields.
 
-use std::collections::BTreeMap;
-
 use super::assets::{AssetUrls, urls};
-use super::i18n::Ui;
+use super::i18n::{Ui, state_label};
 use crate::checks::Verdict;
-use crate::engine::ApplyAction;
 use crate::engine::{
-    CheckReport, Engine, Health, ResetReport, SetupReport, StepReport, StepStatus,
+    Awaiting, CheckReport, Engine, Health, KeptReason, ObjectKey, ObstacleKind, ResetReport,
+    SetupAction, SetupReport, StepReport, StepState, StepStatus,
 };
 use crate::i18n::Lang;
-use crate::store::StepRecord;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -86,41 +83,6 @@ pub struct ProblemView {
     pub cluster_help: bool,
 }
 
-/// A step's state from stored progress: `done`, `failed`, `pending`, `error` or `not-checked`.
-pub fn step_state(record: Option<&StepRecord>) -> &'static str {
-    match record {
-        None => "not-checked",
-        Some(r) if r.passed_at.is_some() => "done",
-        Some(r) => match r.status.as_str() {
-            "pending" => "pending",
-            "error" => "error",
-            "passed" => "done",
-            _ => "failed",
-        },
-    }
-}
-
-/// The badge text for a step state.
-pub fn state_label(t: &'static Ui, state: &str) -> &'static str {
-    match state {
-        "done" => t.status_done,
-        "failed" => t.status_failed,
-        "pending" => t.status_pending,
-        "error" => t.status_error,
-        _ => t.status_not_checked,
-    }
-}
-
-/// How many of `steps` are done according to `progress`.
-pub fn done_count<'a>(
-    steps: impl Iterator<Item = &'a str>,
-    progress: Option<&BTreeMap<String, StepRecord>>,
-) -> usize {
-    steps
-        .filter(|id| step_state(progress.and_then(|p| p.get(*id))) == "done")
-        .count()
-}
-
 /// The result panel of one step.
 #[derive(Debug, Clone)]
 pub struct ResultView {
@@ -141,10 +103,20 @@ pub struct ResultView {
 /// A step's status badge.
 #[derive(Debug, Clone)]
 pub struct Badge {
-    /// The state (CSS class suffix).
-    pub state: &'static str,
+    /// The state (its `as_str` is the CSS class suffix and the script's state name).
+    pub state: StepState,
     /// Localized text.
     pub label: &'static str,
+}
+
+impl Badge {
+    /// The badge of a state in `t`'s language.
+    pub fn new(t: &'static Ui, state: StepState) -> Badge {
+        Badge {
+            state,
+            label: state_label(t, state),
+        }
+    }
 }
 
 /// A check's verdicts.
@@ -156,6 +128,10 @@ pub struct CheckView {
     pub checked_at_text: String,
     /// One per check.
     pub items: Vec<CheckItem>,
+    /// Why every check holds but the step does not count yet (empty otherwise).
+    pub awaiting: String,
+    /// kubelab re-checks by itself on a timer (commands in containers).
+    pub rechecks: bool,
 }
 
 /// One check's verdict.
@@ -163,7 +139,7 @@ pub struct CheckView {
 pub struct CheckItem {
     /// What is checked.
     pub title: String,
-    /// `passed`, `failed`, `pending`, `error`.
+    /// `passed`, `failed`, `todo` (failing before the learner pressed Check), `pending`, `error`.
     pub class: &'static str,
     /// Localized verdict.
     pub label: &'static str,
@@ -189,21 +165,44 @@ pub struct DiagRow {
 /// A set-up's outcome.
 #[derive(Debug, Clone)]
 pub struct SetupView {
-    /// Objects applied.
+    /// Objects set up.
     pub objects: Vec<SetupRow>,
+    /// Objects in the way, with the Replace offer.
+    pub in_the_way: Vec<ObstacleView>,
     /// The refused object, if any.
     pub error: Option<SetupErrorView>,
+    /// Where the Replace form posts (the step's Set up).
+    pub action: String,
+    /// The CSRF token for the Replace form without JavaScript (htmx sends it as a header).
+    pub csrf: String,
 }
 
-/// One applied object.
+/// One object set up.
 #[derive(Debug, Clone)]
 pub struct SetupRow {
     /// `Kind namespace/name`.
     pub object: String,
-    /// `created`, `configured`, `unchanged`.
+    /// `created`, `configured`, `unchanged`, `replaced`, `yours`.
     pub class: &'static str,
     /// Localized action.
     pub label: &'static str,
+}
+
+/// An object in the way of Set up.
+#[derive(Debug, Clone)]
+pub struct ObstacleView {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// The object's key as the Replace form sends it (`apiVersion|kind|namespace|name`).
+    pub key: String,
+    /// What is in the way, in plain words.
+    pub explanation: &'static str,
+    /// Said after the fields (may be empty).
+    pub after: &'static str,
+    /// The fields that differ or were added by someone else.
+    pub fields: Vec<String>,
+    /// The API server's own words, when it refused (shown folded).
+    pub message: String,
 }
 
 /// The object the API server refused.
@@ -224,6 +223,36 @@ pub struct ResetView {
     pub deleted: Vec<String>,
     /// Objects kept, with why.
     pub kept: Vec<(String, String)>,
+    /// The learner's own objects, which the page offers to delete: (form key, `Kind ns/name`).
+    pub yours: Vec<(String, String)>,
+}
+
+/// An object's key as forms carry it: `apiVersion|kind|namespace|name` (namespace may be
+/// empty). `|` appears in none of the four.
+pub fn key_field(key: &ObjectKey) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        key.api_version,
+        key.kind,
+        key.namespace.as_deref().unwrap_or(""),
+        key.name
+    )
+}
+
+/// The key a form field names (see [`key_field`]).
+pub fn parse_key_field(field: &str) -> Option<ObjectKey> {
+    let mut parts = field.split('|');
+    let (api_version, kind, namespace, name) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || api_version.is_empty() || kind.is_empty() || name.is_empty() {
+        return None;
+    }
+    Some(ObjectKey {
+        api_version: api_version.to_owned(),
+        kind: kind.to_owned(),
+        namespace: Some(namespace.to_owned()).filter(|ns| !ns.is_empty()),
+        name: name.to_owned(),
+    })
 }
 
 fn verdict_class(v: &Verdict) -> &'static str {
@@ -235,11 +264,16 @@ fn verdict_class(v: &Verdict) -> &'static str {
     }
 }
 
-fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport) -> CheckItem {
-    let class = verdict_class(&r.verdict);
+fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport, asked: bool) -> CheckItem {
+    let class = match verdict_class(&r.verdict) {
+        // A failure before the learner asked is something still to do, not a mistake.
+        "failed" if !asked => "todo",
+        class => class,
+    };
     let label = match class {
         "passed" => t.verdict_passed,
         "failed" => t.verdict_failed,
+        "todo" => t.verdict_todo,
         "pending" => t.verdict_pending,
         _ => t.verdict_error,
     };
@@ -267,11 +301,14 @@ fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport) -> CheckItem {
             closest.clone().unwrap_or_default(),
             rows(diagnostics),
         ),
+        // An unanswered question waits for the learner; it never shows the wrong-answer text.
+        Verdict::Pending { .. } if r.unanswered => {
+            (t.question_unanswered.to_owned(), String::new(), Vec::new())
+        }
         Verdict::Pending { diagnostics } => (
             r.pending_reason
                 .as_ref()
-                .unwrap_or(&r.reason)
-                .get(lang)
+                .map_or(t.pending_generic, |p| p.get(lang))
                 .to_owned(),
             String::new(),
             rows(diagnostics),
@@ -289,24 +326,25 @@ fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport) -> CheckItem {
 }
 
 impl ResultView {
-    /// The panel after **Check**.
+    /// The panel after **Check**, or a live evaluation: its colour and heading follow the step's
+    /// life cycle — a failure before the learner pressed Check is "still to do", not red.
     pub fn from_check(t: &'static Ui, lang: Lang, report: &StepReport) -> ResultView {
-        let (class, heading) = match report.status {
-            StepStatus::Passed => ("passed", t.result_passed),
-            StepStatus::Failed => ("failed", t.result_failed),
-            StepStatus::Pending => ("pending", t.result_pending),
-            StepStatus::Error => ("error", t.result_error),
+        let asked = report.attempts > 0;
+        let (class, heading) = match (report.state, report.status) {
+            (StepState::Passed, _) => ("passed", t.result_passed),
+            (StepState::Regressed, _) => ("failed", t.result_regressed),
+            (_, StepStatus::Passed) => ("info", t.result_passed),
+            (_, StepStatus::Failed) if asked => ("failed", t.result_failed),
+            (_, StepStatus::Failed) => ("todo", t.result_todo),
+            (_, StepStatus::Pending) => ("pending", t.result_pending),
+            (_, StepStatus::Error) => ("error", t.result_error),
         };
-        let state = if report.done {
-            "done"
-        } else {
-            match report.status {
-                StepStatus::Passed => "done",
-                StepStatus::Failed => "failed",
-                StepStatus::Pending => "pending",
-                StepStatus::Error => "error",
-            }
+        let awaiting = match report.awaiting {
+            Some(Awaiting::LearnerWork) => t.result_await_work,
+            Some(Awaiting::Confirmation) => t.result_await_confirm,
+            None => "",
         };
+        let asked = asked || report.state == StepState::Regressed;
         ResultView {
             class,
             heading: if report.checks.is_empty() {
@@ -315,20 +353,19 @@ impl ResultView {
                 heading.to_owned()
             },
             check: Some(CheckView {
-                checked_at: report.checked_at.clone(),
-                checked_at_text: readable_time(&report.checked_at),
+                checked_at: rfc3339(report.checked_at),
+                checked_at_text: readable_time(&rfc3339(report.checked_at)),
                 items: report
                     .checks
                     .iter()
-                    .map(|r| check_item(t, lang, r))
+                    .map(|r| check_item(t, lang, r, asked))
                     .collect(),
+                awaiting: awaiting.to_owned(),
+                rechecks: report.recheck_in.is_some(),
             }),
             setup: None,
             problem: None,
-            badge: Some(Badge {
-                state,
-                label: state_label(t, state),
-            }),
+            badge: Some(Badge::new(t, report.state)),
         }
     }
 
@@ -339,9 +376,11 @@ impl ResultView {
             .iter()
             .map(|a| {
                 let (class, label) = match a.action {
-                    ApplyAction::Created => ("created", t.action_created),
-                    ApplyAction::Configured => ("configured", t.action_configured),
-                    ApplyAction::Unchanged => ("unchanged", t.action_unchanged),
+                    SetupAction::Created => ("created", t.action_created),
+                    SetupAction::Configured => ("configured", t.action_configured),
+                    SetupAction::Unchanged => ("unchanged", t.action_unchanged),
+                    SetupAction::Replaced => ("replaced", t.action_replaced),
+                    SetupAction::Yours => ("yours", t.action_yours),
                 };
                 SetupRow {
                     object: a.key.to_string(),
@@ -350,12 +389,33 @@ impl ResultView {
                 }
             })
             .collect();
+        let in_the_way: Vec<ObstacleView> = report
+            .in_the_way
+            .iter()
+            .map(|o| {
+                let (explanation, after) = match o.why {
+                    ObstacleKind::Yours => (t.obstacle_yours, t.obstacle_yours_after),
+                    ObstacleKind::Immutable => (t.obstacle_immutable, ""),
+                    ObstacleKind::Merged => (t.obstacle_merged, ""),
+                };
+                ObstacleView {
+                    object: o.key.to_string(),
+                    key: key_field(&o.key),
+                    explanation,
+                    after,
+                    fields: o.fields.clone(),
+                    message: o.message.clone().unwrap_or_default(),
+                }
+            })
+            .collect();
         let error = report.error.as_ref().map(|e| SetupErrorView {
             object: e.object.clone(),
             file: e.file.clone(),
             message: e.message.clone(),
         });
-        let (class, heading) = if error.is_some() {
+        let (class, heading) = if !in_the_way.is_empty() {
+            ("failed", t.setup_in_the_way)
+        } else if error.is_some() {
             ("failed", t.setup_refused)
         } else {
             ("info", t.setup_done)
@@ -364,7 +424,13 @@ impl ResultView {
             class,
             heading: heading.to_owned(),
             check: None,
-            setup: Some(SetupView { objects, error }),
+            setup: Some(SetupView {
+                objects,
+                in_the_way,
+                error,
+                action: format!("/labs/{}/steps/{}/setup", report.lab, report.step),
+                csrf: String::new(),
+            }),
             problem: None,
             badge: None,
         }
@@ -384,14 +450,34 @@ impl ResultView {
 }
 
 impl ResetView {
-    /// From the engine's report.
-    pub fn new(report: &ResetReport) -> ResetView {
+    /// From the engine's report, in `t`'s language (`lab_title` names another chapter).
+    pub fn new(
+        t: &'static Ui,
+        report: &ResetReport,
+        lab_title: impl Fn(&str) -> String,
+    ) -> ResetView {
         ResetView {
             deleted: report.deleted.iter().map(ToString::to_string).collect(),
             kept: report
                 .kept
                 .iter()
-                .map(|k| (k.key.to_string(), k.why.clone()))
+                .map(|k| {
+                    let why = match k.why {
+                        KeptReason::Yours => t.kept_yours.to_owned(),
+                        KeptReason::UsedByLab => format!(
+                            "{} {}",
+                            t.kept_used_by,
+                            lab_title(k.lab.as_deref().unwrap_or_default())
+                        ),
+                        KeptReason::NotCreatedByKubelab => t.kept_not_ours.to_owned(),
+                        KeptReason::LearnerNamespace => t.kept_learner_namespace.to_owned(),
+                    };
+                    (k.key.to_string(), why)
+                })
+                .collect(),
+            yours: report
+                .yours()
+                .map(|k| (key_field(k), k.to_string()))
                 .collect(),
         }
     }
@@ -440,20 +526,30 @@ pub struct LiveObjectRow {
     pub age: String,
 }
 
+/// A time as RFC 3339 text.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
 /// Parses an RFC 3339 time.
 pub fn parse_time(rfc3339: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(rfc3339, &Rfc3339).ok()
 }
 
-/// Seconds from `from` to `to` (both RFC 3339), when both parse and `to` is not earlier.
-pub fn seconds_between(from: &str, to: &str) -> Option<i64> {
-    let secs = (parse_time(to)? - parse_time(from)?).whole_seconds();
+/// Seconds from `from` to `to`, when `to` is not earlier.
+pub fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> Option<i64> {
+    let secs = (to - from).whole_seconds();
     (secs >= 0).then_some(secs)
 }
 
-/// Seconds since `rfc3339` (0 for a time in the future).
-pub fn seconds_since(rfc3339: &str) -> Option<i64> {
-    parse_time(rfc3339).map(|t| (OffsetDateTime::now_utc() - t).whole_seconds().max(0))
+/// Seconds since `t` (0 for a time in the future).
+pub fn seconds_since(t: OffsetDateTime) -> i64 {
+    (OffsetDateTime::now_utc() - t).whole_seconds().max(0)
+}
+
+/// Seconds since an RFC 3339 time (a Kubernetes timestamp), when it parses.
+pub fn seconds_since_text(rfc3339: &str) -> Option<i64> {
+    parse_time(rfc3339).map(seconds_since)
 }
 
 /// A duration for people: `35 s`, `4 min 12 s`, `1 h 3 min` (units from `t`).
@@ -562,12 +658,13 @@ mod tests {
         assert_eq!(duration_text(en, 252), "4 min 12 s");
         assert_eq!(duration_text(en, 3780), "1 h 3 min");
         assert_eq!(duration_text(ui(Lang::Zh), 252), "4分 12秒");
+        let t = |s: &str| parse_time(s).unwrap();
         assert_eq!(
-            seconds_between("2024-01-01T00:00:00Z", "2024-01-01T00:04:12.5Z"),
+            seconds_between(t("2024-01-01T00:00:00Z"), t("2024-01-01T00:04:12.5Z")),
             Some(252)
         );
         assert_eq!(
-            seconds_between("2024-01-01T00:01:00Z", "2024-01-01T00:00:00Z"),
+            seconds_between(t("2024-01-01T00:01:00Z"), t("2024-01-01T00:00:00Z")),
             None
         );
         assert_eq!(age_text(45), "45s");
@@ -575,17 +672,4 @@ mod tests {
         assert_eq!(age_text(3 * 86400), "3d");
     }
 
-    #[test]
-    fn state_follows_progress() {
-        let rec = |status: &str, passed: bool| StepRecord {
-            status: status.into(),
-            passed_at: passed.then(|| "t".into()),
-            checked_at: "t".into(),
-            attempts: 1,
-        };
-        assert_eq!(step_state(None), "not-checked");
-        assert_eq!(step_state(Some(&rec("failed", true))), "done");
-        assert_eq!(step_state(Some(&rec("failed", false))), "failed");
-        assert_eq!(step_state(Some(&rec("pending", false))), "pending");
-    }
 }

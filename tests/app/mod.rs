@@ -23,6 +23,40 @@ pub struct TestApp {
     settings: Settings,
 }
 
+/// Marks a step passed in `store` as if the learner had done it: started at `started`, their
+/// work seen, passed at `passed` (RFC 3339).
+pub async fn mark_passed(
+    store: &kubelab::store::Store,
+    learner: &str,
+    lab: &str,
+    step: &str,
+    started: &str,
+    passed: &str,
+) {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    let (started, passed) = (
+        OffsetDateTime::parse(started, &Rfc3339).expect("RFC 3339"),
+        OffsetDateTime::parse(passed, &Rfc3339).expect("RFC 3339"),
+    );
+    store
+        .start_step(learner, lab, step, started)
+        .await
+        .expect("start");
+    store
+        .note_evidence(learner, lab, step, started)
+        .await
+        .expect("evidence");
+    store
+        .record_status(learner, lab, step, kubelab::checks::StepStatus::Passed, passed, true)
+        .await
+        .expect("status");
+    store
+        .record_pass(learner, lab, step, passed)
+        .await
+        .expect("pass");
+}
+
 /// Starts kubelab with the embedded labs and no reachable cluster.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -81,7 +81,11 @@ async fn a_cluster_change_turns_the_step_green_without_a_check() {
         .lab_progress("kubectl")
         .await
         .expect("progress");
-    assert!(progress["rollout-status"].passed_at.is_some());
+    assert!(
+        progress
+            .step("rollout-status")
+            .is_some_and(|s| s.record.passed_at.is_some())
+    );
     // The live panel lists the Deployment with its status (as a page opened now sees it).
     let mut sub = env
         .app

@@ -34,8 +34,8 @@ async fn step_done(env: &Env, lab: &str, step: &str) -> bool {
         .lab_progress(lab)
         .await
         .expect("progress")
-        .get(step)
-        .is_some_and(|r| r.passed_at.is_some())
+        .step(step)
+        .is_some_and(|s| s.state.is_done())
 }
 
 #[tokio::test]
@@ -104,12 +104,12 @@ async fn reset_removes_the_labs_objects_and_progress() {
     );
     assert!(!step_done(&env, "configmap", "create-configmap").await);
     assert!(
-        env.app
+        !env.app
             .engine()
             .lab_progress("configmap")
             .await
             .expect("progress")
-            .is_empty()
+            .started()
     );
 }
 

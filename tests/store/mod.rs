@@ -8,8 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use kubelab::store::{Store, StoreError};
+use kubelab::checks::StepStatus;
+use kubelab::store::{CreatedObject, Store, StoreError};
 use sqlx::{AssertSqlSafe, Connection};
+use time::OffsetDateTime;
+use time::macros::datetime;
 
 /// A database for one test: a SQLite file in a temporary folder, or a PostgreSQL schema.
 struct TestDb {
@@ -134,111 +137,144 @@ on_both!(
     progress_per_lab_and_across_labs,
     answers_replace_earlier_ones,
     first_start_kept_under_concurrent_starts,
-    clear_lab_forgets_progress_answers_and_starts,
+    evidence_is_kept_from_its_first_sign,
+    clear_lab_forgets_progress_answers_starts_and_reports,
+    created_objects_and_notices,
     two_stores_share_one_database,
 );
 
+/// A time `secs` seconds into 2024.
+fn t(secs: i64) -> OffsetDateTime {
+    datetime!(2024-01-01 00:00:00 UTC) + time::Duration::seconds(secs)
+}
+
 async fn passed_stays_passed_and_attempts_count(store: Store, _url: String) {
     store.ping().await.unwrap();
-    for (status, passed, now) in [
-        ("failed", false, "t1"),
-        ("passed", true, "t2"),
-        ("failed", false, "t3"),
-        ("passed", true, "t4"),
-        ("pending", false, "t5"),
+    store
+        .start_step("ana", "kubectl", "restart", t(0))
+        .await
+        .unwrap();
+    for (status, pass, at) in [
+        (StepStatus::Failed, false, t(1)),
+        (StepStatus::Passed, true, t(2)),
+        (StepStatus::Failed, false, t(3)),
+        (StepStatus::Passed, true, t(4)),
+        (StepStatus::Pending, false, t(5)),
     ] {
         store
-            .record_check("ana", "kubectl", "restart", status, passed, now)
+            .record_status("ana", "kubectl", "restart", status, at, true)
             .await
             .unwrap();
+        if pass {
+            store
+                .record_pass("ana", "kubectl", "restart", at)
+                .await
+                .unwrap();
+        }
     }
-    let progress = store.lab_progress("ana", "kubectl").await.unwrap();
+    let progress = store.lab_steps("ana", "kubectl").await.unwrap();
     let record = &progress["restart"];
-    assert_eq!(record.status, "pending", "the last check's status");
-    assert_eq!(record.passed_at.as_deref(), Some("t2"), "first pass kept");
-    assert_eq!(record.checked_at, "t5");
+    assert_eq!(
+        record.status,
+        Some(StepStatus::Pending),
+        "the last check's status"
+    );
+    assert_eq!(record.passed_at, Some(t(2)), "first pass kept");
+    assert_eq!(record.checked_at, Some(t(5)));
+    assert_eq!(record.started_at, Some(t(0)));
     assert_eq!(record.attempts, 5);
+    // A live evaluation is not an attempt.
+    store
+        .record_status("ana", "kubectl", "restart", StepStatus::Passed, t(6), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.lab_steps("ana", "kubectl").await.unwrap()["restart"].attempts,
+        5
+    );
 }
 
 async fn concurrent_checks_count_every_attempt(store: Store, _url: String) {
     store
-        .record_check("ana", "pod", "shared", "failed", false, "t-first")
+        .record_status("ana", "pod", "shared", StepStatus::Failed, t(0), true)
         .await
         .unwrap();
-    let tasks: Vec<_> = (0..20)
+    let tasks: Vec<_> = (1..=20)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
                 let passed = i % 2 == 0;
-                let status = if passed { "passed" } else { "failed" };
+                let status = if passed {
+                    StepStatus::Passed
+                } else {
+                    StepStatus::Failed
+                };
                 store
-                    .record_check("ana", "pod", "shared", status, passed, &format!("t{i:02}"))
-                    .await
+                    .record_status("ana", "pod", "shared", status, t(i), true)
+                    .await?;
+                if passed {
+                    store.record_pass("ana", "pod", "shared", t(i)).await?;
+                }
+                Ok::<(), StoreError>(())
             })
         })
         .collect();
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    let record = &store.lab_progress("ana", "pod").await.unwrap()["shared"];
+    let record = &store.lab_steps("ana", "pod").await.unwrap()["shared"];
     assert_eq!(record.attempts, 21, "every concurrent check counted");
-    let passed_at = record
-        .passed_at
-        .as_deref()
-        .expect("a passing check marks it passed");
-    let even: BTreeSet<String> = (0..20).step_by(2).map(|i| format!("t{i:02}")).collect();
+    let passed_at = record.passed_at.expect("a passing check marks it passed");
+    let even: BTreeSet<OffsetDateTime> = (2..=20).step_by(2).map(t).collect();
     assert!(
-        even.contains(passed_at),
+        even.contains(&passed_at),
         "passed_at {passed_at} is a passing check's time"
     );
 }
 
 async fn progress_per_lab_and_across_labs(store: Store, _url: String) {
+    for (learner, lab, step, status) in [
+        ("ana", "kubectl", "status", StepStatus::Passed),
+        ("ana", "kubectl", "restart", StepStatus::Failed),
+        ("ana", "pod", "two-containers", StepStatus::Passed),
+        ("ben", "kubectl", "status", StepStatus::Failed),
+    ] {
+        store.start_step(learner, lab, step, t(0)).await.unwrap();
+        store
+            .record_status(learner, lab, step, status, t(1), true)
+            .await
+            .unwrap();
+        if status == StepStatus::Passed {
+            store.record_pass(learner, lab, step, t(1)).await.unwrap();
+        }
+    }
+    // Started but never evaluated.
     store
-        .record_check("ana", "kubectl", "status", "passed", true, "t1")
-        .await
-        .unwrap();
-    store
-        .record_check("ana", "kubectl", "restart", "failed", false, "t2")
-        .await
-        .unwrap();
-    store
-        .record_check("ana", "pod", "two-containers", "passed", true, "t3")
-        .await
-        .unwrap();
-    store
-        .record_check("ben", "kubectl", "status", "failed", false, "t4")
+        .start_step("ana", "kubectl", "explore", t(2))
         .await
         .unwrap();
 
-    let kubectl = store.lab_progress("ana", "kubectl").await.unwrap();
+    let kubectl = store.lab_steps("ana", "kubectl").await.unwrap();
     assert_eq!(
         kubectl.keys().collect::<Vec<_>>(),
-        ["restart", "status"],
+        ["explore", "restart", "status"],
         "only this lab's steps"
     );
-    assert_eq!(kubectl["status"].status, "passed");
+    assert_eq!(kubectl["status"].status, Some(StepStatus::Passed));
     assert_eq!(kubectl["restart"].passed_at, None);
+    assert_eq!(kubectl["explore"].status, None);
+    assert_eq!(kubectl["explore"].started_at, Some(t(2)));
 
-    let all = store.all_progress("ana").await.unwrap();
+    let all = store.all_steps("ana").await.unwrap();
     assert_eq!(all.keys().collect::<Vec<_>>(), ["kubectl", "pod"]);
     assert_eq!(all["kubectl"], kubectl);
-    assert_eq!(
-        all["pod"]["two-containers"].passed_at.as_deref(),
-        Some("t3")
-    );
+    assert_eq!(all["pod"]["two-containers"].passed_at, Some(t(1)));
 
-    let ben = store.all_progress("ben").await.unwrap();
+    let ben = store.all_steps("ben").await.unwrap();
     assert_eq!(ben.len(), 1, "another learner's progress is separate");
-    assert_eq!(ben["kubectl"]["status"].status, "failed");
-    assert!(
-        store
-            .lab_progress("cleo", "kubectl")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(store.all_progress("cleo").await.unwrap().is_empty());
+    assert_eq!(ben["kubectl"]["status"].status, Some(StepStatus::Failed));
+    assert!(store.lab_steps("cleo", "kubectl").await.unwrap().is_empty());
+    assert!(store.all_steps("cleo").await.unwrap().is_empty());
 }
 
 async fn answers_replace_earlier_ones(store: Store, _url: String) {
@@ -279,15 +315,13 @@ async fn answers_replace_earlier_ones(store: Store, _url: String) {
 }
 
 async fn first_start_kept_under_concurrent_starts(store: Store, _url: String) {
-    let candidates: BTreeSet<String> = (0..20)
-        .map(|i| format!("2024-01-01T00:00:{i:02}Z"))
-        .collect();
+    let candidates: BTreeSet<OffsetDateTime> = (0..20).map(t).collect();
     let tasks: Vec<_> = candidates
         .iter()
-        .cloned()
+        .copied()
         .map(|now| {
             let store = store.clone();
-            tokio::spawn(async move { store.start_step("ana", "hpa", "scale", &now).await })
+            tokio::spawn(async move { store.start_step("ana", "hpa", "scale", now).await })
         })
         .collect();
     let mut answers = BTreeSet::new();
@@ -302,49 +336,72 @@ async fn first_start_kept_under_concurrent_starts(store: Store, _url: String) {
     let first = answers.pop_first().unwrap();
     assert!(candidates.contains(&first));
     assert_eq!(
-        store.step_starts("ana", "hpa").await.unwrap()["scale"],
-        first
+        store.lab_steps("ana", "hpa").await.unwrap()["scale"].started_at,
+        Some(first)
     );
+    let later = t(1_000_000);
     assert_eq!(
-        store
-            .start_step("ana", "hpa", "scale", "2030-01-01T00:00:00Z")
-            .await
-            .unwrap(),
+        store.start_step("ana", "hpa", "scale", later).await.unwrap(),
         first,
         "a later start keeps the first"
     );
     assert_eq!(
-        store
-            .start_step("ana", "hpa", "load", "2030-01-01T00:00:00Z")
-            .await
-            .unwrap(),
-        "2030-01-01T00:00:00Z",
+        store.start_step("ana", "hpa", "load", later).await.unwrap(),
+        later,
         "another step starts on its own"
     );
 }
 
-async fn clear_lab_forgets_progress_answers_and_starts(store: Store, _url: String) {
+async fn evidence_is_kept_from_its_first_sign(store: Store, _url: String) {
+    store
+        .start_step("ana", "configmap", "change", t(0))
+        .await
+        .unwrap();
+    store
+        .note_evidence("ana", "configmap", "change", t(5))
+        .await
+        .unwrap();
+    store
+        .note_evidence("ana", "configmap", "change", t(9))
+        .await
+        .unwrap();
+    // No start, no evidence: the note needs a started step.
+    store
+        .note_evidence("ana", "configmap", "other", t(9))
+        .await
+        .unwrap();
+    let steps = store.lab_steps("ana", "configmap").await.unwrap();
+    assert_eq!(steps["change"].evidence_at, Some(t(5)));
+    assert!(!steps.contains_key("other"));
+}
+
+async fn clear_lab_forgets_progress_answers_starts_and_reports(store: Store, _url: String) {
     let answers = BTreeMap::from([("q".to_owned(), "a".to_owned())]);
     for (learner, lab) in [
         ("ana", "configmap"),
         ("ana", "secret"),
         ("ben", "configmap"),
     ] {
+        store.start_step(learner, lab, "step", t(0)).await.unwrap();
         store
-            .record_check(learner, lab, "step", "passed", true, "t1")
+            .record_status(learner, lab, "step", StepStatus::Passed, t(1), true)
             .await
             .unwrap();
+        store.record_pass(learner, lab, "step", t(1)).await.unwrap();
         store
             .save_answers(learner, lab, "step", &answers)
             .await
             .unwrap();
-        store.start_step(learner, lab, "step", "t0").await.unwrap();
+        store
+            .save_report(learner, lab, "step", "{}", t(1))
+            .await
+            .unwrap();
     }
     store.clear_lab("ana", "configmap").await.unwrap();
 
     assert!(
         store
-            .lab_progress("ana", "configmap")
+            .lab_steps("ana", "configmap")
             .await
             .unwrap()
             .is_empty()
@@ -356,53 +413,88 @@ async fn clear_lab_forgets_progress_answers_and_starts(store: Store, _url: Strin
             .unwrap()
             .is_empty()
     );
-    assert!(
-        store
-            .step_starts("ana", "configmap")
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.reports("ana", "configmap").await.unwrap().is_empty());
     assert_eq!(
         store
-            .start_step("ana", "configmap", "step", "t9")
+            .start_step("ana", "configmap", "step", t(9))
             .await
             .unwrap(),
-        "t9",
+        t(9),
         "a cleared lab starts afresh"
     );
 
     for (learner, lab) in [("ana", "secret"), ("ben", "configmap")] {
-        assert_eq!(store.lab_progress(learner, lab).await.unwrap().len(), 1);
+        let steps = store.lab_steps(learner, lab).await.unwrap();
+        assert_eq!(steps["step"].started_at, Some(t(0)));
+        assert_eq!(steps["step"].passed_at, Some(t(1)));
         assert_eq!(store.answers(learner, lab, "step").await.unwrap(), answers);
-        assert_eq!(store.step_starts(learner, lab).await.unwrap()["step"], "t0");
+        assert_eq!(store.reports(learner, lab).await.unwrap().len(), 1);
     }
+}
+
+async fn created_objects_and_notices(store: Store, _url: String) {
+    let object = CreatedObject {
+        lab: "configmap".into(),
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: None,
+        name: "fly-k8s".into(),
+        uid: "u-1".into(),
+        created_at: t(0),
+    };
+    store.remember_created("ana", &object).await.unwrap();
+    // Created again (after a reset) under another uid: the newer one counts.
+    let again = CreatedObject {
+        uid: "u-2".into(),
+        ..object.clone()
+    };
+    store.remember_created("ana", &again).await.unwrap();
+    assert_eq!(store.created("ana").await.unwrap(), vec![again]);
+    assert!(store.created("ben").await.unwrap().is_empty());
+    store
+        .forget_created("ana", "v1", "Namespace", None, "fly-k8s")
+        .await
+        .unwrap();
+    assert!(store.created("ana").await.unwrap().is_empty());
+
+    store
+        .put_flash("ana", "configmap", "first", t(0))
+        .await
+        .unwrap();
+    store
+        .put_flash("ana", "configmap", "second", t(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_flash("ana", "configmap", t(2))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("second")
+    );
+    assert_eq!(store.take_flash("ana", "configmap", t(2)).await.unwrap(), None);
 }
 
 async fn two_stores_share_one_database(store: Store, url: String) {
     // A second replica opening the same database re-runs the (already applied) migrations.
     let replica = Store::open(&url).await.expect("second open");
     store
-        .record_check("ana", "docker", "tag", "passed", true, "t1")
+        .record_status("ana", "docker", "tag", StepStatus::Passed, t(1), true)
         .await
         .unwrap();
+    store.record_pass("ana", "docker", "tag", t(1)).await.unwrap();
     replica
-        .record_check("ana", "docker", "tag", "failed", false, "t2")
+        .record_status("ana", "docker", "tag", StepStatus::Failed, t(2), true)
         .await
         .unwrap();
-    let seen = replica.lab_progress("ana", "docker").await.unwrap();
-    assert_eq!(seen, store.lab_progress("ana", "docker").await.unwrap());
+    let seen = replica.lab_steps("ana", "docker").await.unwrap();
+    assert_eq!(seen, store.lab_steps("ana", "docker").await.unwrap());
     assert_eq!(seen["tag"].attempts, 2);
-    assert_eq!(seen["tag"].passed_at.as_deref(), Some("t1"));
+    assert_eq!(seen["tag"].passed_at, Some(t(1)));
     assert_eq!(
-        replica
-            .start_step("ana", "docker", "tag", "t3")
-            .await
-            .unwrap(),
-        store
-            .start_step("ana", "docker", "tag", "t4")
-            .await
-            .unwrap()
+        replica.start_step("ana", "docker", "tag", t(3)).await.unwrap(),
+        store.start_step("ana", "docker", "tag", t(4)).await.unwrap()
     );
     replica.close().await;
 }

@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kubelab::store::{JoinOutcome, LearnerRecord, NewWorkshop, Store, Workshop};
+use kubelab::checks::StepStatus;
+use kubelab::store::{CreatedObject, JoinOutcome, LearnerRecord, NewWorkshop, Store, Workshop};
+use time::macros::datetime;
 
 use super::{TestDb, run};
 
@@ -362,23 +364,43 @@ async fn removing_a_learner_removes_only_their_progress(store: Store, _url: Stri
     let ana = joined(join(&store, &workshop, "ana", "2024-05-01T09:10:00Z").await);
     let ben = joined(join(&store, &workshop, "ben", "2024-05-01T09:11:00Z").await);
     let answers = BTreeMap::from([("kubelet".to_owned(), "v1.28.3+k3s1".to_owned())]);
+    let t0 = datetime!(2024-05-01 09:12:00 UTC);
+    let t1 = datetime!(2024-05-01 09:13:00 UTC);
     for learner in [&ana.id, &ben.id] {
         for lab in ["kubectl", "node"] {
+            store.start_step(learner, lab, "step", t0).await.unwrap();
             store
-                .record_check(learner, lab, "step", "passed", true, "t1")
+                .record_status(learner, lab, "step", StepStatus::Passed, t1, true)
                 .await
                 .unwrap();
+            store.record_pass(learner, lab, "step", t1).await.unwrap();
             store
                 .save_answers(learner, lab, "step", &answers)
                 .await
                 .unwrap();
-            store.start_step(learner, lab, "step", "t0").await.unwrap();
+            store
+                .save_report(learner, lab, "step", "{}", t1)
+                .await
+                .unwrap();
         }
+        let object = CreatedObject {
+            lab: "kubectl".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: "m".into(),
+            uid: "u".into(),
+            created_at: t1,
+        };
+        store.remember_created(learner, &object).await.unwrap();
+        store.put_flash(learner, "kubectl", "{}", t1).await.unwrap();
     }
 
     assert!(store.remove_learner(&ana.id).await.unwrap());
     assert_eq!(store.learner(&ana.id).await.unwrap(), None);
-    assert!(store.all_progress(&ana.id).await.unwrap().is_empty());
+    assert!(store.all_steps(&ana.id).await.unwrap().is_empty());
+    assert!(store.created(&ana.id).await.unwrap().is_empty());
+    assert_eq!(store.take_flash(&ana.id, "kubectl", t1).await.unwrap(), None);
     for lab in ["kubectl", "node"] {
         assert!(
             store
@@ -387,20 +409,22 @@ async fn removing_a_learner_removes_only_their_progress(store: Store, _url: Stri
                 .unwrap()
                 .is_empty()
         );
-        assert!(store.step_starts(&ana.id, lab).await.unwrap().is_empty());
+        assert!(store.reports(&ana.id, lab).await.unwrap().is_empty());
     }
 
     assert_eq!(
         store.learners(&workshop.id).await.unwrap(),
         std::slice::from_ref(&ben)
     );
-    let progress = store.all_progress(&ben.id).await.unwrap();
+    let progress = store.all_steps(&ben.id).await.unwrap();
     assert_eq!(progress.keys().collect::<Vec<_>>(), ["kubectl", "node"]);
     for lab in ["kubectl", "node"] {
-        assert_eq!(progress[lab]["step"].passed_at.as_deref(), Some("t1"));
+        assert_eq!(progress[lab]["step"].passed_at, Some(t1));
+        assert_eq!(progress[lab]["step"].started_at, Some(t0));
         assert_eq!(store.answers(&ben.id, lab, "step").await.unwrap(), answers);
-        assert_eq!(store.step_starts(&ben.id, lab).await.unwrap()["step"], "t0");
+        assert_eq!(store.reports(&ben.id, lab).await.unwrap().len(), 1);
     }
+    assert_eq!(store.created(&ben.id).await.unwrap().len(), 1);
 
     assert!(
         !store.remove_learner(&ana.id).await.unwrap(),

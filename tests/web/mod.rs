@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::app::{TestApp, spawn_app_with_labs};
+use crate::app::{TestApp, mark_passed, spawn_app_with_labs};
 
 fn fixture_labs() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/fixtures/labs")
@@ -69,18 +69,15 @@ async fn post_form(
 #[tokio::test]
 async fn home_lists_the_chapters_in_order_with_progress() {
     let app = app().await;
-    app.engine()
-        .store()
-        .record_check(
-            "local",
-            "alpha",
-            "deploy",
-            "passed",
-            true,
-            "2024-01-01T00:00:00Z",
-        )
-        .await
-        .expect("record");
+    mark_passed(
+        app.engine().store(),
+        "local",
+        "alpha",
+        "deploy",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:00:00Z",
+    )
+    .await;
     let (status, page) = app.get("/").await;
     assert_eq!(status, 200);
     let alpha = page.find("Alpha lab").expect("alpha listed");
@@ -99,13 +96,13 @@ async fn lab_page_shows_steps_copy_buttons_hints_and_set_up_only_where_there_are
     let app = app().await;
     app.engine()
         .store()
-        .record_check(
+        .record_status(
             "local",
             "alpha",
             "verify",
-            "failed",
-            false,
-            "2024-01-01T00:00:00Z",
+            kubelab::checks::StepStatus::Failed,
+            time::macros::datetime!(2024-01-01 00:00:00 UTC),
+            true,
         )
         .await
         .expect("record");
@@ -815,23 +812,16 @@ async fn steps_start_when_seen_and_show_their_times_and_the_lab_its_summary() {
     assert_eq!((status, body["reason"].as_str()), (404, Some("not_found")));
 
     // Opening the lab starts its current step, which is unfolded and timed.
-    assert!(
-        !app.engine()
-            .step_starts("alpha")
-            .await
-            .expect("starts")
-            .contains_key("deploy")
-    );
+    let started = |progress: kubelab::engine::LabProgress| {
+        progress
+            .step("deploy")
+            .is_some_and(|s| s.record.started_at.is_some())
+    };
+    assert!(!started(app.engine().lab_progress("alpha").await.expect("progress")));
     let (_, page) = app.get("/labs/alpha").await;
+    assert!(started(app.engine().lab_progress("alpha").await.expect("progress")));
     assert!(
-        app.engine()
-            .step_starts("alpha")
-            .await
-            .expect("starts")
-            .contains_key("deploy")
-    );
-    assert!(
-        page.contains("class=\"step step-not-checked step-current\" id=\"step-deploy\""),
+        page.contains("class=\"step step-in-progress step-current\" id=\"step-deploy\""),
         "{page}"
     );
     assert!(page.contains("<details class=\"step-fold\" open>"));
@@ -848,22 +838,15 @@ async fn steps_start_when_seen_and_show_their_times_and_the_lab_its_summary() {
     );
 
     // A done step says how long it took; the summary lists it.
-    let store = app.engine().store();
-    store
-        .start_step("local", "beta", "only", "2024-01-01T00:00:00Z")
-        .await
-        .expect("start");
-    store
-        .record_check(
-            "local",
-            "beta",
-            "only",
-            "passed",
-            true,
-            "2024-01-01T00:04:12Z",
-        )
-        .await
-        .expect("record");
+    mark_passed(
+        app.engine().store(),
+        "local",
+        "beta",
+        "only",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T00:04:12Z",
+    )
+    .await;
     let (_, page) = app.get("/labs/beta").await;
     assert!(page.contains("Took 4 min 12 s"), "{page}");
     assert!(page.contains("What you did"));

@@ -63,18 +63,13 @@ async fn a_learners_lab_lives_in_their_namespace_only() {
         "failed",
         "bob sees only his own namespace"
     );
-    assert!(
-        alice.lab_progress("configmap").await.expect("progress")["create-configmap"]
-            .passed_at
-            .is_some()
-    );
-    assert!(
-        bob.lab_progress("configmap")
-            .await
-            .expect("progress")
-            .get("create-configmap")
-            .is_none_or(|r| r.passed_at.is_none())
-    );
+    let done = |progress: kubelab::engine::LabProgress| {
+        progress
+            .step("create-configmap")
+            .is_some_and(|s| s.state.is_done())
+    };
+    assert!(done(alice.lab_progress("configmap").await.expect("progress")));
+    assert!(!done(bob.lab_progress("configmap").await.expect("progress")));
 
     // Bob's reset leaves Alice's objects alone; Alice's removes hers but not her namespace.
     bob.setup("configmap", "create-configmap")
