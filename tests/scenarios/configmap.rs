@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Env, env};
+use super::{Env, env, next_second};
 use crate::support::ExecReply;
 
 const LAB: &str = "configmap";
@@ -295,6 +295,25 @@ fn patch_base_map(env: &Env) {
     env.put(cm);
 }
 
+/// The step starts a moment after the Pod of the earlier step is running, as when the learner
+/// reaches it: that Pod is then older than the step.
+async fn start_change_config(env: &Env) {
+    next_second().await;
+    env.start_step(LAB, "change-config").await;
+}
+
+/// Asserts that `id` failed because no Pod busybox was created since the step started.
+fn assert_no_new_pod(report: &super::Report, id: &str) {
+    assert_eq!(report.verdict(id), "failed", "{id}: {}", report.0);
+    let diags = report.diagnostics(id);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(
+        diags[0].1,
+        "Pod \"busybox\" created after you started this step"
+    );
+    assert!(diags[0].2.starts_with("none since"), "{diags:?}");
+}
+
 #[tokio::test]
 async fn changing_the_configmap_is_noticed() {
     let env = env().await;
@@ -302,6 +321,7 @@ async fn changing_the_configmap_is_noticed() {
     env.setup(LAB, "create-configmap").await;
     env.setup(LAB, "pod").await;
     env.check_until(LAB, "pod", "passed").await;
+    start_change_config(&env).await;
 
     let report = env.check(LAB, "change-config").await;
     assert_eq!(report.verdict("fly-name-changed"), "failed");
@@ -314,26 +334,20 @@ async fn changing_the_configmap_is_noticed() {
         )]
     );
     assert_eq!(report.verdict("lives-changed"), "failed");
-    assert_eq!(report.verdict("pod-back-up"), "passed");
+    // The Pod from before the step is running, but it was not recreated: it does not count.
+    assert_no_new_pod(&report, "pod-back-up");
     assert_eq!(report.status(), "failed");
 
     patch_base_map(&env);
     let report = env.check(LAB, "change-config").await;
-    for id in [
-        "fly-name-changed",
-        "lives-changed",
-        "file-follows",
-        "pod-back-up",
-    ] {
+    for id in ["fly-name-changed", "lives-changed", "file-follows"] {
         assert_eq!(report.verdict(id), "passed", "{id}: {}", report.0);
     }
-    // The running container keeps the value it started with.
-    assert_eq!(
-        report.verdict("env-after-restart"),
-        "failed",
-        "{}",
-        report.0
-    );
+    // The running container keeps the value it started with, however long the learner waits:
+    // only a Pod created during the step can pass.
+    assert_no_new_pod(&report, "env-after-restart");
+    assert_no_new_pod(&report, "pod-back-up");
+    assert_eq!(report.status(), "failed");
 }
 
 #[tokio::test]
@@ -343,6 +357,7 @@ async fn mounted_file_follows_after_the_kubelet_sync_but_env_waits_for_a_new_pod
     env.setup(LAB, "create-configmap").await;
     env.setup(LAB, "pod").await;
     env.check_until(LAB, "pod", "passed").await;
+    start_change_config(&env).await;
 
     // Until its next sync the kubelet still serves the old file; the process's environment is
     // what it was at start.
@@ -382,21 +397,8 @@ async fn mounted_file_follows_after_the_kubelet_sync_but_env_waits_for_a_new_pod
     env.fake.clear_exec_handler();
     let report = env.check(LAB, "change-config").await;
     assert_eq!(report.verdict("file-follows"), "passed", "{}", report.0);
-    // ... while the environment variable still says kubelab: a failure that asks for a restart.
-    assert_eq!(
-        report.verdict("env-after-restart"),
-        "failed",
-        "{}",
-        report.0
-    );
-    assert_eq!(
-        report.diagnostics("env-after-restart"),
-        vec![(
-            "stdout".to_owned(),
-            "not \"kubelab\\n\"".to_owned(),
-            "\"kubelab\\n\"".to_owned()
-        )]
-    );
+    // ... while the environment variable needs a new Pod: a failure that asks for a restart.
+    assert_no_new_pod(&report, "env-after-restart");
     assert!(
         report.check("env-after-restart")["reason"]["en"]
             .as_str()
@@ -441,38 +443,79 @@ async fn a_pod_recreated_before_the_change_still_has_the_old_value() {
     env.setup(LAB, "create-configmap").await;
     env.setup(LAB, "pod").await;
     env.check_until(LAB, "pod", "passed").await;
-    // Restarted too early: the new container read the old fly-name.
+    start_change_config(&env).await;
+    // Restarted during the step but too early: the new container read the old fly-name.
     replace_busybox(&env, busybox(&env));
     env.check_until(LAB, "pod", "passed").await;
     patch_base_map(&env);
     let report = env.check(LAB, "change-config").await;
     assert_eq!(report.verdict("file-follows"), "passed", "{}", report.0);
+    // It is a new Pod and it runs...
     assert_eq!(report.verdict("pod-back-up"), "passed", "{}", report.0);
+    // ... but its environment was copied before the change.
     assert_eq!(
         report.verdict("env-after-restart"),
         "failed",
         "{}",
         report.0
     );
+    assert_eq!(
+        report.diagnostics("env-after-restart"),
+        vec![(
+            "stdout".to_owned(),
+            "not \"kubelab\\n\"".to_owned(),
+            "\"kubelab\\n\"".to_owned()
+        )]
+    );
     assert_eq!(report.status(), "failed");
+
+    // Recreated once more, after the change: now it reads the new value.
+    replace_busybox(&env, busybox(&env));
+    env.check_until(LAB, "change-config", "passed")
+        .await
+        .assert_all_passed();
 }
 
 #[tokio::test]
-async fn demo_objects_must_be_cleaned_up() {
+async fn demo_objects_fail_while_they_exist_and_pass_once_deleted() {
     let env = env().await;
-    env.check(LAB, "beyond-the-notes").await.assert_all_passed();
     env.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}));
+    // The learner's experiment: a demo Pod and the ConfigMap it waited for.
     env.put(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "subpath-demo", "namespace": NS},
         "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}
     }));
+    env.put(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "late-map", "namespace": NS},
+        "data": {"hello": "world"}
+    }));
     let report = env.check(LAB, "beyond-the-notes").await;
+    assert_eq!(report.status(), "failed", "{}", report.0);
     assert_eq!(report.verdict("subpath-demo-cleaned"), "failed");
     let diags = report.diagnostics("subpath-demo-cleaned");
     assert!(
         diags.iter().any(|(_, _, a)| a.contains("subpath-demo")),
         "{diags:?}"
     );
+    assert!(
+        report.check("subpath-demo-cleaned")["reason"]["en"]
+            .as_str()
+            .is_some_and(|r| r.contains("kubectl delete pod subpath-demo -n fly-k8s")),
+        "the reason says how to delete it: {}",
+        report.0
+    );
+    assert_eq!(report.verdict("late-map-cleaned"), "failed");
+    // The experiment not done is nothing to clean up.
     assert_eq!(report.verdict("waiting-demo-cleaned"), "passed");
+
+    // Cleaned up: what was created is gone again.
+    env.fake
+        .delete("v1", "Pod", Some(NS), "subpath-demo")
+        .expect("delete");
+    env.fake
+        .delete("v1", "ConfigMap", Some(NS), "late-map")
+        .expect("delete");
+    env.check(LAB, "beyond-the-notes").await.assert_all_passed();
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::check_with_answers;
-use super::{Env, env, running_ready};
+use super::{Env, env, next_second, running_ready};
 
 const LAB: &str = "kubectl";
 
@@ -42,6 +42,14 @@ fn nginx_pod(name: &str) -> Value {
         "metadata": {"name": name, "namespace": "default", "labels": {"app": "nginx"}},
         "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}]}
     })
+}
+
+/// A Pod of the restart's rollout: the ReplicaSet copies the template's restartedAt annotation.
+fn restarted_nginx_pod(name: &str) -> Value {
+    let mut pod = nginx_pod(name);
+    pod["metadata"]["annotations"] =
+        json!({"kubectl.kubernetes.io/restartedAt": "2026-11-29T08:28:59Z"});
+    pod
 }
 
 #[tokio::test]
@@ -228,31 +236,6 @@ async fn restart_is_seen_through_the_restarted_at_annotation() {
     assert_eq!(report.verdict("restart-rollout-complete"), "passed");
 }
 
-/// Waits until the wall clock is in a later second than when called: Kubernetes timestamps and
-/// step starts have whole seconds, so objects created after this are unambiguously later.
-async fn next_second() {
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_secs()
-    };
-    let start = now();
-    while now() == start {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// `POST /api/labs/kubectl/steps/{step}/start`, as the lab page does for the current step.
-async fn start_step(env: &Env, step: &str) -> String {
-    let (status, body) = env
-        .app
-        .post_json(&format!("/api/labs/{LAB}/steps/{step}/start"))
-        .await;
-    assert_eq!(status, 200, "start {step}: {body}");
-    body["started_at"].as_str().expect("started_at").to_owned()
-}
-
 #[tokio::test]
 async fn only_pods_created_after_the_step_started_count_as_replaced() {
     let env = env().await;
@@ -263,7 +246,7 @@ async fn only_pods_created_after_the_step_started_count_as_replaced() {
         env.put(running_ready(nginx_pod(name)));
     }
     next_second().await;
-    let started = start_step(&env, "rollout-restart").await;
+    let started = env.start_step(LAB, "rollout-restart").await;
 
     let report = env.check(LAB, "rollout-restart").await;
     assert_eq!(report.verdict("new-pods"), "failed", "{}", report.0);
@@ -286,8 +269,17 @@ async fn only_pods_created_after_the_step_started_count_as_replaced() {
         report.0
     );
 
+    // A lone replacement for a Pod the learner deleted is new, but no restart is under way:
+    // a failure that asks for the restart, not "pending".
+    env.put(running_ready(nginx_pod("nginx-replacement")));
+    let report = env.check(LAB, "rollout-restart").await;
+    assert_eq!(report.verdict("new-pods"), "failed", "{}", report.0);
+    env.fake
+        .delete("v1", "Pod", Some("default"), "nginx-replacement")
+        .expect("delete");
+
     // The rolling update has made its first new Pod, which is starting: pending, not failed.
-    env.put(nginx_pod("nginx-new-a"));
+    env.put(restarted_nginx_pod("nginx-new-a"));
     env.fake
         .patch_status(
             "v1",
@@ -308,7 +300,7 @@ async fn only_pods_created_after_the_step_started_count_as_replaced() {
     );
 
     // Two new ones ready and the old ones still there: still only two new Pods.
-    let ready = running_ready(nginx_pod("nginx-new-a"));
+    let ready = running_ready(restarted_nginx_pod("nginx-new-a"));
     env.fake
         .patch_status(
             "v1",
@@ -318,7 +310,7 @@ async fn only_pods_created_after_the_step_started_count_as_replaced() {
             ready["status"].clone(),
         )
         .expect("status");
-    env.put(running_ready(nginx_pod("nginx-new-b")));
+    env.put(running_ready(restarted_nginx_pod("nginx-new-b")));
     let report = env.check(LAB, "rollout-restart").await;
     assert_eq!(report.verdict("new-pods"), "pending", "{}", report.0);
     assert_eq!(
@@ -331,7 +323,7 @@ async fn only_pods_created_after_the_step_started_count_as_replaced() {
         "the old Pods are not counted at all"
     );
 
-    env.put(running_ready(nginx_pod("nginx-new-c")));
+    env.put(running_ready(restarted_nginx_pod("nginx-new-c")));
     let report = env.check(LAB, "rollout-restart").await;
     assert_eq!(report.verdict("new-pods"), "passed", "{}", report.0);
 }

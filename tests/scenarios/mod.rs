@@ -82,9 +82,35 @@ impl Env {
         );
     }
 
+    /// `POST /api/labs/{lab}/steps/{step}/start`, as the lab page does for the current step;
+    /// returns `started_at`.
+    pub async fn start_step(&self, lab: &str, step: &str) -> String {
+        let (status, body) = self
+            .app
+            .post_json(&format!("/api/labs/{lab}/steps/{step}/start"))
+            .await;
+        assert_eq!(status, 200, "start {lab}/{step}: {body}");
+        body["started_at"].as_str().expect("started_at").to_owned()
+    }
+
     /// Creates or replaces an object in the fake cluster, as a learner's kubectl or a controller would.
     pub fn put(&self, object: Value) {
         self.fake.put(object).expect("the fake accepts the object");
+    }
+}
+
+/// Waits until the wall clock is in a later second than when called: Kubernetes timestamps and
+/// step starts have whole seconds, so objects created after this are unambiguously later.
+pub async fn next_second() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs()
+    };
+    let start = now();
+    while now() == start {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
