@@ -131,11 +131,10 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         None => lab.steps.iter().map(|s| s.id.clone()).collect(),
     };
     for id in answers.keys() {
-        let asked = steps.iter().filter_map(|s| lab.step(s)).any(|s| {
-            s.checks
-                .iter()
-                .any(|c| &c.id == id && c.question.is_some())
-        });
+        let asked = steps
+            .iter()
+            .filter_map(|s| lab.step(s))
+            .any(|s| s.checks.iter().any(|c| &c.id == id && c.question.is_some()));
         if !asked {
             anyhow::bail!("--answer {id}=…: no step checked here has a question {id:?}");
         }

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures::future::join_all;
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::checks::{self, CheckSpec, ExecOutcome, Find, Needs, Observed, Verdict};
 use crate::cluster::{ClusterError, ExecResult, ObjectKey, WatchKey};
@@ -35,6 +37,15 @@ pub enum ExecPolicy {
     Reuse(BTreeMap<String, Verdict>),
 }
 
+/// A step's checks judged, with what the cluster showed of the learner's work.
+pub(super) struct Evaluation {
+    /// One report per check, in the lab's order.
+    pub checks: Vec<CheckReport>,
+    /// When the newest object the checks looked at was created: an object created after the
+    /// step started is the learner's work, even if kubelab never saw the step unmet.
+    pub newest: Option<OffsetDateTime>,
+}
+
 /// Per check: events about its objects and the outcome of its command (or a verdict that
 /// settled the check before any command ran).
 #[derive(Default)]
@@ -51,7 +62,7 @@ impl Engine {
         lab: &Lab,
         step: &Step,
         context: &StepContext,
-    ) -> Result<Vec<CheckReport>, EngineError> {
+    ) -> Result<Evaluation, EngineError> {
         let cluster = &self.inner.cluster;
         let needs: Vec<Needs> = step.checks.iter().map(checks::needs).collect();
 
@@ -165,7 +176,17 @@ impl Engine {
                 .is_some_and(|a| !a.trim().is_empty());
             reports.push(super::report(check, verdict, answered));
         }
-        Ok(reports)
+        let newest = objects
+            .values()
+            .filter_map(|r| r.as_ref().ok())
+            .flatten()
+            .filter_map(|o| o.pointer("/metadata/creationTimestamp")?.as_str())
+            .filter_map(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+            .max();
+        Ok(Evaluation {
+            checks: reports,
+            newest,
+        })
     }
 
     /// Events about the check's objects and the outcome of its command, when it needs them.

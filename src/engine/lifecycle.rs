@@ -110,14 +110,16 @@ pub(crate) struct Judgement {
     pub awaiting: Option<Awaiting>,
 }
 
-/// Judges one evaluation (`status`) of a started step, given its record before it.
+/// Judges one evaluation (`status`) of a started step, given its record before it;
+/// `made_since_start` when an object the checks looked at was created after the step started.
 pub(crate) fn judge(
     confirm: bool,
     record: &StepRecord,
     status: StepStatus,
+    made_since_start: bool,
     trigger: Trigger,
 ) -> Judgement {
-    let evidence = record.evidence_at.is_none() && status.is_unmet();
+    let evidence = record.evidence_at.is_none() && (status.is_unmet() || made_since_start);
     if status != StepStatus::Passed || record.passed_at.is_some() {
         return Judgement {
             evidence,
@@ -125,7 +127,8 @@ pub(crate) fn judge(
             awaiting: None,
         };
     }
-    let shown = record.evidence_at.is_some() || (confirm && trigger == Trigger::Check);
+    let shown =
+        record.evidence_at.is_some() || made_since_start || (confirm && trigger == Trigger::Check);
     let awaiting = match (shown, confirm) {
         (true, _) => None,
         (false, true) => Some(Awaiting::Confirmation),
@@ -192,10 +195,7 @@ mod tests {
         );
         assert!(StepState::Regressed.is_done() && !StepState::InProgress.is_done());
         let names: Vec<&str> = StepState::ALL.iter().map(|s| s.as_str()).collect();
-        assert_eq!(
-            names,
-            ["not-started", "in-progress", "passed", "regressed"]
-        );
+        assert_eq!(names, ["not-started", "in-progress", "passed", "regressed"]);
         assert_eq!(
             serde_json::to_value(StepState::InProgress).unwrap(),
             "in-progress"
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn checks_that_held_from_the_start_do_not_count() {
-        let j = judge(false, &started(), StepStatus::Passed, Trigger::Live);
+        let j = judge(false, &started(), StepStatus::Passed, false, Trigger::Live);
         assert_eq!(
             j,
             Judgement {
@@ -214,38 +214,57 @@ mod tests {
             }
         );
         // Pressing Check does not make a doing step count either.
-        let j = judge(false, &started(), StepStatus::Passed, Trigger::Check);
+        let j = judge(false, &started(), StepStatus::Passed, false, Trigger::Check);
         assert!(!j.pass);
     }
 
     #[test]
     fn a_step_seen_unmet_then_holding_passes() {
-        let j = judge(false, &started(), StepStatus::Failed, Trigger::Live);
+        let j = judge(false, &started(), StepStatus::Failed, false, Trigger::Live);
         assert!(j.evidence && !j.pass && j.awaiting.is_none());
-        let j = judge(false, &started(), StepStatus::Pending, Trigger::Live);
+        let j = judge(false, &started(), StepStatus::Pending, false, Trigger::Live);
         assert!(j.evidence);
-        let j = judge(false, &with_evidence(), StepStatus::Passed, Trigger::Live);
+        let j = judge(
+            false,
+            &with_evidence(),
+            StepStatus::Passed,
+            false,
+            Trigger::Live,
+        );
         assert!(j.pass && !j.evidence && j.awaiting.is_none());
     }
 
     #[test]
+    fn an_object_made_after_the_start_is_the_learners_work() {
+        // The learner was quicker than kubelab's first look: what they made shows by its age.
+        let j = judge(false, &started(), StepStatus::Passed, true, Trigger::Live);
+        assert!(j.pass && j.evidence && j.awaiting.is_none());
+    }
+
+    #[test]
     fn errors_are_not_the_learners_work() {
-        let j = judge(false, &started(), StepStatus::Error, Trigger::Live);
+        let j = judge(false, &started(), StepStatus::Error, false, Trigger::Live);
         assert!(!j.evidence && !j.pass);
     }
 
     #[test]
     fn a_confirmation_step_passes_on_check_only() {
-        let j = judge(true, &started(), StepStatus::Passed, Trigger::Live);
+        let j = judge(true, &started(), StepStatus::Passed, false, Trigger::Live);
         assert_eq!(j.awaiting, Some(Awaiting::Confirmation));
         assert!(!j.pass);
-        let j = judge(true, &started(), StepStatus::Passed, Trigger::Check);
+        let j = judge(true, &started(), StepStatus::Passed, false, Trigger::Check);
         assert!(j.pass);
         // Failing checks are not confirmed by pressing Check.
-        let j = judge(true, &started(), StepStatus::Pending, Trigger::Check);
+        let j = judge(true, &started(), StepStatus::Pending, false, Trigger::Check);
         assert!(!j.pass);
         // A confirmation step whose checks were seen unmet turns green by itself.
-        let j = judge(true, &with_evidence(), StepStatus::Passed, Trigger::Live);
+        let j = judge(
+            true,
+            &with_evidence(),
+            StepStatus::Passed,
+            false,
+            Trigger::Live,
+        );
         assert!(j.pass);
     }
 
@@ -255,6 +274,7 @@ mod tests {
             false,
             &passed(StepStatus::Failed),
             StepStatus::Passed,
+            false,
             Trigger::Live,
         );
         assert!(!j.pass && j.awaiting.is_none());

@@ -497,9 +497,9 @@ impl Engine {
             started: record.started_at.map(super::steps::rfc3339),
             exec,
         };
-        let checks = self.evaluate_step(lab, step, &context).await?;
+        let evaluation = self.evaluate_step(lab, step, &context).await?;
         let mut report = self
-            .judge_and_record(lab, step, record, checks, Trigger::Live, previous)
+            .judge_and_record(lab, step, record, evaluation, Trigger::Live, previous)
             .await?;
         if run_commands {
             schedule.ran(&step.id);
@@ -697,17 +697,15 @@ async fn follow(inner: Weak<Inner>, learner: Arc<Learner>, lab_id: String, live:
     let mut states = engine.inner.cluster.watch_state_changes();
     let all_steps: BTreeSet<String> = lab.steps.iter().map(|s| s.id.clone()).collect();
     let mut schedule = Schedule::default();
-    let mut retry = engine
-        .refresh(&lab, &live, &all_steps, &mut schedule)
-        .await;
+    let mut retry = engine.refresh(&lab, &live, &all_steps, &mut schedule).await;
     drop(engine);
     let mut idle = Idle::default();
     loop {
         let mut dirty = Dirty::default();
         let pause = if retry.is_empty() { IDLE / 3 } else { RETRY };
-        let deadline = schedule
-            .next_due()
-            .map_or(Instant::now() + pause, |due| due.min(Instant::now() + pause));
+        let deadline = schedule.next_due().map_or(Instant::now() + pause, |due| {
+            due.min(Instant::now() + pause)
+        });
         tokio::select! {
             change = changes.recv() => match change {
                 Ok(change) => dirty.add(steps_for(&watches, &learner, &change)),

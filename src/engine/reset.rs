@@ -6,9 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::setup::uid;
-use super::{
-    Engine, EngineError, KeptObject, KeptReason, ObjectKey, ResetReport, StepState,
-};
+use super::{Engine, EngineError, KeptObject, KeptReason, ObjectKey, ResetReport, StepState};
 use crate::cluster::ClusterError;
 use crate::labs::Lab;
 use crate::store::CreatedObject;
@@ -37,8 +35,8 @@ impl Engine {
         };
         let created = self.inner.store.created(&self.learner.id).await?;
         let mut mine: Vec<&CreatedObject> = created.iter().filter(|c| c.lab == lab.id).collect();
-        // Contents before their namespace.
-        mine.sort_by_key(|c| c.kind == "Namespace");
+        // Newest first (a Pod before the ConfigMap it reads), contents before their namespace.
+        mine.sort_by_key(|c| (c.kind == "Namespace", std::cmp::Reverse(c.created_at)));
         for object in mine {
             if object.kind == "Namespace" && object.name == self.namespace_for(lab) {
                 continue;
@@ -175,11 +173,9 @@ impl Engine {
             .iter()
             .filter(|other| other.id != lab.id && other.namespace == lab.namespace)
             .find(|other| {
-                let started = progress.get(&other.id).is_some_and(|p| {
-                    p.steps
-                        .iter()
-                        .any(|s| s.state != StepState::NotStarted)
-                });
+                let started = progress
+                    .get(&other.id)
+                    .is_some_and(|p| p.steps.iter().any(|s| s.state != StepState::NotStarted));
                 started
                     || created
                         .iter()

@@ -271,10 +271,7 @@ impl Engine {
                 .pointer_mut("/metadata/labels")
                 .and_then(Value::as_object_mut)
         {
-            labels.insert(
-                LEARNER_LABEL.into(),
-                Value::String(self.learner.id.clone()),
-            );
+            labels.insert(LEARNER_LABEL.into(), Value::String(self.learner.id.clone()));
         }
         object
     }
@@ -339,10 +336,7 @@ impl Engine {
             )));
         }
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert(
-                "namespace".into(),
-                Value::String(learner_namespace.clone()),
-            );
+            meta.insert("namespace".into(), Value::String(learner_namespace.clone()));
         }
         key.namespace = Some(learner_namespace.clone());
         Ok(Target::Key(key))
@@ -453,14 +447,18 @@ fn walk_foreign(manifest: &Value, applied: &Value, path: &str, found: &mut Vec<S
 /// server's dry run `would`), ignoring what the server keeps for itself.
 pub(super) fn differences(existing: &Value, would: &Value) -> Vec<String> {
     let mut found = Vec::new();
-    for field in ["metadata", "spec", "data", "stringData", "binaryData", "type"] {
+    for field in [
+        "metadata",
+        "spec",
+        "data",
+        "stringData",
+        "binaryData",
+        "type",
+    ] {
         let (a, b) = (existing.get(field), would.get(field));
         if field == "metadata" {
             for meta in ["labels", "annotations"] {
-                let (a, b) = (
-                    a.and_then(|m| m.get(meta)),
-                    b.and_then(|m| m.get(meta)),
-                );
+                let (a, b) = (a.and_then(|m| m.get(meta)), b.and_then(|m| m.get(meta)));
                 diff(a, b, &format!("metadata.{meta}"), &mut found);
             }
         } else {

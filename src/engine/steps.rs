@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::evaluate::ExecPolicy;
+use super::evaluate::{Evaluation, ExecPolicy};
 use super::lifecycle::{Trigger, judge};
 use super::{CheckReport, Engine, EngineError, StepContext, StepReport, StepState, now};
 use crate::checks::StepStatus;
@@ -281,9 +281,9 @@ impl Engine {
             started: record.started_at.map(rfc3339),
             exec: ExecPolicy::Run,
         };
-        let checks = self.evaluate_step(lab, step, &context).await?;
+        let evaluation = self.evaluate_step(lab, step, &context).await?;
         let report = self
-            .judge_and_record(lab, step, &record, checks, Trigger::Check, None)
+            .judge_and_record(lab, step, &record, evaluation, Trigger::Check, None)
             .await?;
         self.publish(&report);
         if newly_started {
@@ -317,7 +317,7 @@ impl Engine {
             started: Some(rfc3339(started)),
             exec: ExecPolicy::Run,
         };
-        self.evaluate_step(lab, step, &context).await
+        Ok(self.evaluate_step(lab, step, &context).await?.checks)
     }
 
     /// Turns an evaluation of a started step into progress: the first sign of the learner's
@@ -328,15 +328,20 @@ impl Engine {
         lab: &Lab,
         step: &Step,
         record: &StepRecord,
-        checks: Vec<CheckReport>,
+        evaluation: Evaluation,
         trigger: Trigger,
         previous: Option<&StepReport>,
     ) -> Result<StepReport, EngineError> {
         let store = &self.inner.store;
         let learner = &self.learner.id;
         let at = now();
+        let checks = evaluation.checks;
         let status = StepStatus::of(checks.iter().map(|c| &c.verdict));
-        let judgement = judge(step.confirm, record, status, trigger);
+        let made_since_start = record
+            .started_at
+            .zip(evaluation.newest)
+            .is_some_and(|(started, newest)| newest >= started);
+        let judgement = judge(step.confirm, record, status, made_since_start, trigger);
         let mut updated = record.clone();
         if judgement.evidence {
             store.note_evidence(learner, &lab.id, &step.id, at).await?;

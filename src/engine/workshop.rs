@@ -361,7 +361,10 @@ impl Engine {
     /// Returns how many namespaces were deleted.
     pub async fn end_workshop(&self, id: &str) -> Result<usize, EngineError> {
         let workshop = self.workshop(id).await?;
-        self.inner.store.end_workshop(&workshop.id, &now_text()).await?;
+        self.inner
+            .store
+            .end_workshop(&workshop.id, &now_text())
+            .await?;
         for learner in self.inner.store.learners(&workshop.id).await? {
             self.forget_learner(&learner.id);
         }

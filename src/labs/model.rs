@@ -71,7 +71,7 @@ pub struct StepFile {
     pub hint_after_seconds: Option<u64>,
     /// A reading or confirmation step: the learner changes nothing in the cluster (they look,
     /// answer, or read), so its checks may already hold when it starts. It counts as done when
-    /// the learner presses **Check** (or **Done**) and every check holds, instead of when the
+    /// the learner presses **Check** (**Mark as done** for a step without checks) and every check holds, instead of when the
     /// checks turn from failing to holding. Steps without checks are always of this kind.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirm: bool,

@@ -43,7 +43,8 @@ const FORGET: &str = "DELETE FROM created_objects
 const PUT_FLASH: &str = "INSERT INTO flash (learner, lab, body, created_at) VALUES ($1, $2, $3, $4)
      ON CONFLICT (learner, lab) DO UPDATE SET body = excluded.body, created_at = excluded.created_at";
 
-const TAKE_FLASH: &str = "DELETE FROM flash WHERE learner = $1 AND lab = $2 RETURNING body, created_at";
+const TAKE_FLASH: &str =
+    "DELETE FROM flash WHERE learner = $1 AND lab = $2 RETURNING body, created_at";
 
 /// How long a notice waits for the page it was meant for.
 const FLASH_LIFETIME: time::Duration = time::Duration::minutes(2);
@@ -86,8 +87,7 @@ impl Store {
                         namespace: Some(namespace).filter(|ns| !ns.is_empty()),
                         name: r.try_get("name")?,
                         uid: r.try_get("uid")?,
-                        created_at: parse_time(&created_at)
-                            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                        created_at: parse_time(&created_at).unwrap_or(OffsetDateTime::UNIX_EPOCH),
                     })
                 })
                 .collect::<Result<Vec<CreatedObject>, sqlx::Error>>()?
@@ -204,9 +204,16 @@ mod tests {
     async fn a_notice_is_shown_once_and_not_when_stale() {
         let store = Store::open(":memory:").await.unwrap();
         let at = datetime!(2026-01-01 10:00:00 UTC);
-        store.put_flash("local", "lab", "{\"a\":1}", at).await.unwrap();
+        store
+            .put_flash("local", "lab", "{\"a\":1}", at)
+            .await
+            .unwrap();
         assert_eq!(
-            store.take_flash("local", "lab", at).await.unwrap().as_deref(),
+            store
+                .take_flash("local", "lab", at)
+                .await
+                .unwrap()
+                .as_deref(),
             Some("{\"a\":1}")
         );
         assert_eq!(store.take_flash("local", "lab", at).await.unwrap(), None);

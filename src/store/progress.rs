@@ -34,7 +34,8 @@ pub struct StepRecord {
 }
 
 // `attempts` is a 32-bit INTEGER in PostgreSQL; the cast keeps it an i64 on both.
-const STEPS: &str = "SELECT s.step AS step, s.started_at AS started_at, s.evidence_at AS evidence_at,
+const STEPS: &str =
+    "SELECT s.step AS step, s.started_at AS started_at, s.evidence_at AS evidence_at,
        p.status AS status, p.passed_at AS passed_at, p.checked_at AS checked_at,
        CAST(COALESCE(p.attempts, 0) AS BIGINT) AS attempts
      FROM step_starts s LEFT JOIN progress p
@@ -57,8 +58,7 @@ const RECORD_STATUS: &str = "INSERT INTO progress
        checked_at = excluded.checked_at,
        attempts = progress.attempts + excluded.attempts";
 
-const RECORD_PASS: &str =
-    "UPDATE progress SET passed_at = COALESCE(passed_at, $4) WHERE learner = $1 AND lab = $2 AND step = $3";
+const RECORD_PASS: &str = "UPDATE progress SET passed_at = COALESCE(passed_at, $4) WHERE learner = $1 AND lab = $2 AND step = $3";
 
 const START_STEP: &str = "INSERT INTO step_starts (learner, lab, step, started_at)
      VALUES ($1, $2, $3, $4)
@@ -359,11 +359,29 @@ mod tests {
         let store = Store::open(":memory:").await.unwrap();
         let t1 = datetime!(2026-01-01 10:00:00 UTC);
         let t2 = datetime!(2026-01-01 10:01:00 UTC);
-        assert!(store.lab_steps("local", "kubectl").await.unwrap().is_empty());
-        assert_eq!(store.start_step("local", "kubectl", "a", t1).await.unwrap(), t1);
-        assert_eq!(store.start_step("local", "kubectl", "a", t2).await.unwrap(), t1);
-        store.note_evidence("local", "kubectl", "a", t1).await.unwrap();
-        store.note_evidence("local", "kubectl", "a", t2).await.unwrap();
+        assert!(
+            store
+                .lab_steps("local", "kubectl")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.start_step("local", "kubectl", "a", t1).await.unwrap(),
+            t1
+        );
+        assert_eq!(
+            store.start_step("local", "kubectl", "a", t2).await.unwrap(),
+            t1
+        );
+        store
+            .note_evidence("local", "kubectl", "a", t1)
+            .await
+            .unwrap();
+        store
+            .note_evidence("local", "kubectl", "a", t2)
+            .await
+            .unwrap();
         store
             .record_status("local", "kubectl", "a", StepStatus::Failed, t1, true)
             .await
@@ -372,8 +390,14 @@ mod tests {
             .record_status("local", "kubectl", "a", StepStatus::Passed, t2, false)
             .await
             .unwrap();
-        store.record_pass("local", "kubectl", "a", t2).await.unwrap();
-        store.record_pass("local", "kubectl", "a", t1).await.unwrap();
+        store
+            .record_pass("local", "kubectl", "a", t2)
+            .await
+            .unwrap();
+        store
+            .record_pass("local", "kubectl", "a", t1)
+            .await
+            .unwrap();
         // A step evaluated without a start (an old database) still shows.
         store
             .record_status("local", "kubectl", "b", StepStatus::Pending, t2, true)
@@ -401,7 +425,10 @@ mod tests {
             .save_answers("local", "kubectl", "a", &answers)
             .await
             .unwrap();
-        assert_eq!(store.answers("local", "kubectl", "a").await.unwrap(), answers);
+        assert_eq!(
+            store.answers("local", "kubectl", "a").await.unwrap(),
+            answers
+        );
         store
             .save_report("local", "kubectl", "a", "{}", t2)
             .await
@@ -409,8 +436,20 @@ mod tests {
         assert_eq!(store.reports("local", "kubectl").await.unwrap()["a"], "{}");
 
         store.clear_lab("local", "kubectl").await.unwrap();
-        assert!(store.lab_steps("local", "kubectl").await.unwrap().is_empty());
-        assert!(store.answers("local", "kubectl", "a").await.unwrap().is_empty());
+        assert!(
+            store
+                .lab_steps("local", "kubectl")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .answers("local", "kubectl", "a")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(store.reports("local", "kubectl").await.unwrap().is_empty());
     }
 }

@@ -328,7 +328,9 @@ pub async fn check(
 ) -> Result<Json<StepReport>, WebError> {
     let Path((lab, step)) = path.map_err(bad_path)?;
     let body: CheckBody = json_body(&body, "a check request")?;
-    Ok(Json(learner.engine.check(&lab, &step, &body.answers).await?))
+    Ok(Json(
+        learner.engine.check(&lab, &step, &body.answers).await?,
+    ))
 }
 
 /// `POST /api/labs/{lab}/steps/{step}/start` body.

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use serde::{Deserialize, Serialize};
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
 
 use super::WebState;
 use super::api::ANSWER_FIELD_PREFIX;
@@ -352,7 +352,11 @@ async fn lab_page(
     let complete = progress.complete();
     let total_time = if complete {
         let first_start = progress.steps.first().and_then(|s| s.record.started_at);
-        let last_pass = progress.steps.iter().filter_map(|s| s.record.passed_at).max();
+        let last_pass = progress
+            .steps
+            .iter()
+            .filter_map(|s| s.record.passed_at)
+            .max();
         first_start
             .zip(last_pass)
             .and_then(|(from, to)| seconds_between(from, to))
@@ -441,7 +445,11 @@ async fn step_view(
         } else {
             t.check
         },
-        will_check: s.checks.iter().map(|c| c.title.get(lang).to_owned()).collect(),
+        will_check: s
+            .checks
+            .iter()
+            .map(|c| c.title.get(lang).to_owned())
+            .collect(),
         hints: s.hints.iter().map(|h| h.get(lang).to_owned()).collect(),
         result: progress
             .report

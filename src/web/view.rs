@@ -671,5 +671,4 @@ mod tests {
         assert_eq!(age_text(600), "10m");
         assert_eq!(age_text(3 * 86400), "3d");
     }
-
 }

@@ -48,7 +48,14 @@ pub async fn mark_passed(
         .await
         .expect("evidence");
     store
-        .record_status(learner, lab, step, kubelab::checks::StepStatus::Passed, passed, true)
+        .record_status(
+            learner,
+            lab,
+            step,
+            kubelab::checks::StepStatus::Passed,
+            passed,
+            true,
+        )
         .await
         .expect("status");
     store
@@ -181,6 +188,19 @@ impl TestApp {
             .send()
             .await
             .expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST a JSON body to an API path.
+    pub async fn post_json_with(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }

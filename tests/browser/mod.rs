@@ -9,6 +9,7 @@
 //! `.lang-toggle`, `.btn-setup`, `.btn-check`, `#answer-<step>-<check>`.
 
 mod lab_page;
+mod life_cycle;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};

@@ -42,6 +42,8 @@ fn step_status<'a>(event: &'a LiveEvent, step: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn a_cluster_change_turns_the_step_green_without_a_check() {
     let env = env().await;
+    // A page opens the lab first, which starts its current step.
+    env.app.engine().open_lab("kubectl").await.expect("open");
     let mut sub = env
         .app
         .engine()
@@ -105,6 +107,7 @@ async fn a_cluster_change_turns_the_step_green_without_a_check() {
 #[tokio::test]
 async fn many_pages_share_one_watch_per_kind() {
     let env = env().await;
+    env.app.engine().open_lab("configmap").await.expect("open");
     let mut subs = Vec::new();
     for _ in 0..50 {
         subs.push(
@@ -161,6 +164,7 @@ async fn many_pages_share_one_watch_per_kind() {
 #[tokio::test]
 async fn the_stream_reconnects_after_an_api_server_restart() {
     let env = env().await;
+    env.app.engine().open_lab("kubectl").await.expect("open");
     let mut sub = env
         .app
         .engine()

@@ -430,7 +430,7 @@ async fn mounted_file_follows_after_the_kubelet_sync_but_env_waits_for_a_new_pod
     env.fake.simulate_workloads(true);
     let report = env.check_until(LAB, "change-config", "passed").await;
     report.assert_all_passed();
-    assert_eq!(report.0["done"], true);
+    assert_eq!(report.0["state"], "passed", "{}", report.0);
     // The earlier steps stay green with the new values.
     env.check(LAB, "look-inside").await.assert_all_passed();
     env.check(LAB, "create-configmap").await.assert_all_passed();

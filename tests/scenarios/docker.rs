@@ -137,7 +137,7 @@ async fn a_pod_from_the_learners_own_tag_that_never_pulls_passes() {
     env.put(my_image("fly-k8s/busybox:0.0.1", "Never"));
     let report = env.check_until(LAB, "run-own-image", "passed").await;
     report.assert_all_passed();
-    assert_eq!(report.0["done"], true);
+    assert_eq!(report.0["state"], "passed", "{}", report.0);
 }
 
 #[tokio::test]
@@ -268,15 +268,15 @@ async fn starting_is_pending_but_an_image_missing_from_the_node_is_a_failure() {
 }
 
 #[tokio::test]
-async fn reset_deletes_the_learners_pod() {
+async fn reset_deletes_the_learners_pod_only_when_they_confirm() {
     let env = env().await;
     env.put(running_ready(my_image("fly-k8s/busybox:0.0.1", "Never")));
-    let (status, body) = env.app.post_json(&format!("/api/labs/{LAB}/reset")).await;
-    assert_eq!(status, 200, "{body}");
+    let (first, second) = env.reset_confirming(LAB, &["Pod/my-image"]).await;
+    assert_eq!(first["deleted"], json!([]), "{first}");
     assert!(
         env.fake
             .get("v1", "Pod", Some("default"), "my-image")
             .is_none(),
-        "my-image is gone after Reset lab: {body}"
+        "my-image is gone once the learner confirmed: {second}"
     );
 }

@@ -67,7 +67,7 @@ async fn start_needs_a_ready_node_and_says_when_it_is_only_getting_ready() {
     env.put(node("colima", Some("True")));
     let report = env.check(LAB, "start").await;
     report.assert_all_passed();
-    assert_eq!(report.0["done"], true);
+    assert_eq!(report.0["state"], "passed", "{}", report.0);
 }
 
 #[tokio::test]

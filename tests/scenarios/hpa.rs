@@ -431,8 +431,10 @@ async fn reset_removes_the_deployment_the_hpa_and_the_load() {
     env.setup(LAB, "load").await;
     env.put(autoscale_hpa());
 
-    let (status, report) = env.app.post_json("/api/labs/hpa/reset").await;
-    assert_eq!(status, 200, "{report}");
+    // The HPA is the learner's (kubectl autoscale): deleted only once they confirm.
+    let (report, _) = env
+        .reset_confirming(LAB, &["HorizontalPodAutoscaler/cpu-burner"])
+        .await;
     for (api_version, kind, name) in [
         ("apps/v1", "Deployment", "cpu-burner"),
         ("v1", "Service", "cpu-burner"),

@@ -143,7 +143,7 @@ async fn rollout_status_waits_then_passes_when_every_replica_is_ready() {
     roll_out(&env);
     let report = env.check(LAB, "rollout-status").await;
     report.assert_all_passed();
-    assert_eq!(report.0["done"], true);
+    assert_eq!(report.0["state"], "passed", "{}", report.0);
 }
 
 #[tokio::test]
@@ -453,5 +453,5 @@ async fn whole_lab_with_simulated_controllers() {
     )
     .await;
     report.assert_all_passed();
-    assert_eq!(report.0["done"], true);
+    assert_eq!(report.0["state"], "passed", "{}", report.0);
 }

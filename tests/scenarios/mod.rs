@@ -41,6 +41,45 @@ pub async fn env() -> Env {
 }
 
 impl Env {
+    /// Reset, then — as the learner confirming it — Reset again deleting the objects the first
+    /// one kept as theirs. Returns both reports; asserts the first kept exactly `yours`
+    /// (`Kind/name`).
+    pub async fn reset_confirming(&self, lab: &str, yours: &[&str]) -> (Value, Value) {
+        let path = format!("/api/labs/{lab}/reset");
+        let (status, first) = self.app.post_json(&path).await;
+        assert_eq!(status, 200, "reset {lab}: {first}");
+        let kept: Vec<Value> = first["kept"]
+            .as_array()
+            .expect("kept")
+            .iter()
+            .filter(|k| k["why"] == "yours")
+            .cloned()
+            .collect();
+        let mut names: Vec<String> = kept
+            .iter()
+            .map(|k| {
+                format!(
+                    "{}/{}",
+                    k["kind"].as_str().unwrap_or(""),
+                    k["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        names.sort();
+        let mut expected: Vec<String> = yours.iter().map(|s| (*s).to_owned()).collect();
+        expected.sort();
+        assert_eq!(
+            names, expected,
+            "the learner's own objects are kept: {first}"
+        );
+        let (status, second) = self
+            .app
+            .post_json_with(&path, &json!({"delete": kept}))
+            .await;
+        assert_eq!(status, 200, "reset {lab} deleting yours: {second}");
+        (first, second)
+    }
+
     /// `POST /api/labs/{lab}/steps/{step}/setup`, expecting success.
     pub async fn setup(&self, lab: &str, step: &str) -> Value {
         let (status, body) = self

@@ -501,8 +501,7 @@ async fn reset_leaves_the_node_alone_and_removes_the_demo_pod() {
     env.put(colima_node());
     label(&env, Some("node"));
     env.put(cordon_demo(unschedulable_status()));
-    let (status, body) = env.app.post_json(&format!("/api/labs/{LAB}/reset")).await;
-    assert_eq!(status, 200, "{body}");
+    env.reset_confirming(LAB, &["Pod/cordon-demo"]).await;
     assert!(
         env.fake
             .wait_for(std::time::Duration::from_secs(5), |f| f

@@ -402,8 +402,10 @@ async fn reset_keeps_the_namespace_shared_with_the_configmap_lab() {
     env.setup(LAB, "pull-secret-pod").await;
     env.setup(LAB, "secret-env").await;
 
-    let (status, report) = env.app.post_json("/api/labs/secret/reset").await;
-    assert_eq!(status, 200, "{report}");
+    // The Secrets are the learner's (kubectl create secret): deleted once they confirm.
+    let (report, _) = env
+        .reset_confirming(LAB, &["Secret/db-login", "Secret/regcred"])
+        .await;
     for (kind, name) in [
         ("Secret", "regcred"),
         ("Secret", "db-login"),

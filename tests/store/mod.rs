@@ -341,7 +341,10 @@ async fn first_start_kept_under_concurrent_starts(store: Store, _url: String) {
     );
     let later = t(1_000_000);
     assert_eq!(
-        store.start_step("ana", "hpa", "scale", later).await.unwrap(),
+        store
+            .start_step("ana", "hpa", "scale", later)
+            .await
+            .unwrap(),
         first,
         "a later start keeps the first"
     );
@@ -473,7 +476,10 @@ async fn created_objects_and_notices(store: Store, _url: String) {
             .as_deref(),
         Some("second")
     );
-    assert_eq!(store.take_flash("ana", "configmap", t(2)).await.unwrap(), None);
+    assert_eq!(
+        store.take_flash("ana", "configmap", t(2)).await.unwrap(),
+        None
+    );
 }
 
 async fn two_stores_share_one_database(store: Store, url: String) {
@@ -483,7 +489,10 @@ async fn two_stores_share_one_database(store: Store, url: String) {
         .record_status("ana", "docker", "tag", StepStatus::Passed, t(1), true)
         .await
         .unwrap();
-    store.record_pass("ana", "docker", "tag", t(1)).await.unwrap();
+    store
+        .record_pass("ana", "docker", "tag", t(1))
+        .await
+        .unwrap();
     replica
         .record_status("ana", "docker", "tag", StepStatus::Failed, t(2), true)
         .await
@@ -493,8 +502,14 @@ async fn two_stores_share_one_database(store: Store, url: String) {
     assert_eq!(seen["tag"].attempts, 2);
     assert_eq!(seen["tag"].passed_at, Some(t(1)));
     assert_eq!(
-        replica.start_step("ana", "docker", "tag", t(3)).await.unwrap(),
-        store.start_step("ana", "docker", "tag", t(4)).await.unwrap()
+        replica
+            .start_step("ana", "docker", "tag", t(3))
+            .await
+            .unwrap(),
+        store
+            .start_step("ana", "docker", "tag", t(4))
+            .await
+            .unwrap()
     );
     replica.close().await;
 }

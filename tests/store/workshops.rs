@@ -400,7 +400,10 @@ async fn removing_a_learner_removes_only_their_progress(store: Store, _url: Stri
     assert_eq!(store.learner(&ana.id).await.unwrap(), None);
     assert!(store.all_steps(&ana.id).await.unwrap().is_empty());
     assert!(store.created(&ana.id).await.unwrap().is_empty());
-    assert_eq!(store.take_flash(&ana.id, "kubectl", t1).await.unwrap(), None);
+    assert_eq!(
+        store.take_flash(&ana.id, "kubectl", t1).await.unwrap(),
+        None
+    );
     for lab in ["kubectl", "node"] {
         assert!(
             store

@@ -719,11 +719,24 @@ fn object_request(
                     .map_err(|e| bad_request(&format!("error decoding YAML: {e}")))?;
                 let force = query.get("force").is_some_and(|f| f == "true");
                 let fm = query.get("fieldManager").map(String::as_str);
-                let (applied, warnings) = shared.mutate(|s| {
+                let apply = |s: &mut state::State| {
                     s.warnings.clear();
                     let applied = s.apply(res, ns, name, applied, fm, force, sub);
                     (applied, std::mem::take(&mut s.warnings))
-                });
+                };
+                // `dryRun=All`: the answer a real apply would give, with nothing stored.
+                let (applied, warnings) = if query.get("dryRun").is_some_and(|d| d == "All") {
+                    shared.with_state(|s| {
+                        let (objects, rv, logged) = (s.objects.clone(), s.rv, s.log.len());
+                        let out = apply(s);
+                        s.objects = objects;
+                        s.rv = rv;
+                        s.log.truncate(logged);
+                        out
+                    })
+                } else {
+                    shared.mutate(apply)
+                };
                 return Ok(with_warnings(
                     applied.map(|(created, out)| {
                         json_response(if created { 201 } else { 200 }, &with_type(&out, res))

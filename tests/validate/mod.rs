@@ -35,7 +35,7 @@ fn every_mistake_is_reported_with_file_and_line() {
         "Bad_Name: lab folder name \"Bad_Name\" is not allowed: use lowercase letters, digits and `-` (it is the lab's URL)",
         "Bad_Name/lab.yaml:5: the lab has no steps",
         // Unknown field, missing field, wrong type in a check.
-        "mistakes/lab.yaml:44: step `typo`: unknown field `descripton`, expected one of `id`, `title`, `manifests`, `checks`, `hints`, `hintAfterSeconds`",
+        "mistakes/lab.yaml:44: step `typo`: unknown field `descripton`, expected one of `id`, `title`, `manifests`, `checks`, `hints`, `hintAfterSeconds`, `confirm`",
         "mistakes/lab.yaml:45: step `untitled`: missing field `title`",
         "mistakes/lab.yaml:37: check `wrong-type`: invalid type: string \"maybe\", expected a boolean",
         // Missing files.

@@ -127,8 +127,11 @@ async fn lab_page_shows_steps_copy_buttons_hints_and_set_up_only_where_there_are
     assert!(page.contains("Show a hint (1/2)"));
     assert!(page.contains("Show another hint (2/2)"));
     assert!(page.contains("Reset lab"));
-    assert!(page.contains("id=\"badge-verify\" class=\"badge badge-failed\""));
-    assert!(page.contains("id=\"badge-deploy\" class=\"badge badge-not-checked\""));
+    // Checked once (an old database without a start): in progress. Opening the page started
+    // the first step. Neither is red: nobody pressed Check since.
+    assert!(page.contains("id=\"badge-verify\" class=\"badge badge-in-progress\""));
+    assert!(page.contains("id=\"badge-deploy\" class=\"badge badge-in-progress\""));
+    assert!(!page.contains("result-failed"), "{page}");
     let token = csrf_of(&page);
     assert!(token.len() >= 32);
     assert!(page.contains(&format!("name=\"csrf_token\" value=\"{token}\"")));
@@ -225,22 +228,22 @@ async fn without_a_cluster_pages_say_so_and_set_up_and_check_answer_503_with_the
     assert!(fragment.contains("No Kubernetes cluster is reachable."));
     assert!(fragment.contains("colima start --kubernetes"));
 
-    // Without JavaScript: the whole lab page, with the explanation in the step's panel.
+    // Without JavaScript: redirected to the lab page, with the explanation in the step's panel.
     let r = post_form(&app, "/labs/alpha/steps/deploy/setup", Some(&token), false).await;
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let full = r.text().await.expect("body");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, full) = app.get("/labs/alpha").await;
     assert!(full.contains("<html"));
-    assert!(full.contains("result-panel result-error"));
+    assert!(full.contains("result-panel result-error"), "{full}");
+    assert!(full.contains("No Kubernetes cluster is reachable."));
     assert!(full.contains("Read the data back"));
 
     // Reset without a cluster is explained too.
     let r = post_form(&app, "/labs/alpha/reset", Some(&token), false).await;
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, full) = app.get("/labs/alpha").await;
     assert!(
-        r.text()
-            .await
-            .expect("body")
-            .contains("No Kubernetes cluster is reachable.")
+        full.contains("No Kubernetes cluster is reachable."),
+        "{full}"
     );
     app.stop().await;
 }
@@ -319,7 +322,7 @@ async fn json_api_lists_labs_and_describes_one() {
         "The ConfigMap web-cm exists"
     );
     assert_eq!(steps[0]["hints"], 2);
-    assert_eq!(steps[0]["state"], "not-checked");
+    assert_eq!(steps[0]["state"], "not-started");
     assert_eq!(steps[1]["manifests"], Value::Array(vec![]));
     app.stop().await;
 }
@@ -607,7 +610,8 @@ async fn set_up_and_check_show_objects_verdicts_and_per_field_diagnostics() {
     let fragment = r.text().await.expect("body");
     assert!(fragment.contains("All checks passed"), "{fragment}");
     assert!(
-        fragment.contains("id=\"badge-deploy\" class=\"badge badge-done\" hx-swap-oob=\"true\"")
+        fragment.contains("id=\"badge-deploy\" class=\"badge badge-passed\" hx-swap-oob=\"true\""),
+        "{fragment}"
     );
 
     // Change the data: the next step's check fails with the author's reason and a table.
@@ -616,9 +620,11 @@ async fn set_up_and_check_show_objects_verdicts_and_per_field_diagnostics() {
         "metadata": {"name": "web-cm", "namespace": "web-test"},
         "data": {"colour": "red"}
     }));
+    // Without JavaScript the form is redirected to the lab page, which shows the result.
     let r = post_form(&app, "/labs/alpha/steps/verify/check", Some(&token), false).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let full = r.text().await.expect("body");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/labs/alpha#step-verify");
+    let (_, full) = app.get("/labs/alpha").await;
     assert!(full.contains("Not there yet"), "{full}");
     assert!(full.contains("Add the key colour."));
     assert!(full.contains("<code>data.colour</code>"), "{full}");
@@ -627,7 +633,7 @@ async fn set_up_and_check_show_objects_verdicts_and_per_field_diagnostics() {
             || full.contains("<code>&quot;blue&quot;</code>"),
         "{full}"
     );
-    assert!(full.contains("id=\"badge-verify\" class=\"badge badge-failed\""));
+    assert!(full.contains("id=\"badge-verify\" class=\"badge badge-in-progress\""));
 
     // The API gives the same verdicts.
     let (status, report) = app.post_json("/api/labs/alpha/steps/verify/check").await;
@@ -642,8 +648,8 @@ async fn set_up_and_check_show_objects_verdicts_and_per_field_diagnostics() {
 
     // Reset deletes what the lab made and forgets progress.
     let r = post_form(&app, "/labs/alpha/reset", Some(&token), false).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let page = r.text().await.expect("body");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = app.get("/labs/alpha").await;
     assert!(page.contains("The lab was reset"));
     assert!(page.contains("ConfigMap web-test/web-cm"));
     assert!(
@@ -727,7 +733,7 @@ async fn questions_are_asked_remembered_and_judged_without_giving_the_answer_awa
         !fragment.contains("1.28"),
         "the right answer leaks: {fragment}"
     );
-    assert!(fragment.contains("id=\"badge-ask\" class=\"badge badge-failed\""));
+    assert!(fragment.contains("id=\"badge-ask\" class=\"badge badge-in-progress\""));
 
     // Remembered: the page shows it again, in the other language too.
     let (_, page) = app.get("/labs/gamma").await;
@@ -763,7 +769,7 @@ async fn questions_are_asked_remembered_and_judged_without_giving_the_answer_awa
         .expect("POST");
     let report: Value = r.json().await.expect("json");
     assert_eq!(report["status"], "passed", "{report}");
-    assert_eq!(report["done"], true);
+    assert_eq!(report["state"], "passed", "{report}");
     // No body reuses the remembered answer.
     let (status, report) = app.post_json("/api/labs/gamma/steps/ask/check").await;
     assert_eq!((status, report["status"].as_str()), (200, Some("passed")));
@@ -817,9 +823,13 @@ async fn steps_start_when_seen_and_show_their_times_and_the_lab_its_summary() {
             .step("deploy")
             .is_some_and(|s| s.record.started_at.is_some())
     };
-    assert!(!started(app.engine().lab_progress("alpha").await.expect("progress")));
+    assert!(!started(
+        app.engine().lab_progress("alpha").await.expect("progress")
+    ));
     let (_, page) = app.get("/labs/alpha").await;
-    assert!(started(app.engine().lab_progress("alpha").await.expect("progress")));
+    assert!(started(
+        app.engine().lab_progress("alpha").await.expect("progress")
+    ));
     assert!(
         page.contains("class=\"step step-in-progress step-current\" id=\"step-deploy\""),
         "{page}"
@@ -1002,7 +1012,10 @@ async fn the_live_feed_sends_the_state_then_steps_that_turn_green_by_themselves(
         "{cluster:?}"
     );
 
-    // A change made behind kubelab's back arrives as a step event, with no Check pressed.
+    // The learner moves on to `make` (only started steps are followed), then a change made
+    // behind kubelab's back arrives as a step event, with no Check pressed.
+    let (status, _) = app.post_json("/api/labs/gamma/steps/make/start").await;
+    assert_eq!(status, 200);
     let _ = fake.put(serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "gamma-cm", "namespace": "web-test"},
@@ -1011,7 +1024,7 @@ async fn the_live_feed_sends_the_state_then_steps_that_turn_green_by_themselves(
     let arrived = read_events_until(&mut feed, &mut stream, |s| {
         events_named(s, "step")
             .iter()
-            .any(|d| d.contains("data-step=\"make\"") && d.contains("data-state=\"done\""))
+            .any(|d| d.contains("data-step=\"make\"") && d.contains("data-state=\"passed\""))
     })
     .await;
     assert!(arrived, "no live step event for `make`: {stream}");
@@ -1021,7 +1034,7 @@ async fn the_live_feed_sends_the_state_then_steps_that_turn_green_by_themselves(
         .expect("step event");
     assert!(step.contains("All checks passed"), "{step}");
     assert!(
-        step.contains("id=\"badge-make\" class=\"badge badge-done\""),
+        step.contains("id=\"badge-make\" class=\"badge badge-passed\""),
         "{step}"
     );
     let listed = read_events_until(&mut feed, &mut stream, |s| {

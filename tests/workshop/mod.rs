@@ -68,8 +68,12 @@ async fn a_learners_lab_lives_in_their_namespace_only() {
             .step("create-configmap")
             .is_some_and(|s| s.state.is_done())
     };
-    assert!(done(alice.lab_progress("configmap").await.expect("progress")));
-    assert!(!done(bob.lab_progress("configmap").await.expect("progress")));
+    assert!(done(
+        alice.lab_progress("configmap").await.expect("progress")
+    ));
+    assert!(!done(
+        bob.lab_progress("configmap").await.expect("progress")
+    ));
 
     // Bob's reset leaves Alice's objects alone; Alice's removes hers but not her namespace.
     bob.setup("configmap", "create-configmap")
