@@ -48,8 +48,25 @@ impl Engine {
             }
         }
         let fetched = join_all(finds.iter().map(|f| self.fetch(f, lab))).await;
-        let objects: HashMap<&Find, Result<Vec<Value>, ClusterError>> =
-            finds.into_iter().zip(fetched).collect();
+        // Where each find looked, for diagnostics that say "not found in namespace …".
+        let mut searched: HashMap<&Find, String> = HashMap::new();
+        let mut objects: HashMap<&Find, Result<Vec<Value>, ClusterError>> = HashMap::new();
+        for (find, result) in finds.into_iter().zip(fetched) {
+            objects.insert(
+                find,
+                result.map(|(found, namespace)| {
+                    searched.extend(namespace.map(|ns| (find, ns)));
+                    found
+                }),
+            );
+        }
+        let searched_in = |check: &CheckSpec| {
+            check
+                .find
+                .as_ref()
+                .and_then(|f| searched.get(f))
+                .map(String::as_str)
+        };
 
         let version = if needs.iter().any(|n| n.server_version) {
             Some(cluster.server_version().await)
@@ -72,7 +89,8 @@ impl Engine {
         .await;
         let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
             let found = check.find.as_ref().and_then(|f| objects.get(f));
-            self.extras(check, need, found, lab, context.started.as_deref())
+            let scope = (context.started.as_deref(), searched_in(check));
+            self.extras(check, need, found, lab, scope)
         }))
         .await;
 
@@ -132,6 +150,7 @@ impl Engine {
                     check,
                     &Observed {
                         objects: found,
+                        namespace: searched_in(check),
                         step_started: context.started.as_deref(),
                         events: &extras.events,
                         exec: extras.exec.as_ref(),
@@ -151,13 +170,14 @@ impl Engine {
     }
 
     /// Events about the check's objects and the outcome of its command, when it needs them.
+    /// `scope` is when the step started and the namespace the objects were looked for in.
     async fn extras(
         &self,
         check: &CheckSpec,
         need: &Needs,
         found: Option<&Result<Vec<Value>, ClusterError>>,
         lab: &Lab,
-        started: Option<&str>,
+        (started, searched): (Option<&str>, Option<&str>),
     ) -> Result<Extras, ClusterError> {
         let mut extras = Extras::default();
         let Some(Ok(objects)) = found else {
@@ -200,7 +220,7 @@ impl Engine {
         if need.exec
             && let Some(exec) = &check.exec
         {
-            match checks::exec_target(check, objects, started) {
+            match checks::exec_target(check, objects, started, searched) {
                 Err(verdict) => extras.settled = Some(verdict),
                 Ok(target) => {
                     let namespace = target
@@ -245,9 +265,14 @@ impl Engine {
     }
 
     /// The objects a `find` names: one by name, or a list by selector — from the shared watch
-    /// cache when one is running, from the API server otherwise. A workshop learner's finds read
-    /// their own namespace (the lab's Namespace is theirs); other namespaces are refused.
-    pub(super) async fn fetch(&self, find: &Find, lab: &Lab) -> Result<Vec<Value>, ClusterError> {
+    /// cache when one is running, from the API server otherwise — with the namespace looked in
+    /// (None for cluster-scoped kinds). A workshop learner's finds read their own namespace (the
+    /// lab's Namespace is theirs); other namespaces are refused.
+    pub(super) async fn fetch(
+        &self,
+        find: &Find,
+        lab: &Lab,
+    ) -> Result<(Vec<Value>, Option<String>), ClusterError> {
         let cluster = &self.inner.cluster;
         let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
         let mut name = find.name.clone();
@@ -281,21 +306,19 @@ impl Engine {
             namespace: namespace.clone(),
         });
         if let Some(cache) = self.cached(&key) {
-            return Ok(cache.snapshot_in(
-                within.as_deref(),
-                name.as_deref(),
-                find.selector.as_deref(),
-            ));
+            let found =
+                cache.snapshot_in(within.as_deref(), name.as_deref(), find.selector.as_deref());
+            return Ok((found, namespace));
         }
-        match name {
+        let found = match name {
             Some(name) => {
                 let key = ObjectKey {
                     api_version: find.api_version.clone(),
                     kind: find.kind.clone(),
-                    namespace,
+                    namespace: namespace.clone(),
                     name,
                 };
-                Ok(cluster.get(&key).await?.into_iter().collect())
+                cluster.get(&key).await?.into_iter().collect()
             }
             None => {
                 cluster
@@ -305,9 +328,10 @@ impl Engine {
                         namespace.as_deref(),
                         find.selector.as_deref(),
                     )
-                    .await
+                    .await?
             }
-        }
+        };
+        Ok((found, namespace))
     }
 }
 

@@ -175,15 +175,89 @@ pub struct CheckItem {
     pub rows: Vec<DiagRow>,
 }
 
-/// One diagnostic row.
+/// One diagnostic row, in the page's language.
 #[derive(Debug, Clone)]
 pub struct DiagRow {
     /// Field path (or "(the object)").
     pub path: String,
-    /// Expected.
-    pub expected: String,
-    /// Found.
-    pub actual: String,
+    /// Expected: words with code (values, names, patterns) marked.
+    pub expected: Vec<Span>,
+    /// Found, the same way.
+    pub actual: Vec<Span>,
+    /// The whole found value when `actual` shows only part of it (empty otherwise).
+    pub actual_full: String,
+    /// The label that unfolds `actual_full`.
+    pub full_label: &'static str,
+}
+
+/// A piece of diagnostic text: plain words, or code (shown in `<code>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// The text.
+    pub text: String,
+    /// True for code.
+    pub code: bool,
+}
+
+/// Splits diagnostic text into words and code spans, as Markdown reads backticks: a run of
+/// backticks opens a span that the next run of the same length closes (one space padding both
+/// sides is dropped); a run without a match is literal text.
+pub fn spans(text: &str) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let run = rest[open..].chars().take_while(|c| *c == '`').count();
+        let after = &rest[open + run..];
+        let Some(close) = closing(after, run) else {
+            plain.push_str(&rest[..open + run]);
+            rest = after;
+            continue;
+        };
+        plain.push_str(&rest[..open]);
+        if !plain.is_empty() {
+            out.push(Span {
+                text: std::mem::take(&mut plain),
+                code: false,
+            });
+        }
+        let inner = &after[..close];
+        let inner = match inner.strip_prefix(' ').and_then(|i| i.strip_suffix(' ')) {
+            Some(trimmed) if !trimmed.trim().is_empty() => trimmed,
+            _ => inner,
+        };
+        out.push(Span {
+            text: inner.to_owned(),
+            code: true,
+        });
+        rest = &after[close + run..];
+    }
+    plain.push_str(rest);
+    if !plain.is_empty() {
+        out.push(Span {
+            text: plain,
+            code: false,
+        });
+    }
+    out
+}
+
+// Where a run of exactly `run` backticks starts in `text`.
+fn closing(text: &str, run: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            let len = bytes[i..].iter().take_while(|b| **b == b'`').count();
+            if len == run {
+                return Some(i);
+            }
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// A set-up's outcome.
@@ -243,6 +317,10 @@ fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport) -> CheckItem {
         "pending" => t.verdict_pending,
         _ => t.verdict_error,
     };
+    let full_label = match lang {
+        Lang::En => "Show the whole value",
+        Lang::Zh => "查看完整的值",
+    };
     let rows = |diags: &[crate::checks::Diagnostic]| {
         diags
             .iter()
@@ -252,8 +330,10 @@ fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport) -> CheckItem {
                 } else {
                     d.path.clone()
                 },
-                expected: d.expected.clone(),
-                actual: d.actual.clone(),
+                expected: spans(d.expected.get(lang)),
+                actual: spans(d.actual.get(lang)),
+                actual_full: d.actual_full.clone().unwrap_or_default(),
+                full_label,
             })
             .collect()
     };

@@ -3,8 +3,24 @@
 
 use serde_json::{Value, json};
 
-use super::super::{CheckSpec, Diagnostic, Normalize, Verdict, evaluate, validate};
+use super::super::tests::{english, evaluate};
+use super::super::{CheckSpec, Diagnostic, Normalize, Verdict, validate};
 use super::*;
+use crate::i18n::Text;
+
+/// [`super::evaluate_observed`], as the English page shows it.
+fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
+    english(super::evaluate_observed(spec, observed))
+}
+
+/// [`super::exec_target`] without a known namespace, as the English page shows it.
+fn exec_target(
+    spec: &CheckSpec,
+    objects: &[Value],
+    step_started: Option<&str>,
+) -> Result<ExecTarget, Verdict> {
+    super::exec_target(spec, objects, step_started, None).map_err(english)
+}
 
 /// A check from the YAML a lab author writes (id, title and reason added).
 fn spec(body: &str) -> CheckSpec {
@@ -13,11 +29,7 @@ fn spec(body: &str) -> CheckSpec {
 }
 
 fn d(path: &str, expected: &str, actual: &str) -> Diagnostic {
-    Diagnostic {
-        path: path.to_owned(),
-        expected: expected.to_owned(),
-        actual: actual.to_owned(),
-    }
+    Diagnostic::new(path, Text::same(expected), Text::same(actual))
 }
 
 fn failed(diagnostics: Vec<Diagnostic>, closest: Option<&str>) -> Verdict {
@@ -230,7 +242,7 @@ fn exec_without_a_pod_fails_as_not_found() {
     assert_eq!(
         exec_target(&exec_spec(""), &[], None),
         Err(failed(
-            vec![d("", "Pod \"busybox\" to exist", "not found")],
+            vec![d("", "Pod `busybox` to exist", "not found")],
             None
         ))
     );
@@ -239,7 +251,7 @@ fn exec_without_a_pod_fails_as_not_found() {
     assert_eq!(
         exec_target(&by_label, &[], None),
         Err(failed(
-            vec![d("", "a Pod matching \"app=demo\" to exist", "not found")],
+            vec![d("", "a Pod matching `app=demo` to exist", "not found")],
             None
         ))
     );
@@ -252,7 +264,7 @@ fn exec_waits_for_a_starting_container() {
         "Pending",
         Some(json!({"waiting": {"reason": "ContainerCreating"}})),
     );
-    let expected = "container busybox running";
+    let expected = "container `busybox` running";
     assert_eq!(
         exec_target(&exec_spec(""), &[creating], None),
         Err(pending(vec![d(
@@ -285,7 +297,7 @@ fn exec_waits_for_a_starting_container() {
 
 #[test]
 fn exec_fails_for_a_stopped_or_stuck_container() {
-    let expected = "container busybox running";
+    let expected = "container `busybox` running";
     let done = pod(
         "busybox",
         "Succeeded",
@@ -334,8 +346,8 @@ fn exec_fails_for_a_stopped_or_stuck_container() {
         Err(failed(
             vec![d(
                 "",
-                "container app running",
-                "no container app in this Pod (it has [\"busybox\",\"sidecar\"])"
+                "container `app` running",
+                "no container `app` in this Pod (it has `[\"busybox\",\"sidecar\"]`)"
             )],
             Some("fly-k8s/busybox")
         ))
@@ -352,16 +364,40 @@ fn exec_prefers_running_pods_that_are_not_being_deleted() {
     let new = running("demo-ready");
     let target = exec_target(&spec, &[old.clone(), starting.clone(), new], None).unwrap();
     assert_eq!(target.pod, "demo-ready");
-    // Only the terminating Pod runs: it is still used.
-    let target = exec_target(&spec, &[old, starting.clone()], None).unwrap();
-    assert_eq!(target.pod, "demo-old");
+    // A Pod being deleted never runs the command, even when it is the only one running: the
+    // check waits for the Pod that replaces it.
+    assert_eq!(
+        exec_target(&spec, &[old.clone(), starting.clone()], None),
+        Err(pending(vec![d(
+            "",
+            "container `busybox` running",
+            "not started (Pod Pending)"
+        )]))
+    );
+    assert_eq!(
+        exec_target(&spec, std::slice::from_ref(&old), None),
+        Err(pending(vec![d(
+            "",
+            "container `busybox` running in a Pod that is not being deleted",
+            "`fly-k8s/demo-old` being deleted (Terminating)"
+        )]))
+    );
+    // Nothing is run for it either when the engine evaluates the check.
+    assert_eq!(
+        run(&spec, std::slice::from_ref(&old), &finished("", "", 0)),
+        pending(vec![d(
+            "",
+            "container `busybox` running in a Pod that is not being deleted",
+            "`fly-k8s/demo-old` being deleted (Terminating)"
+        )])
+    );
     // A Pod that will start soon makes the check pending even when another has stopped.
     let stopped = pod("demo-done", "Failed", None);
     assert_eq!(
         exec_target(&spec, &[stopped, starting], None),
         Err(pending(vec![d(
             "",
-            "container busybox running",
+            "container `busybox` running",
             "not started (Pod Pending)"
         )]))
     );
@@ -380,7 +416,7 @@ fn exec_failure_can_be_declared_pending() {
         exec_target(&spec, &[done], None),
         Err(pending(vec![d(
             "",
-            "container busybox running",
+            "container `busybox` running",
             "terminated (Completed, exit code 0)"
         )]))
     );
@@ -417,7 +453,7 @@ fn exec_expects_exit_code_zero_by_default() {
     );
     assert_eq!(
         run(&s, &pods, &finished("", "", 1)),
-        failed(vec![d("exitCode", "0", "1")], Some("fly-k8s/busybox"))
+        failed(vec![d("exitCode", "`0`", "`1`")], Some("fly-k8s/busybox"))
     );
 }
 
@@ -439,7 +475,7 @@ expect:
     assert_eq!(
         run(&s, &pods, &finished("fly\n", "", 0)),
         failed(
-            vec![d("stdout", "containing \"kubelab\"", "\"fly\\n\"")],
+            vec![d("stdout", "text containing `\"kubelab\"`", "`\"fly\\n\"`")],
             Some("fly-k8s/busybox")
         )
     );
@@ -447,8 +483,8 @@ expect:
         run(&s, &pods, &finished("", "", 1)),
         failed(
             vec![
-                d("exitCode", "0", "1"),
-                d("stdout", "containing \"kubelab\"", "\"\"")
+                d("exitCode", "`0`", "`1`"),
+                d("stdout", "text containing `\"kubelab\"`", "`\"\"`")
             ],
             Some("fly-k8s/busybox")
         )
@@ -464,7 +500,7 @@ expect:
     assert_eq!(
         run(&exact, &pods, &finished("fly", "", 0)),
         failed(
-            vec![d("stdout", "\"fly\\n\"", "\"fly\"")],
+            vec![d("stdout", "`\"fly\\n\"`", "`\"fly\"`")],
             Some("fly-k8s/busybox")
         )
     );
@@ -512,7 +548,7 @@ fn exec_that_cannot_finish_is_an_error() {
     // No Pod: the same verdict the engine settles with, whatever ran.
     assert_eq!(
         run(&s, &[], &finished("", "", 0)),
-        failed(vec![d("", "Pod \"busybox\" to exist", "not found")], None)
+        failed(vec![d("", "Pod `busybox` to exist", "not found")], None)
     );
 }
 
@@ -535,7 +571,8 @@ fn judge_events(spec: &CheckSpec, objects: &[Value], events: &[Value]) -> Verdic
     )
 }
 
-const WANTED: &str = "an event matching {\"message\":{\"$contains\":\"didn't match\"},\"reason\":\"FailedScheduling\"}";
+const WANTED: &str =
+    "an event with `message` containing `\"didn't match\"` and `reason` = `\"FailedScheduling\"`";
 
 #[test]
 fn events_pass_when_some_event_matches() {
@@ -596,7 +633,7 @@ fn events_failures_list_what_was_seen() {
             vec![d(
                 "events",
                 WANTED,
-                "events with reasons [\"Scheduled\", \"Pulled\"]"
+                "`Scheduled`: Successfully assigned fly-k8s/picky to colima; `Pulled`: Container image already present"
             )],
             None
         )
@@ -604,7 +641,11 @@ fn events_failures_list_what_was_seen() {
     assert_eq!(
         judge_events(&events_spec(""), &picky, &seen[..1]),
         failed(
-            vec![d("events", WANTED, "events with reason \"Scheduled\"")],
+            vec![d(
+                "events",
+                WANTED,
+                "`Scheduled`: Successfully assigned fly-k8s/picky to colima"
+            )],
             None
         )
     );
@@ -629,7 +670,7 @@ fn events_failures_list_what_was_seen() {
     );
     assert_eq!(
         judge_events(&events_spec(""), &[], &elsewhere),
-        failed(vec![d("", "Pod \"picky\" to exist", "not found")], None)
+        failed(vec![d("", "Pod `picky` to exist", "not found")], None)
     );
 }
 
@@ -650,8 +691,8 @@ fn events_absent_and_count() {
         failed(
             vec![d(
                 "events",
-                "no event matching {\"message\":{\"$contains\":\"didn't match\"},\"reason\":\"FailedScheduling\"}",
-                "events with reason \"FailedScheduling\""
+                "no event with `message` containing `\"didn't match\"` and `reason` = `\"FailedScheduling\"`",
+                "`FailedScheduling`: 1 node(s) didn't match"
             )],
             None
         )
@@ -663,7 +704,7 @@ fn events_absent_and_count() {
         failed(
             vec![d(
                 "events",
-                "count >= 2 (events matching {\"message\":{\"$contains\":\"didn't match\"},\"reason\":\"FailedScheduling\"})",
+                "events with `message` containing `\"didn't match\"` and `reason` = `\"FailedScheduling\"`: at least 2",
                 "1 matching (of 2 events)"
             )],
             None
@@ -692,7 +733,7 @@ fn events_of_objects_narrowed_by_expect() {
         ),
         pending(vec![d(
             "events",
-            "an event matching {\"reason\":\"FailedScheduling\"}",
+            "an event with `reason` = `\"FailedScheduling\"`",
             "no events"
         )])
     );
@@ -700,7 +741,7 @@ fn events_of_objects_narrowed_by_expect() {
     assert_eq!(
         judge_events(&s, &[fine], &[about_fine]),
         failed(
-            vec![d("status.phase", "\"Pending\"", "\"Running\"")],
+            vec![d("status.phase", "`\"Pending\"`", "`\"Running\"`")],
             Some("fly-k8s/fine")
         )
     );
@@ -735,7 +776,7 @@ fn wrong(answer: &str) -> Verdict {
         vec![d(
             "answer",
             "the value on your cluster",
-            &Value::String(answer.to_owned()).to_string(),
+            &format!("`{}`", Value::String(answer.to_owned())),
         )],
         None,
     )
@@ -916,7 +957,7 @@ fn questions_from_discovery() {
         failed(
             vec![d(
                 "",
-                "the cluster to serve HorizontalPodAutoscaler",
+                "the cluster to serve `HorizontalPodAutoscaler`",
                 "not served"
             )],
             None
@@ -972,7 +1013,7 @@ fn served_checks() {
         failed(
             vec![d(
                 "",
-                "the cluster to serve PodMetrics (metrics.k8s.io/v1beta1)",
+                "the cluster to serve `PodMetrics` (`metrics.k8s.io/v1beta1`)",
                 "not served"
             )],
             None
@@ -1000,7 +1041,7 @@ fn served_checks() {
         failed(
             vec![d(
                 "",
-                "the cluster not to serve Deployment (extensions/v1beta1)",
+                "the cluster not to serve `Deployment` (`extensions/v1beta1`)",
                 "served"
             )],
             None
@@ -1033,14 +1074,14 @@ fn server_version_checks() {
     );
     assert_eq!(
         judge("serverVersion: {minor: {$gte: 29}}"),
-        failed(vec![d("minor", ">= 29", "28")], None)
+        failed(vec![d("minor", "at least 29", "`28`")], None)
     );
     assert_eq!(
         judge("serverVersion: {major: 2, platform: linux/amd64}"),
         failed(
             vec![
-                d("major", "2", "1"),
-                d("platform", "\"linux/amd64\"", "\"linux/arm64\"")
+                d("major", "`2`", "`1`"),
+                d("platform", "`\"linux/amd64\"`", "`\"linux/arm64\"`")
             ],
             None
         )
@@ -1139,7 +1180,7 @@ fn since_step_keeps_old_objects_out_of_closest() {
         failed(
             vec![d(
                 "",
-                "Pod \"demo\" created after you started this step",
+                "Pod `demo` created after you started this step",
                 "none since 09:12:03 UTC"
             )],
             None
@@ -1149,7 +1190,7 @@ fn since_step_keeps_old_objects_out_of_closest() {
     assert_eq!(
         since(&s, &[new_pending], Some(STARTED)),
         failed(
-            vec![d("status.phase", "\"Running\"", "\"Pending\"")],
+            vec![d("status.phase", "`\"Running\"`", "`\"Pending\"`")],
             Some("fly-k8s/demo")
         )
     );
