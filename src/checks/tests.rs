@@ -1475,3 +1475,393 @@ fn empty_names_are_reported() {
         vec!["`find.name` is empty; leave it out to look at every object of the kind."]
     );
 }
+
+// ---- words in both languages, the author's words, terminating objects --------------------------
+
+/// What the Chinese page shows of a verdict's diagnostics: (path, expected, found).
+fn chinese(verdict: &Verdict) -> Vec<(String, String, String)> {
+    let diagnostics = match verdict {
+        Verdict::Failed { diagnostics, .. } | Verdict::Pending { diagnostics } => diagnostics,
+        _ => return Vec::new(),
+    };
+    diagnostics
+        .iter()
+        .map(|d| (d.path.clone(), d.expected.zh.clone(), d.actual.zh.clone()))
+        .collect()
+}
+
+fn deleted(mut object: Value) -> Value {
+    object["metadata"]["deletionTimestamp"] = json!("2024-05-01T10:00:00Z");
+    object
+}
+
+fn ready(name: &str) -> Value {
+    let mut p = pod(name, "Running", "nginx");
+    p["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+    p
+}
+
+#[test]
+fn field_diagnostics_speak_chinese_too() {
+    let s = with_expect(
+        spec("ConfigMap", Some("base-map"), None),
+        json!({"data": {"fly-name": "bird", "color": {"$exists": true}}, "metadata": {"name": {"$len": {"$gte": 20}}}}),
+    );
+    let verdict = super::evaluate(&s, &[base_map()]);
+    assert_eq!(
+        chinese(&verdict),
+        vec![
+            ("data.color".into(), "存在".into(), "不存在".into()),
+            (
+                "data.fly-name".into(),
+                "`\"bird\"`".into(),
+                "`\"fly\"`".into()
+            ),
+            (
+                "metadata.name".into(),
+                "长度至少 20".into(),
+                "长度为 8".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cel_failures_show_the_authors_words_never_the_expression() {
+    let mut s = spec("Deployment", Some("nginx-deployment"), None);
+    s.title = Text {
+        en: "All 3 replicas of nginx-deployment are ready".into(),
+        zh: "nginx-deployment 的 3 个副本都已就绪".into(),
+    };
+    s.cel = Some("object.status.readyReplicas == object.spec.replicas".into());
+    let mut scaling = deployment();
+    scaling["status"]["readyReplicas"] = json!(1);
+    let verdict = super::evaluate(&s, std::slice::from_ref(&scaling));
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    // Without `describe`, the title says what was expected.
+    assert_eq!(diagnostics[0].expected, s.title);
+    assert_eq!(
+        diagnostics[0].actual,
+        Text {
+            en: "not the case".into(),
+            zh: "不成立".into()
+        }
+    );
+    // With it, the author's words.
+    let words = Text {
+        en: "as many ready replicas as wanted".into(),
+        zh: "就绪副本数等于期望的副本数".into(),
+    };
+    s.describe = Some(words.clone());
+    let Verdict::Failed { diagnostics, .. } = super::evaluate(&s, &[scaling]) else {
+        panic!("expected failed");
+    };
+    assert_eq!(diagnostics[0].expected, words);
+    for text in [&diagnostics[0].expected.en, &diagnostics[0].expected.zh] {
+        assert!(!text.contains("object."), "{text}");
+    }
+}
+
+#[test]
+fn absence_reads_without_repeating_itself() {
+    let mut s = spec("Pod", Some("load-generator"), None);
+    s.absent = true;
+    let mut load = pod("load-generator", "Running", "load");
+    load["metadata"]["namespace"] = json!("default");
+    let verdict = super::evaluate(&s, &[load]);
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    assert_eq!(diagnostics[0].expected.en, "no Pod `load-generator`");
+    assert_eq!(diagnostics[0].actual.en, "`default/load-generator`");
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "没有 Pod `load-generator`".into(),
+            "`default/load-generator`".into()
+        )]
+    );
+    let mut pods = spec("Pod", None, Some("app=nginx"));
+    pods.absent = true;
+    let many: Vec<Value> = (0..5)
+        .map(|i| pod(&format!("p{i}"), "Running", "nginx"))
+        .collect();
+    assert_eq!(
+        chinese(&super::evaluate(&pods, &many)),
+        vec![(
+            String::new(),
+            "没有匹配 `app=nginx` 的 Pod".into(),
+            "`fly-k8s/p0`、`fly-k8s/p1`、`fly-k8s/p2` 及另外 2 个".into()
+        )]
+    );
+}
+
+#[test]
+fn not_found_names_the_namespace_searched() {
+    let s = spec("ConfigMap", Some("base-map"), None);
+    let check = CompiledCheck::compile(&s).expect("valid");
+    let verdict = check.evaluate_in(&[], Some("fly-k8s"));
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    assert_eq!(diagnostics[0].actual.en, "not found in namespace `fly-k8s`");
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "ConfigMap `base-map` 存在".into(),
+            "在命名空间 `fly-k8s` 中未找到".into()
+        )]
+    );
+    // Without the engine's word, the namespace `find` names.
+    let mut other = s.clone();
+    if let Some(find) = &mut other.find {
+        find.namespace = Some("kube-system".into());
+    }
+    let Verdict::Failed { diagnostics, .. } = evaluate(&other, &[]) else {
+        panic!("expected failed");
+    };
+    assert_eq!(
+        diagnostics[0].actual.en,
+        "not found in namespace `kube-system`"
+    );
+    // Cluster-scoped kinds are looked for in no namespace.
+    let nodes = CompiledCheck::compile(&spec("Node", None, None)).expect("valid");
+    assert_eq!(
+        chinese(&nodes.evaluate_in(&[], None)),
+        vec![(String::new(), "Node 存在".into(), "未找到".into())]
+    );
+}
+
+#[test]
+fn terminating_objects_are_never_present() {
+    // By name: a Pod being deleted is not there any more.
+    let s = spec("Pod", Some("web-1"), None);
+    let gone = deleted(ready("web-1"));
+    let verdict = super::evaluate(&s, std::slice::from_ref(&gone));
+    assert_eq!(
+        english(verdict.clone()),
+        Verdict::Failed {
+            diagnostics: vec![dg(
+                "",
+                "Pod `web-1` to exist",
+                "`fly-k8s/web-1` being deleted (Terminating)"
+            )],
+            closest: None,
+        }
+    );
+    assert_eq!(
+        chinese(&verdict)[0].2,
+        "`fly-k8s/web-1` 正在删除（Terminating）"
+    );
+    // With `expect`: the object that matches but is going away does not count; the closest
+    // object is one that stays.
+    let with = with_expect(
+        spec("Pod", None, Some("app=nginx")),
+        json!({"status": {"phase": "Running"}}),
+    );
+    let starting = pod("web-2", "Pending", "nginx");
+    assert_eq!(
+        evaluate(&with, &[gone.clone(), starting.clone()]),
+        Verdict::Failed {
+            diagnostics: vec![dg("status.phase", "`\"Running\"`", "`\"Pending\"`")],
+            closest: Some("fly-k8s/web-2".into()),
+        }
+    );
+    // CEL that holds for an object being deleted does not pass either.
+    let mut cel = spec("Pod", None, Some("app=nginx"));
+    cel.cel = Some("object.status.phase == 'Running'".into());
+    assert!(matches!(
+        evaluate(&cel, std::slice::from_ref(&gone)),
+        Verdict::Failed { .. }
+    ));
+    // `pending.when` is not met by an object being deleted.
+    let mut waiting = with.clone();
+    waiting.pending = Some(PendingSpec {
+        when: json!({"status": {"phase": "Pending"}}),
+        reason: Text::same("starting"),
+    });
+    let going_while_starting = deleted(pod("web-3", "Pending", "nginx"));
+    assert!(matches!(
+        evaluate(&waiting, &[going_while_starting]),
+        Verdict::Failed { .. }
+    ));
+}
+
+#[test]
+fn counts_leave_terminating_objects_out() {
+    // The scaled-down Deployment: kubectl shows one Pod Terminating; it is not ready any more.
+    let mut s = with_expect(
+        spec("Pod", None, Some("app=nginx")),
+        json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+    s.count = Some(json!({"$gte": 3}));
+    let pods = [ready("web-1"), ready("web-2"), deleted(ready("web-3"))];
+    let verdict = super::evaluate(&s, &pods);
+    assert_eq!(
+        english(verdict.clone()),
+        Verdict::Failed {
+            diagnostics: vec![dg(
+                "",
+                "matching objects: at least 3",
+                "2 matching (of 3 found, 1 being deleted)"
+            )],
+            closest: None,
+        }
+    );
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "匹配的对象数：至少 3".into(),
+            "2 个匹配（共找到 3 个，其中 1 个正在删除）".into()
+        )]
+    );
+    s.count = Some(json!(2));
+    assert_eq!(evaluate(&s, &pods), Verdict::Passed);
+    // The author's words replace the generated ones.
+    s.count = Some(json!({"$gte": 3}));
+    s.describe = Some(Text {
+        en: "3 ready nginx Pods".into(),
+        zh: "3 个就绪的 nginx Pod".into(),
+    });
+    assert_eq!(
+        chinese(&super::evaluate(&s, &pods))[0].1,
+        "3 个就绪的 nginx Pod"
+    );
+}
+
+#[test]
+fn absent_waits_for_objects_being_deleted() {
+    let mut s = spec("Pod", Some("load-generator"), None);
+    s.absent = true;
+    let going = deleted(pod("load-generator", "Running", "load"));
+    let verdict = super::evaluate(&s, std::slice::from_ref(&going));
+    assert_eq!(
+        english(verdict.clone()),
+        Verdict::Pending {
+            diagnostics: vec![dg(
+                "",
+                "no Pod `load-generator`",
+                "`fly-k8s/load-generator` being deleted (Terminating)"
+            )],
+        }
+    );
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "没有 Pod `load-generator`".into(),
+            "`fly-k8s/load-generator` 正在删除（Terminating）".into()
+        )]
+    );
+    // One staying and one going: failed, naming the one that stays.
+    let mut pods = spec("Pod", None, Some("app=load"));
+    pods.absent = true;
+    pods.describe = Some(Text {
+        en: "no load generator".into(),
+        zh: "没有负载生成器".into(),
+    });
+    let staying = pod("load-2", "Running", "load");
+    assert_eq!(
+        evaluate(&pods, &[going.clone(), staying]),
+        Verdict::Failed {
+            diagnostics: vec![dg("", "no load generator", "`fly-k8s/load-2`")],
+            closest: None,
+        }
+    );
+    // Gone for good: passed.
+    assert_eq!(evaluate(&pods, &[]), Verdict::Passed);
+}
+
+#[test]
+fn described_expectations_use_the_authors_words_where_they_are() {
+    let dep = deployment();
+    let words = json!({"en": "between 1 and 2 replicas, to save memory", "zh": "1 到 2 个副本，以节省内存"});
+    let node = matching::compile(
+        &json!({"spec": {"replicas": {"$gte": 1, "$lte": 2, "$describe": words}}}),
+        &mut Vec::new(),
+        &mut Vec::new(),
+    );
+    let mut report = Report::collecting();
+    matching::check(&node, Some(&dep), &mut report);
+    let out = report.into_diagnostics();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].path, "spec.replicas");
+    assert_eq!(
+        out[0].expected.en,
+        "between 1 and 2 replicas, to save memory"
+    );
+    assert_eq!(out[0].expected.zh, "1 到 2 个副本，以节省内存");
+    assert_eq!(out[0].actual.en, "`3`");
+    // On a map: rows deeper inside keep their own words.
+    assert_eq!(
+        diags(
+            json!({"spec": {"$describe": {"en": "three nginx replicas", "zh": "三个 nginx 副本"}, "replicas": 4}}),
+            &dep
+        ),
+        vec![d("spec.replicas", "`4`", "`3`")]
+    );
+    // On a list element that is missing: the author's words are the row's.
+    let pod = pod("web-1", "Running", "nginx");
+    assert_eq!(
+        diags(
+            json!({"spec": {"volumes": [{"secret": {"secretName": "regcred"}, "$describe": {"en": "a volume from Secret regcred", "zh": "来自 Secret regcred 的卷"}}]}}),
+            &pod
+        ),
+        vec![d(
+            "spec.volumes",
+            "a volume from Secret regcred",
+            "`[{\"configMap\":{\"name\":\"base-map\"},\"name\":\"config\"}]`"
+        )]
+    );
+}
+
+#[test]
+fn author_words_are_validated() {
+    let base = spec("Deployment", Some("nginx-deployment"), None);
+    let one = |expect: Value| problems(&with_expect(base.clone(), expect));
+    assert_eq!(
+        one(json!({"spec": {"replicas": {"$gte": 1, "$describe": {"en": "one or more"}}}})),
+        vec![
+            "`expect` at `spec.replicas`: `$describe` needs the expectation in the learner's words in both languages, such as {en: \"a sensible number of replicas\", zh: \"合理的副本数\"}, not {\"en\":\"one or more\"}."
+        ]
+    );
+    assert_eq!(
+        one(json!({"spec": {"replicas": {"$describe": {"en": "a", "zh": "b"}}}})),
+        vec![
+            "`expect` at `spec.replicas`: `$describe` gives the expectation next to it in your words, but there is none; add the operators or keys it describes."
+        ]
+    );
+    assert_eq!(
+        one(json!({"spec": {"replicas": {"$gte": 1, "$descibe": {"en": "a", "zh": "b"}}}}))[0],
+        "`expect` at `spec.replicas`: unknown operator `$descibe` (did you mean `$describe`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+    );
+    // Next to plain keys and in `count` it is fine.
+    assert_eq!(
+        one(json!({"spec": {"replicas": 3, "$describe": {"en": "a", "zh": "b"}}})),
+        Vec::<String>::new()
+    );
+    let mut counted = spec("Pod", None, Some("app=nginx"));
+    counted.count = Some(json!({"$gte": 3, "$describe": {"en": "three", "zh": "三个"}}));
+    assert_eq!(problems(&counted), Vec::<String>::new());
+    // `describe` words a check as a whole.
+    let mut whole = base.clone();
+    whole.describe = Some(Text {
+        en: "ready".into(),
+        zh: " ".into(),
+    });
+    assert_eq!(
+        problems(&whole),
+        vec![
+            "`describe` needs the check's expectation in both `en` and `zh`.",
+            "`describe` words a check as a whole (`cel`, `absent`, `count`, `events` or `served`), and this check has none of them; word a field of `expect` with `$describe` next to its operators instead."
+        ]
+    );
+    whole.describe = Some(Text::same("ready"));
+    whole.cel = Some("object.spec.replicas > 0".into());
+    assert_eq!(problems(&whole), Vec::<String>::new());
+}

@@ -48,18 +48,7 @@ impl Engine {
             }
         }
         let fetched = join_all(finds.iter().map(|f| self.fetch(f, lab))).await;
-        // Where each find looked, for diagnostics that say "not found in namespace …".
-        let mut searched: HashMap<&Find, String> = HashMap::new();
-        let mut objects: HashMap<&Find, Result<Vec<Value>, ClusterError>> = HashMap::new();
-        for (find, result) in finds.into_iter().zip(fetched) {
-            objects.insert(
-                find,
-                result.map(|(found, namespace)| {
-                    searched.extend(namespace.map(|ns| (find, ns)));
-                    found
-                }),
-            );
-        }
+        let (objects, searched) = by_find(finds, fetched);
         let searched_in = |check: &CheckSpec| {
             check
                 .find
@@ -89,8 +78,8 @@ impl Engine {
         .await;
         let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
             let found = check.find.as_ref().and_then(|f| objects.get(f));
-            let scope = (context.started.as_deref(), searched_in(check));
-            self.extras(check, need, found, lab, scope)
+            let started = context.started.as_deref();
+            self.extras(check, need, found, lab, started, searched_in(check))
         }))
         .await;
 
@@ -170,14 +159,15 @@ impl Engine {
     }
 
     /// Events about the check's objects and the outcome of its command, when it needs them.
-    /// `scope` is when the step started and the namespace the objects were looked for in.
+    /// `searched` is the namespace the objects were looked for in.
     async fn extras(
         &self,
         check: &CheckSpec,
         need: &Needs,
         found: Option<&Result<Vec<Value>, ClusterError>>,
         lab: &Lab,
-        (started, searched): (Option<&str>, Option<&str>),
+        started: Option<&str>,
+        searched: Option<&str>,
     ) -> Result<Extras, ClusterError> {
         let mut extras = Extras::default();
         let Some(Ok(objects)) = found else {
@@ -268,11 +258,7 @@ impl Engine {
     /// cache when one is running, from the API server otherwise — with the namespace looked in
     /// (None for cluster-scoped kinds). A workshop learner's finds read their own namespace (the
     /// lab's Namespace is theirs); other namespaces are refused.
-    pub(super) async fn fetch(
-        &self,
-        find: &Find,
-        lab: &Lab,
-    ) -> Result<(Vec<Value>, Option<String>), ClusterError> {
+    pub(super) async fn fetch(&self, find: &Find, lab: &Lab) -> Result<Fetched, ClusterError> {
         let cluster = &self.inner.cluster;
         let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
         let mut name = find.name.clone();
@@ -333,6 +319,30 @@ impl Engine {
         };
         Ok((found, namespace))
     }
+}
+
+/// What one find returned (or why it could not be read).
+type Found = Result<Vec<Value>, ClusterError>;
+
+/// The objects a find returned and the namespace it looked in (None for cluster-scoped kinds).
+type Fetched = (Vec<Value>, Option<String>);
+
+/// What each find returned, and the namespace it looked in (for diagnostics that say "not found
+/// in namespace …").
+fn by_find(
+    finds: Vec<&Find>,
+    fetched: Vec<Result<Fetched, ClusterError>>,
+) -> (HashMap<&Find, Found>, HashMap<&Find, String>) {
+    let mut objects = HashMap::new();
+    let mut searched = HashMap::new();
+    for (find, result) in finds.into_iter().zip(fetched) {
+        let result = result.map(|(found, namespace)| {
+            searched.extend(namespace.map(|ns| (find, ns)));
+            found
+        });
+        objects.insert(find, result);
+    }
+    (objects, searched)
 }
 
 /// The refusal a workshop learner's check gets when it would read another namespace.

@@ -655,6 +655,78 @@ mod tests {
         assert_eq!(age_text(3 * 86400), "3d");
     }
 
+    fn span(text: &str, code: bool) -> Span {
+        Span {
+            text: text.to_owned(),
+            code,
+        }
+    }
+
+    #[test]
+    fn diagnostic_text_splits_into_words_and_code() {
+        assert_eq!(
+            spans("text matching the pattern `^nginx:1\\.2`"),
+            vec![
+                span("text matching the pattern ", false),
+                span("^nginx:1\\.2", true)
+            ]
+        );
+        assert_eq!(spans("`\"busybox\"`"), vec![span("\"busybox\"", true)]);
+        assert_eq!(spans("present"), vec![span("present", false)]);
+        // Longer fences hold backticks; a lone backtick is text.
+        assert_eq!(
+            spans("`` `x` `` and a ` alone"),
+            vec![span("`x`", true), span(" and a ` alone", false)]
+        );
+        assert_eq!(
+            spans("匹配模式 `a`b` 的文本"),
+            vec![
+                span("匹配模式 ", false),
+                span("a", true),
+                span("b` 的文本", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn diagnostics_show_in_the_pages_language_with_the_whole_value() {
+        use crate::checks::Diagnostic;
+        use crate::i18n::Text;
+        let diagnostic = Diagnostic {
+            path: "data.fly-name".into(),
+            expected: Text {
+                en: "text containing `\"kubelab\"`".into(),
+                zh: "包含 `\"kubelab\"` 的文本".into(),
+            },
+            actual: Text::same("`\"fly…\"`"),
+            actual_full: Some("fly\nand more".into()),
+        };
+        let report = CheckReport {
+            id: "c".into(),
+            title: Text::same("t"),
+            reason: Text::same("r"),
+            verdict: Verdict::Failed {
+                diagnostics: vec![diagnostic],
+                closest: None,
+            },
+            pending_reason: None,
+        };
+        let item = check_item(ui(Lang::Zh), Lang::Zh, &report);
+        assert_eq!(
+            item.rows[0].expected,
+            vec![
+                span("包含 ", false),
+                span("\"kubelab\"", true),
+                span(" 的文本", false)
+            ]
+        );
+        assert_eq!(item.rows[0].actual, vec![span("\"fly…\"", true)]);
+        assert_eq!(item.rows[0].actual_full, "fly\nand more");
+        assert_eq!(item.rows[0].full_label, "查看完整的值");
+        let item = check_item(ui(Lang::En), Lang::En, &report);
+        assert_eq!(item.rows[0].expected[0], span("text containing ", false));
+    }
+
     #[test]
     fn state_follows_progress() {
         let rec = |status: &str, passed: bool| StepRecord {

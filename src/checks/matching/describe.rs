@@ -165,7 +165,7 @@ fn desc(node: &Node) -> Desc {
             Desc {
                 en: format!("a map with {}", join_en(&en)),
                 en_pred: format!("with {}", join_en(&en)),
-                zh: format!("一个映射，其中{}", zh.join("，")),
+                zh: cjk(&["一个映射，其中", &zh.join("，")]),
                 zh_pred: format!("满足：{}", zh.join("、")),
             }
         }
@@ -513,13 +513,21 @@ fn rel_zh(node: &Node) -> String {
     }
 }
 
-// What follows "每个元素都" in Chinese.
+// What follows "每个元素都" in Chinese: a verb, or "满足：" and the condition.
 fn verb_zh(node: &Node) -> String {
+    const VERBS: &[&str] = &["匹配", "包含", "为", "符合", "等于", "存在", "不"];
     match node {
         Node::Map(entries) if !entries.is_empty() => {
             format!("满足：{}", fields(entries).1.join("、"))
         }
-        other => rel_zh(other),
+        other => {
+            let rel = rel_zh(other);
+            if VERBS.iter().any(|v| rel.starts_with(v)) {
+                rel
+            } else {
+                format!("满足：{rel}")
+            }
+        }
     }
 }
 
@@ -578,3 +586,6 @@ fn join_en(items: &[String]) -> String {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
+
+#[cfg(test)]
+mod tests;

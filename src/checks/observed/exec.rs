@@ -172,25 +172,7 @@ fn state(pod: &Value, container: &str) -> Result<(), NotRunning> {
             });
         }
         if let Some(terminated) = state.get("terminated").filter(|t| !t.is_null()) {
-            let exit = terminated.get("exitCode").and_then(Value::as_i64);
-            let reason = reason(terminated);
-            let en: Vec<String> = reason
-                .iter()
-                .cloned()
-                .chain(exit.map(|c| format!("exit code {c}")))
-                .collect();
-            let zh: Vec<String> = reason
-                .into_iter()
-                .chain(exit.map(|c| format!("退出码 {c}")))
-                .collect();
-            return Err(NotRunning::Never(if en.is_empty() {
-                text("terminated", "已终止")
-            } else {
-                text(
-                    format!("terminated ({})", en.join(", ")),
-                    format!("已终止（{}）", zh.join("，")),
-                )
-            }));
+            return Err(NotRunning::Never(stopped(reason(terminated), terminated)));
         }
     }
     match phase {
@@ -220,6 +202,28 @@ fn state(pod: &Value, container: &str) -> Result<(), NotRunning> {
                 ),
             }))
         }
+    }
+}
+
+// `terminated (Completed, exit code 0)`.
+fn stopped(reason: Option<String>, terminated: &Value) -> Text {
+    let exit = terminated.get("exitCode").and_then(Value::as_i64);
+    let en: Vec<String> = reason
+        .iter()
+        .cloned()
+        .chain(exit.map(|c| format!("exit code {c}")))
+        .collect();
+    let zh: Vec<String> = reason
+        .into_iter()
+        .chain(exit.map(|c| format!("退出码 {c}")))
+        .collect();
+    if en.is_empty() {
+        text("terminated", "已终止")
+    } else {
+        text(
+            format!("terminated ({})", en.join(", ")),
+            format!("已终止（{}）", zh.join("，")),
+        )
     }
 }
 

@@ -352,10 +352,7 @@ impl<'a> Scope<'a> {
                 format!("{en} created after you started this step"),
                 format!("你开始本步骤之后创建的 {zh}"),
             ),
-            text(
-                format!("none since {at}"),
-                format!("自 {at} 以来没有新建的"),
-            ),
+            text(format!("none since {at}"), format!("自 {at} 以来没有新建")),
         ))
     }
 }

@@ -1519,3 +1519,380 @@ fn misused_checks_evaluate_to_errors() {
         Err(Verdict::Error { .. })
     ));
 }
+
+// ---------------------------------------------------------------- both languages, terminating
+
+/// What the Chinese page shows of a verdict's diagnostics: (path, expected, found).
+fn chinese(verdict: &Verdict) -> Vec<(String, String, String)> {
+    let diagnostics = match verdict {
+        Verdict::Failed { diagnostics, .. } | Verdict::Pending { diagnostics } => diagnostics,
+        _ => return Vec::new(),
+    };
+    diagnostics
+        .iter()
+        .map(|d| (d.path.clone(), d.expected.zh.clone(), d.actual.zh.clone()))
+        .collect()
+}
+
+fn zh(path: &str, expected: &str, actual: &str) -> (String, String, String) {
+    (path.to_owned(), expected.to_owned(), actual.to_owned())
+}
+
+fn terminating(mut object: Value) -> Value {
+    object["metadata"]["deletionTimestamp"] = json!("2024-05-01T09:20:00Z");
+    object
+}
+
+#[test]
+fn not_found_names_the_namespace_the_engine_searched() {
+    let s = spec("find: {apiVersion: v1, kind: ConfigMap, name: base-map}");
+    let observed = Observed {
+        namespace: Some("fly-k8s-a1b2c3"),
+        ..Observed::default()
+    };
+    assert_eq!(
+        evaluate_observed(&s, &observed),
+        failed(
+            vec![d(
+                "",
+                "ConfigMap `base-map` to exist",
+                "not found in namespace `fly-k8s-a1b2c3`"
+            )],
+            None
+        )
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(&s, &observed)),
+        vec![zh(
+            "",
+            "ConfigMap `base-map` 存在",
+            "在命名空间 `fly-k8s-a1b2c3` 中未找到"
+        )]
+    );
+    // The same for exec, events and questions, which settle "not found" themselves.
+    assert_eq!(
+        super::exec_target(&exec_spec(""), &[], None, Some("fly-k8s")).map_err(english),
+        Err(failed(
+            vec![d(
+                "",
+                "Pod `busybox` to exist",
+                "not found in namespace `fly-k8s`"
+            )],
+            None
+        ))
+    );
+    let events = evaluate_observed(
+        &events_spec(""),
+        &Observed {
+            namespace: Some("fly-k8s"),
+            ..Observed::default()
+        },
+    );
+    assert_eq!(
+        events,
+        failed(
+            vec![d(
+                "",
+                "Pod `picky` to exist",
+                "not found in namespace `fly-k8s`"
+            )],
+            None
+        )
+    );
+}
+
+#[test]
+fn exec_states_in_chinese() {
+    let creating = pod(
+        "busybox",
+        "Pending",
+        Some(json!({"waiting": {"reason": "ContainerCreating"}})),
+    );
+    let verdict = super::exec_target(&exec_spec(""), &[creating], None, None).unwrap_err();
+    assert_eq!(
+        chinese(&verdict),
+        vec![zh(
+            "",
+            "容器 `busybox` 正在运行",
+            "等待中（ContainerCreating）"
+        )]
+    );
+    let done = pod(
+        "busybox",
+        "Succeeded",
+        Some(json!({"terminated": {"reason": "Completed", "exitCode": 0}})),
+    );
+    let verdict = super::exec_target(&exec_spec(""), &[done], None, None).unwrap_err();
+    assert_eq!(chinese(&verdict)[0].2, "已终止（Completed，退出码 0）");
+    let verdict = super::exec_target(
+        &exec_spec(", container: app"),
+        &[running("busybox")],
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        chinese(&verdict)[0].2,
+        "此 Pod 中没有容器 `app`（它有 `[\"busybox\",\"sidecar\"]`）"
+    );
+    let mut unschedulable = pod("busybox", "Pending", None);
+    unschedulable["status"]["conditions"] =
+        json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]);
+    let verdict = super::exec_target(&exec_spec(""), &[unschedulable], None, None).unwrap_err();
+    assert_eq!(chinese(&verdict)[0].2, "尚未调度（Unschedulable）");
+    let verdict = super::exec_target(
+        &exec_spec(""),
+        &[terminating(running("busybox"))],
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        chinese(&verdict),
+        vec![zh(
+            "",
+            "容器 `busybox` 在一个未被删除的 Pod 中运行",
+            "`fly-k8s/busybox` 正在删除（Terminating）"
+        )]
+    );
+}
+
+#[test]
+fn events_show_what_was_seen_reason_and_message() {
+    let picky = [pod("picky", "Pending", None)];
+    let long = format!("0/1 nodes are available: {}", "x".repeat(200));
+    let seen = [
+        event(
+            "picky",
+            Some("uid-picky"),
+            "Scheduled",
+            "Successfully assigned fly-k8s/picky to colima",
+        ),
+        event("picky", Some("uid-picky"), "FailedMount", &long),
+    ];
+    let verdict = super::evaluate_observed(
+        &events_spec(""),
+        &Observed {
+            objects: &picky,
+            events: &seen,
+            ..Observed::default()
+        },
+    );
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    let actual = &diagnostics[0].actual.en;
+    assert!(
+        actual.starts_with("`Scheduled`: Successfully assigned fly-k8s/picky to colima; `FailedMount`: 0/1 nodes are available: xxx"),
+        "{actual}"
+    );
+    assert!(actual.ends_with('…'), "{actual}");
+    // The messages cut short unfold whole.
+    let full = diagnostics[0].actual_full.as_deref().unwrap_or_default();
+    assert!(full.ends_with(&long), "{full}");
+    assert!(
+        full.starts_with("Scheduled: Successfully assigned"),
+        "{full}"
+    );
+    assert_eq!(
+        diagnostics[0].expected.zh,
+        "`message` 包含 `\"didn't match\"`、`reason` 为 `\"FailedScheduling\"` 的事件"
+    );
+    // Many events: the first few, then how many more.
+    let many: Vec<Value> = (0..8)
+        .map(|i| event("picky", Some("uid-picky"), "BackOff", &format!("try {i}")))
+        .collect();
+    let verdict = super::evaluate_observed(
+        &events_spec(""),
+        &Observed {
+            objects: &picky,
+            events: &many,
+            ..Observed::default()
+        },
+    );
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    assert!(
+        diagnostics[0]
+            .actual
+            .en
+            .ends_with("`BackOff`: try 4; and 3 more"),
+        "{:?}",
+        diagnostics[0]
+    );
+    assert!(
+        diagnostics[0]
+            .actual
+            .zh
+            .ends_with("`BackOff`: try 4；另有 3 条"),
+        "{:?}",
+        diagnostics[0]
+    );
+    assert_eq!(
+        diagnostics[0]
+            .actual_full
+            .as_deref()
+            .map(|f| f.lines().count()),
+        Some(8)
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(
+            &events_spec(""),
+            &Observed {
+                objects: &picky,
+                ..Observed::default()
+            },
+        ))[0]
+            .2,
+        "没有事件"
+    );
+}
+
+#[test]
+fn events_of_objects_being_deleted() {
+    let going = [terminating(pod("picky", "Pending", None))];
+    let failing = event(
+        "picky",
+        Some("uid-picky"),
+        "FailedScheduling",
+        "1 node(s) didn't match",
+    );
+    // Being deleted, its events no longer show the object is there.
+    assert_eq!(
+        judge_events(&events_spec(""), &going, std::slice::from_ref(&failing)),
+        failed(
+            vec![d(
+                "",
+                "Pod `picky` to exist",
+                "`fly-k8s/picky` being deleted (Terminating)"
+            )],
+            None
+        )
+    );
+    // "No such event" waits until the object is gone.
+    assert_eq!(
+        judge_events(&events_spec("absent: true"), &going, &[failing]),
+        pending(vec![d(
+            "",
+            "no Pod `picky`",
+            "`fly-k8s/picky` being deleted (Terminating)"
+        )])
+    );
+}
+
+#[test]
+fn questions_read_objects_that_stay() {
+    let s = spec(
+        "question: {en: How many Pods run?, zh: 运行着几个 Pod？}\nfind: {apiVersion: v1, kind: Pod, selector: app=demo}\nanswer: {count: true}\nnormalize: number",
+    );
+    let pods = [running("a"), terminating(running("b"))];
+    assert_eq!(ask(&s, &pods, Some("1")), Verdict::Passed);
+    assert_eq!(ask(&s, &pods, Some("2")), wrong("2"));
+    let node_field = kubelet_question();
+    let mut going = node("v1.28.7+k3s1", "docker://24.0.7");
+    going["metadata"]["deletionTimestamp"] = json!("2024-05-01T09:20:00Z");
+    assert_eq!(
+        ask(&node_field, &[going], Some("v1.28.7")),
+        failed(
+            vec![d(
+                "",
+                "a Node to exist",
+                "`colima` being deleted (Terminating)"
+            )],
+            None
+        )
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(&s, &with_objects(&pods))),
+        vec![zh("answer", "你的回答", "尚未回答")]
+    );
+}
+
+#[test]
+fn since_step_does_not_count_new_objects_being_deleted() {
+    let s = spec(
+        "find: {apiVersion: v1, kind: Pod, selector: app=demo}\nsince: step\ncount: {$gte: 1}",
+    );
+    let new_but_going = terminating(created(running("demo-new"), "2024-05-01T09:13:00Z"));
+    assert_eq!(
+        since(&s, &[new_but_going], Some(STARTED)),
+        failed(
+            vec![d(
+                "",
+                "matching objects: at least 1",
+                "0 matching (of 1 found, 1 being deleted)"
+            )],
+            None
+        )
+    );
+    let nothing = super::evaluate_observed(
+        &s,
+        &Observed {
+            step_started: Some(STARTED),
+            ..Observed::default()
+        },
+    );
+    assert_eq!(
+        chinese(&nothing),
+        vec![zh(
+            "",
+            "你开始本步骤之后创建的 Pod",
+            "自 09:12:03 UTC 以来没有新建"
+        )]
+    );
+}
+
+#[test]
+fn capabilities_in_chinese_and_in_the_authors_words() {
+    let s = spec("served: {apiVersion: metrics.k8s.io/v1beta1, kind: PodMetrics}");
+    let not = Observed {
+        served: Some(false),
+        ..Observed::default()
+    };
+    assert_eq!(
+        chinese(&super::evaluate_observed(&s, &not)),
+        vec![zh(
+            "",
+            "集群提供 `PodMetrics`（`metrics.k8s.io/v1beta1`）",
+            "未提供"
+        )]
+    );
+    let described = spec(
+        "served: {apiVersion: metrics.k8s.io/v1beta1, kind: PodMetrics}\ndescribe: {en: the metrics API, zh: metrics API}",
+    );
+    assert_eq!(
+        evaluate_observed(&described, &not),
+        failed(vec![d("", "the metrics API", "not served")], None)
+    );
+}
+
+#[test]
+fn events_in_the_authors_words() {
+    let picky = [pod("picky", "Pending", None)];
+    let s = spec(
+        "find: {apiVersion: v1, kind: Pod, name: picky}\nevents:\n  reason: FailedScheduling\n  $describe: {en: the scheduler's complaint, zh: 调度器的报错}",
+    );
+    assert_eq!(validate(&s), Vec::<String>::new());
+    assert_eq!(
+        judge_events(&s, &picky, &[]),
+        failed(
+            vec![d("events", "the scheduler's complaint", "no events")],
+            None
+        )
+    );
+    // `describe` on the check words it as a whole, here with a count.
+    let counted = spec(
+        "find: {apiVersion: v1, kind: Pod, name: picky}\nevents: {reason: BackOff}\ncount: {$gte: 3}\ndescribe: {en: three restarts backing off, zh: 三次退避重启}",
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(
+            &counted,
+            &Observed {
+                objects: &picky,
+                ..Observed::default()
+            }
+        )),
+        vec![zh("events", "三次退避重启", "0 条匹配（共 0 条事件）")]
+    );
+}
