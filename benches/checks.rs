@@ -120,6 +120,7 @@ fn check(id: usize, kind: &str, name: Option<&str>, selector: Option<&str>) -> C
         id: format!("check-{id}"),
         title: Text::same("t"),
         reason: Text::same("r"),
+        describe: None,
         find: Some(Find {
             api_version: "v1".into(),
             kind: kind.into(),

@@ -204,7 +204,10 @@ fn print_step(step: &str, reports: &[CheckReport]) {
             } else {
                 &d.path
             };
-            println!("    {path}: expected {}, found {}", d.expected, d.actual);
+            println!(
+                "    {path}: expected {}, found {}",
+                d.expected.en, d.actual.en
+            );
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Partial-object matching: expectations (`expect`, `pending.when`, `count`) compiled once into a
 //! tree of matchers, then run against objects either as a yes/no test, a mismatch count, or with
-//! full per-path diagnostics for the learner.
+//! full per-path diagnostics for the learner (worded by [`describe`]).
+
+pub mod describe;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -13,7 +15,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::path::{self, Segment};
 use super::quantity::Quantity;
+use super::values::{self, Shown};
 use super::verdict::Diagnostic;
+use crate::i18n::Text;
 
 /// Every operator the check language knows, for validation and "did you mean" hints.
 pub const OPERATORS: &[&str] = &[
@@ -36,6 +40,10 @@ pub const OPERATORS: &[&str] = &[
     "$exact",
 ];
 
+/// The key that gives an expectation the lab author's own words (`{$describe: {en, zh}}`),
+/// allowed next to operators and next to plain keys.
+pub const DESCRIBE: &str = "$describe";
+
 /// A compiled expectation.
 #[derive(Debug)]
 pub enum Node {
@@ -49,24 +57,8 @@ pub enum Node {
     Array(Vec<Node>),
     /// An operator map: every operator must hold.
     Ops(Vec<Op>),
-}
-
-impl Node {
-    /// The expectation as the lab author wrote it (for messages; nothing is kept twice).
-    pub fn to_json(&self) -> Value {
-        match self {
-            Node::Equal(v) => v.clone(),
-            Node::Null => Value::Null,
-            Node::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, n)| (k.clone(), n.to_json()))
-                    .collect(),
-            ),
-            Node::Array(nodes) => Value::Array(nodes.iter().map(Node::to_json).collect()),
-            Node::Ops(ops) => Value::Object(ops.iter().map(Op::to_json).collect()),
-        }
-    }
+    /// An expectation with the lab author's words (`$describe`), shown instead of kubelab's.
+    Described(Box<Node>, Text),
 }
 
 /// A comparison operator.
@@ -83,24 +75,6 @@ pub enum Cmp {
 }
 
 impl Cmp {
-    fn symbol(self) -> &'static str {
-        match self {
-            Cmp::Gt => ">",
-            Cmp::Gte => ">=",
-            Cmp::Lt => "<",
-            Cmp::Lte => "<=",
-        }
-    }
-
-    fn operator(self) -> &'static str {
-        match self {
-            Cmp::Gt => "$gt",
-            Cmp::Gte => "$gte",
-            Cmp::Lt => "$lt",
-            Cmp::Lte => "$lte",
-        }
-    }
-
     fn holds(self, ordering: Ordering) -> bool {
         match self {
             Cmp::Gt => ordering == Ordering::Greater,
@@ -148,10 +122,17 @@ impl Operand {
         None
     }
 
+    /// True when the operand is a point in time (not a number or quantity).
+    fn is_time(&self) -> bool {
+        self.time.is_some() && self.quantity.is_none()
+    }
+
+    /// The operand for a sentence: a number as it is, a quantity or timestamp as code.
     fn show(&self) -> String {
         match &self.source {
-            Value::String(s) => s.clone(),
-            other => path::show(other),
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => values::code(s),
+            other => values::json(other),
         }
     }
 }
@@ -189,31 +170,6 @@ pub enum Op {
     Exact(Vec<Node>),
 }
 
-impl Op {
-    fn to_json(&self) -> (String, Value) {
-        let (key, value) = match self {
-            Op::Eq(v) => ("$eq", v.clone()),
-            Op::Ne(v) => ("$ne", v.clone()),
-            Op::Cmp(cmp, operand) => (cmp.operator(), operand.source.clone()),
-            Op::Exists(b) => ("$exists", Value::Bool(*b)),
-            Op::Regex(_, src) => ("$regex", Value::String(src.clone())),
-            Op::Glob(_, src) => ("$glob", Value::String(src.clone())),
-            Op::In(values) => ("$in", Value::Array(values.clone())),
-            Op::Contains(s) => ("$contains", Value::String(s.clone())),
-            Op::Len(inner) => ("$len", inner.to_json()),
-            Op::Not(inner) => ("$not", inner.to_json()),
-            Op::Every(inner) => ("$every", inner.to_json()),
-            Op::Some(inner) => ("$some", inner.to_json()),
-            Op::None(inner) => ("$none", inner.to_json()),
-            Op::Exact(nodes) => (
-                "$exact",
-                Value::Array(nodes.iter().map(Node::to_json).collect()),
-            ),
-        };
-        (key.to_owned(), value)
-    }
-}
-
 /// Compiles an expectation, appending every problem (with its location) to `errors`.
 pub fn compile<'v>(value: &'v Value, loc: &mut Vec<Segment<'v>>, errors: &mut Vec<String>) -> Node {
     match value {
@@ -232,40 +188,91 @@ pub fn compile<'v>(value: &'v Value, loc: &mut Vec<Segment<'v>>, errors: &mut Ve
             Node::Array(nodes)
         }
         Value::Object(map) => {
-            let operators = map.keys().filter(|k| k.starts_with('$')).count();
-            if operators > 0 && operators < map.len() {
-                let op = map.keys().find(|k| k.starts_with('$')).map(String::as_str);
-                let plain = map.keys().find(|k| !k.starts_with('$')).map(String::as_str);
-                errors.push(located(
-                    loc,
-                    &format!(
-                        "mixes operators (`{}`) with plain keys (`{}`); an operator map may only hold operators",
-                        op.unwrap_or_default(),
-                        plain.unwrap_or_default()
-                    ),
-                ));
-            }
-            if operators > 0 {
-                let ops = map
-                    .iter()
-                    .filter(|(k, _)| k.starts_with('$'))
-                    .filter_map(|(k, v)| compile_op(k, v, loc, errors))
-                    .collect();
-                Node::Ops(ops)
-            } else {
-                let entries = map
-                    .iter()
-                    .map(|(k, v)| {
-                        loc.push(Segment::Key(k));
-                        let node = compile(v, loc, errors);
-                        loc.pop();
-                        (k.clone(), node)
-                    })
-                    .collect();
-                Node::Map(entries)
+            let node = compile_map(map, loc, errors);
+            match map.get(DESCRIBE) {
+                None => node,
+                Some(words) => match description(words) {
+                    Ok(text) if map.len() > 1 => Node::Described(Box::new(node), text),
+                    Ok(_) => {
+                        errors.push(located(
+                            loc,
+                            "`$describe` gives the expectation next to it in your words, but there is none; add the operators or keys it describes",
+                        ));
+                        node
+                    }
+                    Err(message) => {
+                        errors.push(located(loc, &message));
+                        node
+                    }
+                },
             }
         }
         scalar => Node::Equal(scalar.clone()),
+    }
+}
+
+// A map without its `$describe`: an operator map, or a partial map of plain keys.
+fn compile_map<'v>(
+    map: &'v Map<String, Value>,
+    loc: &mut Vec<Segment<'v>>,
+    errors: &mut Vec<String>,
+) -> Node {
+    let keys = || map.iter().filter(|(k, _)| k.as_str() != DESCRIBE);
+    let operators = keys().filter(|(k, _)| k.starts_with('$')).count();
+    let plain = keys().find(|(k, _)| !k.starts_with('$'));
+    if operators > 0
+        && let Some((plain, _)) = plain
+    {
+        let op = keys()
+            .find(|(k, _)| k.starts_with('$'))
+            .map(|(k, _)| k.as_str());
+        errors.push(located(
+            loc,
+            &format!(
+                "mixes operators (`{}`) with plain keys (`{plain}`); an operator map may only hold operators",
+                op.unwrap_or_default(),
+            ),
+        ));
+    }
+    if operators > 0 {
+        let ops = keys()
+            .filter(|(k, _)| k.starts_with('$'))
+            .filter_map(|(k, v)| compile_op(k, v, loc, errors))
+            .collect();
+        Node::Ops(ops)
+    } else {
+        let entries = keys()
+            .map(|(k, v)| {
+                loc.push(Segment::Key(k));
+                let node = compile(v, loc, errors);
+                loc.pop();
+                (k.clone(), node)
+            })
+            .collect();
+        Node::Map(entries)
+    }
+}
+
+/// Reads a `$describe` value: `{en: "...", zh: "..."}`, both non-empty.
+pub fn description(value: &Value) -> Result<Text, String> {
+    let wrong = || {
+        format!(
+            "`$describe` needs the expectation in the learner's words in both languages, such as {{en: \"a sensible number of replicas\", zh: \"合理的副本数\"}}, not {}",
+            path::show(value)
+        )
+    };
+    let Value::Object(map) = value else {
+        return Err(wrong());
+    };
+    let text = |lang: &str| {
+        map.get(lang)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_owned)
+    };
+    match (text("en"), text("zh")) {
+        (Some(en), Some(zh)) if map.len() == 2 => Ok(Text { en, zh }),
+        _ => Err(wrong()),
     }
 }
 
@@ -460,6 +467,7 @@ fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
 fn closest_operator(unknown: &str) -> Option<&'static str> {
     OPERATORS
         .iter()
+        .chain([&DESCRIBE])
         .map(|op| (edit_distance(unknown, op), *op))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
@@ -519,10 +527,29 @@ fn present(actual: Option<&Value>) -> Option<&Value> {
     actual.filter(|v| !v.is_null())
 }
 
+/// The two comparisons of an operator map that make a range (`{$gte: 1, $lte: 80}`): the
+/// lower and the upper bound's positions. A range is worded and reported as one expectation.
+pub fn range(ops: &[Op]) -> Option<(usize, usize)> {
+    let bound = |lower: bool| {
+        ops.iter().position(|op| match op {
+            Op::Cmp(cmp, _) => matches!(cmp, Cmp::Gt | Cmp::Gte) == lower,
+            _ => false,
+        })
+    };
+    let (lo, hi) = (bound(true)?, bound(false)?);
+    match (&ops[lo], &ops[hi]) {
+        (Op::Cmp(_, a), Op::Cmp(_, b)) if a.is_time() == b.is_time() => Some((lo, hi)),
+        _ => None,
+    }
+}
+
 /// Where mismatches go: counted only (fast), or recorded as diagnostics with their paths.
 pub struct Report<'a> {
     path: Vec<Segment<'a>>,
     diagnostics: Option<Vec<Diagnostic>>,
+    // The lab author's words for the expectations being checked, with the path depth they
+    // apply at: a mismatch right there is worded by them, deeper ones keep their own words.
+    described: Vec<(usize, &'a Text)>,
     mismatches: usize,
     limit: usize,
 }
@@ -533,6 +560,7 @@ impl<'a> Report<'a> {
         Report {
             path: Vec::new(),
             diagnostics: None,
+            described: Vec::new(),
             mismatches: 0,
             limit,
         }
@@ -543,6 +571,7 @@ impl<'a> Report<'a> {
         Report {
             path: Vec::new(),
             diagnostics: Some(Vec::new()),
+            described: Vec::new(),
             mismatches: 0,
             limit: usize::MAX,
         }
@@ -562,13 +591,24 @@ impl<'a> Report<'a> {
         self.mismatches >= self.limit
     }
 
-    fn fail(&mut self, expected: impl FnOnce() -> String, actual: impl FnOnce() -> String) {
+    // `make` gives what was expected and what was found; it only runs when diagnostics are
+    // recorded.
+    fn fail(&mut self, make: impl FnOnce() -> (Text, Shown)) {
         self.mismatches += 1;
         if let Some(diagnostics) = &mut self.diagnostics {
+            let (mut expected, shown) = make();
+            if let Some((_, words)) = self
+                .described
+                .last()
+                .filter(|(depth, _)| *depth == self.path.len())
+            {
+                expected = (*words).clone();
+            }
             diagnostics.push(Diagnostic {
                 path: path::render(&self.path),
-                expected: expected(),
-                actual: actual(),
+                expected,
+                actual: shown.text,
+                actual_full: shown.full,
             });
         }
     }
@@ -605,42 +645,73 @@ pub fn check<'a>(node: &'a Node, actual: Option<&'a Value>, r: &mut Report<'a>) 
     match node {
         Node::Null => {
             if present(actual).is_some() {
-                r.fail(|| "missing".to_owned(), || path::show_actual(actual));
+                r.fail(|| (describe::absent(), values::found(actual)));
             }
         }
         Node::Equal(expected) => {
             if !eq_opt(actual, expected) {
-                r.fail(|| path::show(expected), || path::show_actual(actual));
+                r.fail(|| unequal(expected, actual));
             }
         }
         Node::Map(entries) => match present(actual) {
             None => check_entries(entries, None, r),
             Some(Value::Object(map)) => check_entries(entries, Some(map), r),
-            Some(other) => r.fail(
-                || format!("a map like {}", path::show(&node.to_json())),
-                || path::show(other),
-            ),
+            Some(other) => r.fail(|| (describe::describe(node), values::found(Some(other)))),
         },
         Node::Array(elements) => match present(actual) {
             None => check_array(elements, &[], actual, r),
             Some(Value::Array(items)) => check_array(elements, items, actual, r),
-            Some(other) => r.fail(
-                || {
-                    format!(
-                        "an array with elements matching {}",
-                        path::show(&node.to_json())
-                    )
-                },
-                || path::show(other),
-            ),
+            Some(other) => r.fail(|| (describe::describe(node), values::found(Some(other)))),
         },
-        Node::Ops(ops) => {
-            for op in ops {
-                check_op(op, actual, r);
-                if r.done() {
-                    return;
+        Node::Ops(ops) => check_ops(ops, actual, r),
+        Node::Described(inner, words) => {
+            let recording = r.diagnostics.is_some();
+            if recording {
+                r.described.push((r.path.len(), words));
+            }
+            check(inner, actual, r);
+            if recording {
+                r.described.pop();
+            }
+        }
+    }
+}
+
+// What an equality expected and what was found; two long strings are shown where they differ.
+fn unequal(expected: &Value, actual: Option<&Value>) -> (Text, Shown) {
+    match (expected, actual) {
+        (Value::String(e), Some(Value::String(a))) => {
+            let (e, a) = values::differing(e, a);
+            (values::same(e), a)
+        }
+        _ => (describe::describe_value(expected), values::found(actual)),
+    }
+}
+
+// Every operator must hold; a range (`$gte` with `$lte`) is one expectation, reported once.
+fn check_ops<'a>(ops: &'a [Op], actual: Option<&'a Value>, r: &mut Report<'a>) {
+    let range = range(ops);
+    for (i, op) in ops.iter().enumerate() {
+        match range {
+            Some((lo, hi)) if i == lo || i == hi => {
+                let other = if i == lo { hi } else { lo };
+                // The first bound reached reports for both.
+                if other < i {
+                    continue;
+                }
+                if !check_op_holds(op, actual) || !check_op_holds(&ops[other], actual) {
+                    r.fail(|| {
+                        (
+                            describe::range_words(&ops[lo], &ops[hi]),
+                            values::found(actual),
+                        )
+                    });
                 }
             }
+            _ => check_op(op, actual, r),
+        }
+        if r.done() {
+            return;
         }
     }
 }
@@ -717,10 +788,7 @@ fn report_unmatched<'a>(
             return;
         }
     }
-    r.fail(
-        || format!("an element matching {}", path::show(&element.to_json())),
-        || path::show_actual(whole),
-    );
+    r.fail(|| (describe::some_element(element), values::found(whole)));
 }
 
 fn augment(
@@ -745,8 +813,13 @@ fn augment(
 // An expected element that names itself (`name: nginx`) is compared with the actual element of
 // that name, so the learner sees `containers[name=nginx].image` rather than the whole array.
 fn named_candidate<'a>(element: &'a Node, items: &'a [Value]) -> Option<(usize, &'a str)> {
-    let Node::Map(entries) = element else {
-        return None;
+    let entries = match element {
+        Node::Map(entries) => entries,
+        Node::Described(inner, _) => match inner.as_ref() {
+            Node::Map(entries) => entries,
+            _ => return None,
+        },
+        _ => return None,
     };
     let name = entries.iter().find_map(|(k, n)| match (k.as_str(), n) {
         ("name", Node::Equal(Value::String(s))) => Some(s.as_str()),
@@ -756,51 +829,6 @@ fn named_candidate<'a>(element: &'a Node, items: &'a [Value]) -> Option<(usize, 
         .iter()
         .position(|item| item.get("name").and_then(Value::as_str) == Some(name))?;
     Some((j, name))
-}
-
-/// A beginner-readable description of what an expectation wants.
-pub fn describe(node: &Node) -> String {
-    match node {
-        Node::Equal(v) => path::show(v),
-        Node::Null => "missing".to_owned(),
-        Node::Map(_) => format!("like {}", path::show(&node.to_json())),
-        Node::Array(_) => format!("with elements matching {}", path::show(&node.to_json())),
-        Node::Ops(ops) => ops
-            .iter()
-            .map(describe_op)
-            .collect::<Vec<_>>()
-            .join(" and "),
-    }
-}
-
-fn describe_op(op: &Op) -> String {
-    match op {
-        Op::Eq(v) => path::show(v),
-        Op::Ne(v) => format!("not {}", path::show(v)),
-        Op::Cmp(cmp, operand) => format!("{} {}", cmp.symbol(), operand.show()),
-        Op::Exists(true) => "present".to_owned(),
-        Op::Exists(false) => "missing".to_owned(),
-        Op::Regex(_, src) => format!("matching /{src}/"),
-        Op::Glob(_, src) => format!("like {}", path::show(&Value::String(src.clone()))),
-        Op::In(values) => format!("one of {}", path::show(&Value::Array(values.clone()))),
-        Op::Contains(s) => format!("containing {}", path::show(&Value::String(s.clone()))),
-        Op::Len(inner) => format!("length {}", describe(inner)),
-        Op::Not(inner) => format!("not {}", describe(inner)),
-        Op::Every(inner) => format!("every element {}", element_description(inner)),
-        Op::Some(inner) => format!("an element matching {}", path::show(&inner.to_json())),
-        Op::None(inner) => format!("no element matching {}", path::show(&inner.to_json())),
-        Op::Exact(nodes) => format!(
-            "exactly {}",
-            path::show(&Value::Array(nodes.iter().map(Node::to_json).collect()))
-        ),
-    }
-}
-
-fn element_description(inner: &Node) -> String {
-    match inner {
-        Node::Equal(v) => format!("equal to {}", path::show(v)),
-        other => describe(other),
-    }
 }
 
 fn length(value: &Value) -> Option<usize> {
@@ -821,11 +849,22 @@ fn as_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
     }
 }
 
+// Whether a simple operator holds (the structural ones report per element in `check_op`).
+fn check_op_holds(op: &Op, actual: Option<&Value>) -> bool {
+    let mut report = Report::counting(1);
+    check_op(op, actual, &mut report);
+    report.mismatches == 0
+}
+
 fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
-    let expected = || describe_op(op);
-    let shown = || path::show_actual(actual);
+    let words = || (describe::op_words(op), values::found(actual));
     let ok = match op {
-        Op::Eq(v) => eq_opt(actual, v),
+        Op::Eq(v) => {
+            if !eq_opt(actual, v) {
+                r.fail(|| unequal(v, actual));
+            }
+            return;
+        }
         Op::Ne(v) => !eq_opt(actual, v),
         Op::Cmp(cmp, operand) => present(actual)
             .and_then(|a| operand.compare(a))
@@ -844,7 +883,7 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
         Op::Len(inner) => match present(actual).and_then(length) {
             Some(n) => {
                 if !matches(inner, Some(&Value::from(n))) {
-                    r.fail(expected, || format!("length {n}"));
+                    r.fail(|| (describe::op_words(op), Shown::whole(describe::length(n))));
                 }
                 return;
             }
@@ -864,7 +903,7 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
                         }
                     }
                 }
-                Some(_) => r.fail(expected, shown),
+                Some(_) => r.fail(words),
             }
             return;
         }
@@ -879,7 +918,7 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
                     for (i, item) in items.iter().enumerate() {
                         if matches(inner, Some(item)) {
                             r.push_element(i, item);
-                            r.fail(expected, || path::show(item));
+                            r.fail(|| (describe::op_words(op), values::found(Some(item))));
                             r.pop();
                             if r.done() {
                                 return;
@@ -887,7 +926,7 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
                         }
                     }
                 }
-                Some(_) => r.fail(expected, shown),
+                Some(_) => r.fail(words),
             }
             return;
         }
@@ -907,6 +946,6 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
         },
     };
     if !ok {
-        r.fail(expected, shown);
+        r.fail(words);
     }
 }

@@ -12,7 +12,9 @@ pub mod path;
 pub mod quantity;
 pub mod selector;
 pub mod spec;
+pub mod values;
 pub mod verdict;
+pub mod words;
 
 pub use observed::{
     ExecOutcome, ExecTarget, Needs, Observed, evaluate_observed, exec_target, needs,
@@ -20,11 +22,13 @@ pub use observed::{
 pub use selector::{Requirement, Selector, parse_selector};
 pub use spec::{AnswerSpec, ApiRef, CheckSpec, ExecSpec, Find, Normalize, PendingSpec, Since};
 pub use verdict::{Diagnostic, StepStatus, Verdict};
+pub use words::{object_id, terminating};
 
 use serde_json::Value;
 
 use self::cel::CelExpr;
-use self::matching::{Node, Report};
+use self::matching::{Node, Report, describe};
+use crate::i18n::Text;
 
 /// Evaluates one check against the objects its `find` returned (one or none for a name,
 /// any number for a selector). Never touches the cluster. A check that is written wrongly
@@ -52,6 +56,7 @@ pub fn validate(spec: &CheckSpec) -> Vec<String> {
         );
     }
     problems.extend(observed::validate_v2(spec));
+    problems.extend(validate_describe(spec));
     let Some(find) = &spec.find else {
         return problems;
     };
@@ -82,6 +87,29 @@ pub fn validate(spec: &CheckSpec) -> Vec<String> {
     problems
 }
 
+// `describe` words the check as a whole, so it needs both languages and a check that has a
+// whole to word.
+fn validate_describe(spec: &CheckSpec) -> Vec<String> {
+    let Some(words) = &spec.describe else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    if words.en.trim().is_empty() || words.zh.trim().is_empty() {
+        problems.push("`describe` needs the check's expectation in both `en` and `zh`.".to_owned());
+    }
+    let whole = spec.cel.is_some()
+        || spec.absent
+        || spec.count.is_some()
+        || spec.events.is_some()
+        || spec.served.is_some();
+    if !whole {
+        problems.push(
+            "`describe` words a check as a whole (`cel`, `absent`, `count`, `events` or `served`), and this check has none of them; word a field of `expect` with `$describe` next to its operators instead.".to_owned(),
+        );
+    }
+    problems
+}
+
 /// A check prepared for evaluation: expectations, regexes, quantities and CEL compiled once.
 #[derive(Debug)]
 pub struct CompiledCheck {
@@ -91,6 +119,10 @@ pub struct CompiledCheck {
     absent: bool,
     count: Option<Node>,
     pending: Option<Node>,
+    // The author's words for the check as a whole.
+    describe: Option<Text>,
+    // What a false CEL expression says was expected: `describe`, else the title.
+    cel_words: Text,
 }
 
 impl CompiledCheck {
@@ -140,80 +172,101 @@ impl CompiledCheck {
             absent: spec.absent,
             count,
             pending,
+            describe: spec.describe.clone(),
+            cel_words: spec.describe.clone().unwrap_or_else(|| spec.title.clone()),
         })
     }
 
     /// Evaluates the check against the objects its `find` returned.
     pub fn evaluate(&self, objects: &[Value]) -> Verdict {
-        match self.try_evaluate(objects) {
-            Ok(verdict) => verdict,
-            Err(message) => Verdict::Error { message },
-        }
+        self.evaluate_in(objects, None)
     }
 
-    fn try_evaluate(&self, objects: &[Value]) -> Result<Verdict, String> {
-        if self.absent {
-            const NAMED: usize = 3;
-            let mut found = 0usize;
-            let mut names = Vec::new();
-            for object in objects {
-                if self.expect_matches(object) && self.cel_holds(object)? {
-                    found += 1;
-                    if names.len() < NAMED {
-                        names.push(object_id(object));
-                    }
-                }
-            }
-            if found == 0 {
-                return Ok(Verdict::Passed);
-            }
-            let more = match found - names.len() {
-                0 => String::new(),
-                n => format!(" and {n} more"),
-            };
-            let diagnostic = Diagnostic {
-                path: String::new(),
-                expected: format!("no {}", self.described(false)),
-                actual: format!("found {}{more}", names.join(", ")),
-            };
-            return Ok(self.failed(vec![diagnostic], None, objects));
-        }
-        if let Some(count) = &self.count {
-            let mut matching = 0usize;
-            for object in objects {
-                if self.expect_matches(object) && self.cel_holds(object)? {
-                    matching += 1;
-                }
-            }
-            if matching::matches(count, Some(&Value::from(matching))) {
-                return Ok(Verdict::Passed);
-            }
-            let diagnostic = Diagnostic {
-                path: String::new(),
-                expected: describe_count(count),
-                actual: format!("{matching} matching (of {} found)", objects.len()),
-            };
-            return Ok(self.failed(vec![diagnostic], None, objects));
-        }
-        self.try_default(objects)
+    /// Evaluates the check against the objects its `find` returned from `namespace` (named
+    /// when nothing was found; `find.namespace` when not given).
+    pub fn evaluate_in(&self, objects: &[Value], namespace: Option<&str>) -> Verdict {
+        let result = if self.absent {
+            self.try_absent(objects)
+        } else if let Some(count) = &self.count {
+            self.try_count(count, objects)
+        } else {
+            self.try_default(objects, namespace)
+        };
+        result.unwrap_or_else(|message| Verdict::Error { message })
     }
 
-    // The default verdict: some object matches `expect` and `cel`; otherwise the closest one's
-    // diagnostics (or "not found").
-    fn try_default(&self, objects: &[Value]) -> Result<Verdict, String> {
-        if objects.is_empty() {
-            let diagnostic = Diagnostic {
-                path: String::new(),
-                expected: format!("{} to exist", self.described(true)),
-                actual: "not found".to_owned(),
+    // Passes when no object matches; objects that match but are being deleted are on their way
+    // out: pending.
+    fn try_absent(&self, objects: &[Value]) -> Result<Verdict, String> {
+        let mut staying = Vec::new();
+        let mut going = Vec::new();
+        for object in objects {
+            if self.expect_matches(object) && self.cel_holds(object)? {
+                if terminating(object) {
+                    going.push(object);
+                } else {
+                    staying.push(object);
+                }
+            }
+        }
+        let expected = || {
+            self.describe
+                .clone()
+                .unwrap_or_else(|| words::none_of(self.find.as_ref()))
+        };
+        if !staying.is_empty() {
+            let diagnostic = Diagnostic::whole(expected(), words::objects(&staying));
+            return Ok(self.failed(vec![diagnostic], None, objects));
+        }
+        if !going.is_empty() {
+            return Ok(Verdict::Pending {
+                diagnostics: vec![Diagnostic::whole(expected(), words::being_deleted(&going))],
+            });
+        }
+        Ok(Verdict::Passed)
+    }
+
+    // Objects being deleted are not counted.
+    fn try_count(&self, count: &Node, objects: &[Value]) -> Result<Verdict, String> {
+        let mut matching = 0usize;
+        let mut deleting = 0usize;
+        for object in objects {
+            if terminating(object) {
+                deleting += 1;
+            } else if self.expect_matches(object) && self.cel_holds(object)? {
+                matching += 1;
+            }
+        }
+        if matching::matches(count, Some(&Value::from(matching))) {
+            return Ok(Verdict::Passed);
+        }
+        let expected = self
+            .describe
+            .clone()
+            .unwrap_or_else(|| words::count_expected(&describe::count(count)));
+        let actual = words::count_found(matching, objects.len(), deleting);
+        Ok(self.failed(vec![Diagnostic::whole(expected, actual)], None, objects))
+    }
+
+    // The default verdict: some object (not being deleted) matches `expect` and `cel`;
+    // otherwise the closest one's diagnostics, "being deleted", or "not found".
+    fn try_default(&self, objects: &[Value], namespace: Option<&str>) -> Result<Verdict, String> {
+        let live: Vec<&Value> = objects.iter().filter(|o| !terminating(o)).collect();
+        if live.is_empty() {
+            let all: Vec<&Value> = objects.iter().collect();
+            let actual = if all.is_empty() {
+                words::not_found(self.searched(namespace))
+            } else {
+                words::being_deleted(&all)
             };
+            let diagnostic = Diagnostic::whole(words::to_exist(self.find.as_ref()), actual);
             return Ok(self.failed(vec![diagnostic], None, objects));
         }
         // One pass finds a matching object or, failing that, the closest one: each object is
         // counted only up to the best score so far, so hopeless ones are dropped early. An
         // object whose `expect` matched but whose CEL said false is one mismatch away.
         let mut best: Option<(usize, usize, bool)> = None;
-        for (i, object) in objects.iter().enumerate() {
+        for (i, object) in live.iter().enumerate() {
             let limit = best.map_or(usize::MAX, |(_, score, _)| score);
             let mismatches = match &self.expect {
                 Some(expect) => {
@@ -238,9 +291,12 @@ impl CompiledCheck {
         let Some((closest, _, cel_failed)) = best else {
             return Ok(Verdict::Passed);
         };
-        let object = &objects[closest];
+        let object = live[closest];
         let diagnostics = if cel_failed {
-            vec![self.cel_diagnostic()]
+            vec![Diagnostic::whole(
+                self.cel_words.clone(),
+                words::not_the_case(),
+            )]
         } else {
             let mut report = Report::collecting();
             if let Some(expect) = &self.expect {
@@ -251,10 +307,27 @@ impl CompiledCheck {
         Ok(self.failed(diagnostics, Some(object_id(object)), objects))
     }
 
-    // The objects that match `expect` and `cel` (all of them when neither is given).
+    // The namespace named in "not found": where the engine looked, else the one `find` names.
+    fn searched<'n>(&'n self, namespace: Option<&'n str>) -> Option<&'n str> {
+        namespace.or(self.find.as_ref().and_then(|f| f.namespace.as_deref()))
+    }
+
+    // The objects (not being deleted) that match `expect` and `cel` (all of them when neither
+    // is given).
     fn matching<'v>(&self, objects: &'v [Value]) -> Result<Vec<&'v Value>, String> {
         let mut out = Vec::new();
-        for object in objects {
+        for object in objects.iter().filter(|o| !terminating(o)) {
+            if self.expect_matches(object) && self.cel_holds(object)? {
+                out.push(object);
+            }
+        }
+        Ok(out)
+    }
+
+    // The objects being deleted that would otherwise match `expect` and `cel`.
+    fn deleting<'v>(&self, objects: &'v [Value]) -> Result<Vec<&'v Value>, String> {
+        let mut out = Vec::new();
+        for object in objects.iter().filter(|o| terminating(o)) {
             if self.expect_matches(object) && self.cel_holds(object)? {
                 out.push(object);
             }
@@ -277,17 +350,7 @@ impl CompiledCheck {
         }
     }
 
-    fn cel_diagnostic(&self) -> Diagnostic {
-        Diagnostic {
-            path: String::new(),
-            expected: format!(
-                "`{}` to be true",
-                self.cel.as_ref().map(CelExpr::source).unwrap_or_default()
-            ),
-            actual: "false".to_owned(),
-        }
-    }
-
+    // Failed, or pending when an object that is not being deleted matches `pending.when`.
     fn failed(
         &self,
         diagnostics: Vec<Diagnostic>,
@@ -297,7 +360,7 @@ impl CompiledCheck {
         let pending = self.pending.as_ref().is_some_and(|when| {
             objects
                 .iter()
-                .any(|object| matching::matches(when, Some(object)))
+                .any(|object| !terminating(object) && matching::matches(when, Some(object)))
         });
         if pending {
             Verdict::Pending { diagnostics }
@@ -306,21 +369,6 @@ impl CompiledCheck {
                 diagnostics,
                 closest,
             }
-        }
-    }
-
-    // `ConfigMap "base-map"`, `a Pod matching "app=nginx"`, `a Pod` (`Pod ...` without the
-    // article after "no").
-    fn described(&self, article: bool) -> String {
-        let a = if article { "a " } else { "" };
-        let Some(find) = &self.find else {
-            return format!("{a}object");
-        };
-        let kind = &find.kind;
-        match (&find.name, &find.selector) {
-            (Some(name), _) => format!("{kind} \"{name}\""),
-            (None, Some(selector)) => format!("{a}{kind} matching \"{selector}\""),
-            (None, None) => format!("{a}{kind}"),
         }
     }
 }
@@ -352,6 +400,7 @@ fn check_count(value: &Value, problems: &mut Vec<String>) {
         Value::Object(map) if !map.is_empty() && map.keys().all(|k| k.starts_with('$')) => {
             for (op, operand) in map {
                 match op.as_str() {
+                    matching::DESCRIBE => {}
                     "$not" => check_count(operand, problems),
                     "$in" => {
                         if !operand.as_array().is_some_and(|a| a.iter().all(Value::is_number)) {
@@ -384,31 +433,6 @@ fn check_count(value: &Value, problems: &mut Vec<String>) {
             "`count` must be a whole number of 0 or more, or an operator map such as {{$gte: 3}}, not {}.",
             path::show(other)
         )),
-    }
-}
-
-// `count >= 3`, `count = 3`.
-fn describe_count(count: &Node) -> String {
-    let wanted = matching::describe(count);
-    if wanted.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("count = {wanted}")
-    } else {
-        format!("count {wanted}")
-    }
-}
-
-/// `namespace/name` of an object (`name` for cluster-scoped objects).
-pub fn object_id(object: &Value) -> String {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("(unnamed)");
-    match object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_owned(),
     }
 }
 

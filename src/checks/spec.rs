@@ -15,6 +15,12 @@ pub struct CheckSpec {
     pub title: Text,
     /// Shown when the check fails: why it matters and what to do, in plain language.
     pub reason: Text,
+    /// What the check wants, in the author's words, shown as *expected* instead of kubelab's
+    /// generated words for the check as a whole: a `cel` expression that is false (which
+    /// otherwise shows the `title`), `absent`, `count`, `events` and `served`. Field-by-field
+    /// rows of `expect` are worded with `$describe` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub describe: Option<Text>,
     /// Which objects to look at. Exactly one of `find`, `served` and `serverVersion` is the
     /// check's target.
     #[serde(default, skip_serializing_if = "Option::is_none")]

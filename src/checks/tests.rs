@@ -99,6 +99,7 @@ fn spec(kind: &str, name: Option<&str>, selector: Option<&str>) -> CheckSpec {
         id: "a-check".into(),
         title: Text::same("title"),
         reason: Text::same("reason"),
+        describe: None,
         find: Some(Find {
             api_version: if kind == "Deployment" {
                 "apps/v1"
@@ -143,12 +144,58 @@ fn diags(expect: Value, object: &Value) -> Vec<(String, String, String)> {
     let out: Vec<_> = report
         .into_diagnostics()
         .into_iter()
-        .map(|d| (d.path, d.expected, d.actual))
+        .map(|d| {
+            assert!(
+                !d.expected.zh.is_empty() && !d.actual.zh.is_empty(),
+                "{d:?}"
+            );
+            (d.path, d.expected.en, d.actual.en)
+        })
         .collect();
     assert_eq!(count, out.len());
     // The yes/no test agrees with the diagnostics.
     assert_eq!(matching::matches(&node, Some(object)), out.is_empty());
     out
+}
+
+/// A diagnostic as the English page shows it (the whole found value not compared).
+pub(super) fn dg(path: &str, expected: &str, actual: &str) -> Diagnostic {
+    Diagnostic::new(path, Text::same(expected), Text::same(actual))
+}
+
+/// The verdict with each diagnostic's English text in both languages and no whole value, so
+/// tests compare what the English page shows; the Chinese must be there too.
+pub(super) fn english(verdict: Verdict) -> Verdict {
+    let en = |diagnostics: Vec<Diagnostic>| {
+        diagnostics
+            .into_iter()
+            .map(|d| {
+                assert!(
+                    !d.expected.zh.is_empty() && !d.actual.zh.is_empty(),
+                    "{d:?}"
+                );
+                dg(&d.path, &d.expected.en, &d.actual.en)
+            })
+            .collect()
+    };
+    match verdict {
+        Verdict::Failed {
+            diagnostics,
+            closest,
+        } => Verdict::Failed {
+            diagnostics: en(diagnostics),
+            closest,
+        },
+        Verdict::Pending { diagnostics } => Verdict::Pending {
+            diagnostics: en(diagnostics),
+        },
+        other => other,
+    }
+}
+
+/// [`super::evaluate`], as the English page shows it.
+pub(super) fn evaluate(spec: &CheckSpec, objects: &[Value]) -> Verdict {
+    english(super::evaluate(spec, objects))
 }
 
 fn d(path: &str, expected: &str, actual: &str) -> (String, String, String) {
@@ -176,8 +223,8 @@ fn partial_maps_ignore_unlisted_keys() {
             &dep
         ),
         vec![
-            d("metadata.labels.app", "\"web\"", "\"nginx\""),
-            d("spec.replicas", "5", "3"),
+            d("metadata.labels.app", "`\"web\"`", "`\"nginx\"`"),
+            d("spec.replicas", "`5`", "`3`"),
         ]
     );
 }
@@ -200,8 +247,8 @@ fn nested_maps_report_the_deepest_path() {
         ),
         vec![d(
             "spec.template.spec.containers[name=nginx].image",
-            "\"nginx:1.16\"",
-            "\"nginx:1.14.2\""
+            "`\"nginx:1.16\"`",
+            "`\"nginx:1.14.2\"`"
         )]
     );
 }
@@ -225,8 +272,8 @@ fn missing_parents_report_the_missing_leaf() {
         diags(json!({"data": {"fly-name": {"first": "f"}}}), &cm),
         vec![d(
             "data.fly-name",
-            "a map like {\"first\":\"f\"}",
-            "\"fly\""
+            "a map with `first` = `\"f\"`",
+            "`\"fly\"`"
         )]
     );
 }
@@ -241,11 +288,11 @@ fn null_means_missing_or_null() {
     ));
     assert_eq!(
         diags(json!({"spec": {"replicas": null}}), &dep),
-        vec![d("spec.replicas", "missing", "3")]
+        vec![d("spec.replicas", "absent", "`3`")]
     );
     assert_eq!(
         diags(json!({"spec": {"paused": true}}), &dep),
-        vec![d("spec.paused", "true", "missing")]
+        vec![d("spec.paused", "`true`", "missing")]
     );
 }
 
@@ -259,8 +306,8 @@ fn keys_with_dots_and_slashes_are_quoted_in_paths() {
         ),
         vec![d(
             "data[\"game.properties\"]",
-            "containing \"lives=5\"",
-            "\"enemies=aliens\\nlives=3\\nenemies.cheat=true\\n\""
+            "text containing `\"lives=5\"`",
+            "`\"enemies=aliens\\nlives=3\\nenemies.cheat=true\\n\"`"
         )]
     );
     assert!(passes(
@@ -272,12 +319,70 @@ fn keys_with_dots_and_slashes_are_quoted_in_paths() {
 #[test]
 fn long_actual_values_are_cut() {
     let object = json!({"data": {"big": "x".repeat(500)}});
-    let out = diags(json!({"data": {"big": "y"}}), &object);
+    let out = full_diags(json!({"data": {"big": "y"}}), &object);
     assert_eq!(out.len(), 1);
-    let actual = &out[0].2;
-    assert_eq!(actual.chars().count(), path::MAX_VALUE_CHARS + 1);
-    assert!(actual.starts_with("\"xxxx"));
-    assert!(actual.ends_with('…'));
+    let actual = &out[0].actual.en;
+    assert!(actual.chars().count() <= path::MAX_VALUE_CHARS, "{actual}");
+    assert!(actual.starts_with("`\"xxxx"), "{actual}");
+    assert!(actual.ends_with("…\"`"), "{actual}");
+    // The whole value unfolds.
+    assert_eq!(out[0].actual_full, Some("x".repeat(500)));
+    // A long list is cut too, and unfolds as indented JSON.
+    let object =
+        json!({"items": (0..40).map(|i| json!({"name": format!("item-{i}")})).collect::<Vec<_>>()});
+    let out = full_diags(json!({"items": [{"name": "other"}]}), &object);
+    assert!(out[0].actual.en.ends_with("…`"), "{:?}", out[0]);
+    let full = out[0].actual_full.as_deref().unwrap_or_default();
+    assert!(
+        full.starts_with("[\n  {\n    \"name\": \"item-0\""),
+        "{full}"
+    );
+    assert!(full.contains("item-39"), "{full}");
+    // Short values are whole, with nothing to unfold.
+    let out = full_diags(json!({"items": {"$len": 2}}), &object);
+    assert_eq!(out[0].actual_full, None);
+}
+
+#[test]
+fn long_values_are_shown_where_they_differ() {
+    let base = base_map();
+    let lines = |lives: u32| -> String {
+        (0..20)
+            .map(|i| {
+                if i == 12 {
+                    format!("lives={lives}\n")
+                } else {
+                    format!("setting-{i}=on\n")
+                }
+            })
+            .collect()
+    };
+    let mut cm = base.clone();
+    cm["data"]["game.properties"] = json!(lines(3));
+    let out = full_diags(json!({"data": {"game.properties": lines(5)}}), &cm);
+    assert_eq!(out.len(), 1);
+    let (expected, actual) = (&out[0].expected.en, &out[0].actual.en);
+    // The place that differs is shown on both sides, with a little context.
+    assert_eq!(
+        expected,
+        "`\"…setting-11=on\\nlives=5\\nsetting-13=on\\nsetti…\"`"
+    );
+    assert_eq!(
+        actual,
+        "`\"…setting-11=on\\nlives=3\\nsetting-13=on\\nsetti…\"`"
+    );
+    assert_eq!(out[0].actual_full, Some(lines(3)));
+    // The same through `$eq` and in an exec check's output.
+    let out = full_diags(json!({"data": {"game.properties": {"$eq": lines(5)}}}), &cm);
+    assert!(out[0].actual.en.contains("lives=3"), "{:?}", out[0]);
+}
+
+/// The diagnostics of one expectation against one object, whole.
+fn full_diags(expect: Value, object: &Value) -> Vec<Diagnostic> {
+    let node = matching::compile(&expect, &mut Vec::new(), &mut Vec::new());
+    let mut report = Report::collecting();
+    matching::check(&node, Some(object), &mut report);
+    report.into_diagnostics()
 }
 
 // ---- operators ------------------------------------------------------------------------------
@@ -288,7 +393,7 @@ fn eq_and_ne() {
     assert!(passes(json!({"spec": {"replicas": {"$eq": 3}}}), &dep));
     assert_eq!(
         diags(json!({"spec": {"replicas": {"$eq": 2}}}), &dep),
-        vec![d("spec.replicas", "2", "3")]
+        vec![d("spec.replicas", "`2`", "`3`")]
     );
     assert!(passes(
         json!({"metadata": {"name": {"$ne": "other"}}}),
@@ -302,8 +407,8 @@ fn eq_and_ne() {
         ),
         vec![d(
             "metadata.name",
-            "not \"nginx-deployment\"",
-            "\"nginx-deployment\""
+            "anything but `\"nginx-deployment\"`",
+            "`\"nginx-deployment\"`"
         )]
     );
     // $eq is whole-value equality, not partial.
@@ -331,38 +436,52 @@ fn comparisons_on_numbers() {
     ));
     assert_eq!(
         diags(json!({"status": {"readyReplicas": {"$gte": 4}}}), &dep),
-        vec![d("status.readyReplicas", ">= 4", "3")]
+        vec![d("status.readyReplicas", "at least 4", "`3`")]
     );
     assert_eq!(
         diags(json!({"status": {"readyReplicas": {"$gt": 3}}}), &dep),
-        vec![d("status.readyReplicas", "> 3", "3")]
+        vec![d("status.readyReplicas", "more than 3", "`3`")]
     );
     assert_eq!(
         diags(json!({"status": {"readyReplicas": {"$lt": 3}}}), &dep),
-        vec![d("status.readyReplicas", "< 3", "3")]
+        vec![d("status.readyReplicas", "less than 3", "`3`")]
     );
     assert_eq!(
         diags(json!({"status": {"readyReplicas": {"$lte": 2}}}), &dep),
-        vec![d("status.readyReplicas", "<= 2", "3")]
+        vec![d("status.readyReplicas", "at most 2", "`3`")]
     );
     assert_eq!(
         diags(
             json!({"status": {"unavailableReplicas": {"$gte": 1}}}),
             &dep
         ),
-        vec![d("status.unavailableReplicas", ">= 1", "missing")]
+        vec![d("status.unavailableReplicas", "at least 1", "missing")]
     );
     assert_eq!(
         diags(json!({"metadata": {"name": {"$gte": 1}}}), &dep),
-        vec![d("metadata.name", ">= 1", "\"nginx-deployment\"")]
+        vec![d("metadata.name", "at least 1", "`\"nginx-deployment\"`")]
     );
     // Two operators failing give two diagnostics.
     assert_eq!(
-        diags(json!({"spec": {"replicas": {"$gt": 5, "$lt": 1}}}), &dep),
+        diags(json!({"spec": {"replicas": {"$gt": 5, "$ne": 3}}}), &dep),
         vec![
-            d("spec.replicas", "> 5", "3"),
-            d("spec.replicas", "< 1", "3")
+            d("spec.replicas", "more than 5", "`3`"),
+            d("spec.replicas", "anything but `3`", "`3`")
         ]
+    );
+    // A range is one expectation, in words, reported once however it fails.
+    let range = json!({"spec": {"replicas": {"$gte": 1, "$lte": 2}}});
+    assert_eq!(
+        diags(range, &dep),
+        vec![d("spec.replicas", "between 1 and 2", "`3`")]
+    );
+    assert_eq!(
+        diags(json!({"spec": {"paused": {"$gte": 1, "$lte": 80}}}), &dep),
+        vec![d("spec.paused", "between 1 and 80", "missing")]
+    );
+    assert_eq!(
+        diags(json!({"spec": {"replicas": {"$gt": 5, "$lt": 1}}}), &dep),
+        vec![d("spec.replicas", "more than 5 and less than 1", "`3`")]
     );
 }
 
@@ -383,16 +502,16 @@ fn comparisons_on_quantities() {
         diags(limits(json!({"memory": {"$gte": "1Gi"}})), &dep),
         vec![d(
             "spec.template.spec.containers[name=nginx].resources.limits.memory",
-            ">= 1Gi",
-            "\"128Mi\""
+            "at least `1Gi`",
+            "`\"128Mi\"`"
         )]
     );
     assert_eq!(
         diags(limits(json!({"cpu": {"$gt": "1"}})), &dep),
         vec![d(
             "spec.template.spec.containers[name=nginx].resources.limits.cpu",
-            "> 1",
-            "\"500m\""
+            "more than `1`",
+            "`\"500m\"`"
         )]
     );
 }
@@ -415,8 +534,8 @@ fn comparisons_on_timestamps() {
         diags(at(json!({"$gte": "2025-01-01T00:00:00Z"})), &dep),
         vec![d(
             "spec.template.metadata.annotations[\"kubectl.kubernetes.io/restartedAt\"]",
-            ">= 2025-01-01T00:00:00Z",
-            "\"2024-05-01T10:00:00Z\""
+            "at or after `2025-01-01T00:00:00Z`",
+            "`\"2024-05-01T10:00:00Z\"`"
         )]
     );
 }
@@ -436,11 +555,11 @@ fn exists() {
     );
     assert_eq!(
         diags(json!({"data": {"fly-name": {"$exists": false}}}), &cm),
-        vec![d("data.fly-name", "missing", "\"fly\"")]
+        vec![d("data.fly-name", "absent", "`\"fly\"`")]
     );
     assert_eq!(
         diags(json!({"x": {"$exists": true}}), &json!({"x": null})),
-        vec![d("x", "present", "null")]
+        vec![d("x", "present", "`null`")]
     );
 }
 
@@ -457,8 +576,8 @@ fn regex_and_glob() {
         diags(image(json!({"$regex": "^nginx:1\\.16"})), &dep),
         vec![d(
             "spec.template.spec.containers[name=nginx].image",
-            "matching /^nginx:1\\.16/",
-            "\"nginx:1.14.2\""
+            "text matching the pattern `^nginx:1\\.16`",
+            "`\"nginx:1.14.2\"`"
         )]
     );
     assert!(passes(image(json!({"$glob": "nginx:*"})), &dep));
@@ -472,8 +591,8 @@ fn regex_and_glob() {
         diags(image(json!({"$glob": "busybox:*"})), &dep),
         vec![d(
             "spec.template.spec.containers[name=nginx].image",
-            "like \"busybox:*\"",
-            "\"nginx:1.14.2\""
+            "text of the form `busybox:*` (`*` stands for any text)",
+            "`\"nginx:1.14.2\"`"
         )]
     );
     // Glob metacharacters of regex are literal.
@@ -506,8 +625,8 @@ fn in_and_contains() {
         ),
         vec![d(
             "status.phase",
-            "one of [\"Pending\",\"Failed\"]",
-            "\"Running\""
+            "one of `\"Pending\"`, `\"Failed\"`",
+            "`\"Running\"`"
         )]
     );
     assert!(passes(
@@ -520,11 +639,15 @@ fn in_and_contains() {
     ));
     assert_eq!(
         diags(json!({"metadata": {"name": {"$contains": "api"}}}), &pod),
-        vec![d("metadata.name", "containing \"api\"", "\"web-1\"")]
+        vec![d(
+            "metadata.name",
+            "text containing `\"api\"`",
+            "`\"web-1\"`"
+        )]
     );
     assert_eq!(
         diags(json!({"metadata": {"uid": {"$contains": "a"}}}), &pod),
-        vec![d("metadata.uid", "containing \"a\"", "missing")]
+        vec![d("metadata.uid", "text containing `\"a\"`", "missing")]
     );
 }
 
@@ -536,16 +659,16 @@ fn len() {
     assert!(passes(json!({"data": {"fly-name": {"$len": 3}}}), &cm));
     assert_eq!(
         diags(json!({"data": {"$len": 4}}), &cm),
-        vec![d("data", "length 4", "length 3")]
+        vec![d("data", "of length 4", "of length 3")]
     );
     let pod = pod("web-1", "Running", "nginx");
     assert_eq!(
         diags(json!({"spec": {"containers": {"$len": {"$lt": 2}}}}), &pod),
-        vec![d("spec.containers", "length < 2", "length 2")]
+        vec![d("spec.containers", "of length less than 2", "of length 2")]
     );
     assert_eq!(
         diags(json!({"spec": {"initContainers": {"$len": 1}}}), &pod),
-        vec![d("spec.initContainers", "length 1", "missing")]
+        vec![d("spec.initContainers", "of length 1", "missing")]
     );
 }
 
@@ -558,8 +681,8 @@ fn not() {
         diags(image(json!({"$not": {"$regex": "^nginx"}})), &dep),
         vec![d(
             "spec.template.spec.containers[name=nginx].image",
-            "not matching /^nginx/",
-            "\"nginx:1.14.2\""
+            "not matching the pattern `^nginx`",
+            "`\"nginx:1.14.2\"`"
         )]
     );
     assert_eq!(
@@ -569,8 +692,8 @@ fn not() {
         ),
         vec![d(
             "metadata.labels",
-            "not like {\"app\":\"nginx\"}",
-            "{\"app\":\"nginx\"}"
+            "not a map with `app` = `\"nginx\"`",
+            "`{\"app\":\"nginx\"}`"
         )]
     );
 }
@@ -629,8 +752,8 @@ fn array_elements_named_by_name_in_paths() {
         ),
         vec![d(
             "spec.containers[name=nginx].volumeMounts[name=config].mountPath",
-            "\"/etc/config\"",
-            "\"/config\""
+            "`\"/etc/config\"`",
+            "`\"/config\"`"
         )]
     );
     assert_eq!(
@@ -640,8 +763,8 @@ fn array_elements_named_by_name_in_paths() {
         ),
         vec![d(
             "spec.containers[name=nginx].env[name=FLY_NAME].valueFrom.configMapKeyRef.key",
-            "\"name\"",
-            "\"fly-name\""
+            "`\"name\"`",
+            "`\"fly-name\"`"
         )]
     );
 }
@@ -653,8 +776,8 @@ fn unmatched_array_elements_show_the_array() {
         diags(json!({"spec": {"volumes": [{"name": "secret-vol"}]}}), &pod),
         vec![d(
             "spec.volumes",
-            "an element matching {\"name\":\"secret-vol\"}",
-            "[{\"configMap\":{\"name\":\"base-map\"},\"name\":\"config\"}]"
+            "an element with `name` = `\"secret-vol\"`",
+            "`[{\"configMap\":{\"name\":\"base-map\"},\"name\":\"config\"}]`"
         )]
     );
     assert_eq!(
@@ -664,7 +787,7 @@ fn unmatched_array_elements_show_the_array() {
         ),
         vec![d(
             "spec.initContainers",
-            "an element matching {\"name\":\"init\"}",
+            "an element with `name` = `\"init\"`",
             "missing"
         )]
     );
@@ -675,16 +798,16 @@ fn unmatched_array_elements_show_the_array() {
         ),
         vec![d(
             "spec.containers",
-            "an element matching {\"ports\":[{\"containerPort\":8080}]}",
-            "[{\"env\":[{\"name\":\"FLY_NAME\",\"valueFrom\":{\"configMapKeyRef\":{\"key\":\"fly-name\",\"name\":\"base-map\"}}},{\"name\":\"MODE\",\"value\"…"
+            "an element with `ports` containing an element with `containerPort` = `8080`",
+            "`[{\"env\":[{\"name\":\"FLY_NAME\",\"valueFrom\":{\"configMapKeyRef\":{\"key\":\"fly-name\",\"name\":\"base-map\"}}},{\"name\":\"MODE\",\"value\"…`"
         )]
     );
     assert_eq!(
         diags(json!({"metadata": {"name": ["a"]}}), &pod),
         vec![d(
             "metadata.name",
-            "an array with elements matching [\"a\"]",
-            "\"web-1\""
+            "a list containing an element equal to `\"a\"`",
+            "`\"web-1\"`"
         )]
     );
 }
@@ -703,8 +826,8 @@ fn every_some_none() {
         ),
         vec![d(
             "status.containerStatuses[name=sidecar].restartCount",
-            "0",
-            "1"
+            "`0`",
+            "`1`"
         )]
     );
     // Missing or empty arrays pass $every and $none, fail $some.
@@ -724,7 +847,7 @@ fn every_some_none() {
         ),
         vec![d(
             "spec.initContainers",
-            "an element matching {\"name\":\"x\"}",
+            "an element with `name` = `\"x\"`",
             "missing"
         )]
     );
@@ -743,17 +866,17 @@ fn every_some_none() {
         ),
         vec![d(
             "spec.containers[name=sidecar]",
-            "no element matching {\"name\":\"sidecar\"}",
-            "{\"command\":[\"sh\",\"-c\",\"sleep 3600\"],\"image\":\"busybox:1.36\",\"name\":\"sidecar\"}"
+            "no element with `name` = `\"sidecar\"`",
+            "`{\"command\":[\"sh\",\"-c\",\"sleep 3600\"],\"image\":\"busybox:1.36\",\"name\":\"sidecar\"}`"
         )]
     );
     assert_eq!(
         diags(json!({"v": {"$every": 1}}), &json!({"v": [1, 2]})),
-        vec![d("v[1]", "1", "2")]
+        vec![d("v[1]", "`1`", "`2`")]
     );
     assert_eq!(
         diags(json!({"v": {"$some": 3}}), &json!({"v": "abc"})),
-        vec![d("v", "an element matching 3", "\"abc\"")]
+        vec![d("v", "an element equal to `3`", "`\"abc\"`")]
     );
 }
 
@@ -769,8 +892,8 @@ fn exact_arrays() {
         diags(command(json!({"$exact": ["sh", "-c"]})), &pod),
         vec![d(
             "spec.containers[name=sidecar].command",
-            "exactly [\"sh\",\"-c\"]",
-            "[\"sh\",\"-c\",\"sleep 3600\"]"
+            "exactly `[\"sh\",\"-c\"]`, in this order",
+            "`[\"sh\",\"-c\",\"sleep 3600\"]`"
         )]
     );
     assert_eq!(
@@ -778,13 +901,13 @@ fn exact_arrays() {
         vec![
             d(
                 "spec.containers[name=sidecar].command[0]",
-                "\"-c\"",
-                "\"sh\""
+                "`\"-c\"`",
+                "`\"sh\"`"
             ),
             d(
                 "spec.containers[name=sidecar].command[1]",
-                "\"sh\"",
-                "\"-c\""
+                "`\"sh\"`",
+                "`\"-c\"`"
             ),
         ]
     );
@@ -821,11 +944,7 @@ fn no_object_is_not_found() {
     assert_eq!(
         evaluate(&s, &[]),
         Verdict::Failed {
-            diagnostics: vec![Diagnostic {
-                path: String::new(),
-                expected: "ConfigMap \"base-map\" to exist".into(),
-                actual: "not found".into(),
-            }],
+            diagnostics: vec![dg("", "ConfigMap `base-map` to exist", "not found")],
             closest: None,
         }
     );
@@ -834,13 +953,13 @@ fn no_object_is_not_found() {
         panic!("expected failed");
     };
     assert_eq!(
-        diagnostics[0].expected,
-        "a Pod matching \"app=nginx\" to exist"
+        diagnostics[0].expected.en,
+        "a Pod matching `app=nginx` to exist"
     );
     let Verdict::Failed { diagnostics, .. } = evaluate(&spec("Pod", None, None), &[]) else {
         panic!("expected failed");
     };
-    assert_eq!(diagnostics[0].expected, "a Pod to exist");
+    assert_eq!(diagnostics[0].expected.en, "a Pod to exist");
 }
 
 #[test]
@@ -853,16 +972,8 @@ fn a_mismatching_object_fails_with_its_diagnostics() {
         evaluate(&s, &[base_map()]),
         Verdict::Failed {
             diagnostics: vec![
-                Diagnostic {
-                    path: "data.color".into(),
-                    expected: "present".into(),
-                    actual: "missing".into()
-                },
-                Diagnostic {
-                    path: "data.fly-name".into(),
-                    expected: "\"bird\"".into(),
-                    actual: "\"fly\"".into()
-                },
+                dg("data.color", "present", "missing"),
+                dg("data.fly-name", "`\"bird\"`", "`\"fly\"`"),
             ],
             closest: Some("fly-k8s/base-map".into()),
         }
@@ -884,11 +995,7 @@ fn the_closest_object_is_reported() {
     assert_eq!(
         evaluate(&s, &pods),
         Verdict::Failed {
-            diagnostics: vec![Diagnostic {
-                path: "metadata.labels.app".into(),
-                expected: "\"nginx\"".into(),
-                actual: "\"other\"".into()
-            }],
+            diagnostics: vec![dg("metadata.labels.app", "`\"nginx\"`", "`\"other\"`")],
             closest: Some("fly-k8s/web-2".into()),
         }
     );
@@ -915,11 +1022,7 @@ fn absence() {
     assert_eq!(
         evaluate(&s, &[x.clone()]),
         Verdict::Failed {
-            diagnostics: vec![Diagnostic {
-                path: String::new(),
-                expected: "no ConfigMap \"x\"".into(),
-                actual: "found fly-k8s/x".into(),
-            }],
+            diagnostics: vec![dg("", "no ConfigMap `x`", "`fly-k8s/x`")],
             closest: None,
         }
     );
@@ -935,8 +1038,8 @@ fn absence() {
     ) else {
         panic!("expected failed");
     };
-    assert_eq!(diagnostics[0].expected, "no Pod matching \"app=nginx\"");
-    assert_eq!(diagnostics[0].actual, "found fly-k8s/a, fly-k8s/b");
+    assert_eq!(diagnostics[0].expected.en, "no Pod matching `app=nginx`");
+    assert_eq!(diagnostics[0].actual.en, "`fly-k8s/a` and `fly-k8s/b`");
     let many: Vec<Value> = (0..7)
         .map(|i| pod(&format!("p{i}"), "Running", "nginx"))
         .collect();
@@ -944,8 +1047,8 @@ fn absence() {
         panic!("expected failed");
     };
     assert_eq!(
-        diagnostics[0].actual,
-        "found fly-k8s/p0, fly-k8s/p1, fly-k8s/p2 and 4 more"
+        diagnostics[0].actual.en,
+        "`fly-k8s/p0`, `fly-k8s/p1`, `fly-k8s/p2` and 4 more"
     );
 }
 
@@ -965,11 +1068,11 @@ fn counts() {
     assert_eq!(
         evaluate(&s, &pods),
         Verdict::Failed {
-            diagnostics: vec![Diagnostic {
-                path: String::new(),
-                expected: "count >= 3".into(),
-                actual: "2 matching (of 4 found)".into(),
-            }],
+            diagnostics: vec![dg(
+                "",
+                "matching objects: at least 3",
+                "2 matching (of 4 found)"
+            )],
             closest: None,
         }
     );
@@ -981,12 +1084,15 @@ fn counts() {
     let Verdict::Failed { diagnostics, .. } = evaluate(&s, &pods) else {
         panic!("expected failed");
     };
-    assert_eq!(diagnostics[0].expected, "count = 3");
+    assert_eq!(diagnostics[0].expected.en, "matching objects: exactly 3");
     s.count = Some(json!({"$gte": 1, "$lte": 1}));
     let Verdict::Failed { diagnostics, .. } = evaluate(&s, &pods) else {
         panic!("expected failed");
     };
-    assert_eq!(diagnostics[0].expected, "count >= 1 and <= 1");
+    assert_eq!(
+        diagnostics[0].expected.en,
+        "matching objects: between 1 and 1"
+    );
     // count 0 with nothing found passes.
     s.count = Some(json!(0));
     assert_eq!(evaluate(&s, &[]), Verdict::Passed);
@@ -1006,21 +1112,17 @@ fn pending_when_a_pod_is_still_starting() {
         evaluate(&s, &[pod("web-1", "Pending", "nginx")]),
         Verdict::Pending {
             diagnostics: vec![
-                Diagnostic {
-                    path: "status.containerStatuses[name=nginx].ready".into(),
-                    expected: "true".into(),
-                    actual: "false".into()
-                },
-                Diagnostic {
-                    path: "status.containerStatuses[name=sidecar].ready".into(),
-                    expected: "true".into(),
-                    actual: "false".into()
-                },
-                Diagnostic {
-                    path: "status.phase".into(),
-                    expected: "\"Running\"".into(),
-                    actual: "\"Pending\"".into()
-                },
+                dg(
+                    "status.containerStatuses[name=nginx].ready",
+                    "`true`",
+                    "`false`"
+                ),
+                dg(
+                    "status.containerStatuses[name=sidecar].ready",
+                    "`true`",
+                    "`false`"
+                ),
+                dg("status.phase", "`\"Running\"`", "`\"Pending\"`"),
             ],
         }
     );
@@ -1047,11 +1149,7 @@ fn cel_pass_fail_and_error() {
     assert_eq!(
         evaluate(&s, &[scaling]),
         Verdict::Failed {
-            diagnostics: vec![Diagnostic {
-                path: String::new(),
-                expected: "`object.status.readyReplicas == object.spec.replicas` to be true".into(),
-                actual: "false".into(),
-            }],
+            diagnostics: vec![dg("", "title", "not the case")],
             closest: Some("fly-k8s/nginx-deployment".into()),
         }
     );
@@ -1318,7 +1416,7 @@ expect:
 }
 
 #[test]
-fn operator_expectations_are_shown_as_written() {
+fn operator_expectations_are_shown_in_words() {
     let pod = pod("web-1", "Running", "nginx");
     assert_eq!(
         diags(
@@ -1326,7 +1424,7 @@ fn operator_expectations_are_shown_as_written() {
             &pod
         )[0]
         .1,
-        "an element matching {\"image\":{\"$glob\":\"*:debug\",\"$not\":{\"$contains\":\"nginx\"}}}"
+        "an element with `image` of the form `*:debug` and not containing `\"nginx\"`"
     );
     // A named element already taken by another expected element: the whole array is shown.
     let out = diags(
@@ -1337,7 +1435,7 @@ fn operator_expectations_are_shown_as_written() {
     assert_eq!(out[0].0, "spec.containers");
     assert_eq!(
         out[0].1,
-        "an element matching {\"image\":{\"$regex\":\"nginx\"},\"name\":\"nginx\"}"
+        "an element with `image` matching the pattern `nginx` and `name` = `\"nginx\"`"
     );
 }
 
@@ -1359,13 +1457,11 @@ fn cluster_scoped_objects_are_named_without_namespace() {
     assert_eq!(
         evaluate(&s, &[node]),
         Verdict::Failed {
-            diagnostics: vec![Diagnostic {
-                path: "status.conditions".into(),
-                expected: "an element matching {\"status\":\"True\",\"type\":\"Ready\"}".into(),
-                actual:
-                    "[{\"reason\":\"KubeletNotReady\",\"status\":\"False\",\"type\":\"Ready\"}]"
-                        .into(),
-            }],
+            diagnostics: vec![dg(
+                "status.conditions",
+                "an element with `status` = `\"True\"` and `type` = `\"Ready\"`",
+                "`[{\"reason\":\"KubeletNotReady\",\"status\":\"False\",\"type\":\"Ready\"}]`"
+            )],
             closest: Some("colima".into()),
         }
     );
@@ -1378,4 +1474,394 @@ fn empty_names_are_reported() {
         validate(&s),
         vec!["`find.name` is empty; leave it out to look at every object of the kind."]
     );
+}
+
+// ---- words in both languages, the author's words, terminating objects --------------------------
+
+/// What the Chinese page shows of a verdict's diagnostics: (path, expected, found).
+fn chinese(verdict: &Verdict) -> Vec<(String, String, String)> {
+    let diagnostics = match verdict {
+        Verdict::Failed { diagnostics, .. } | Verdict::Pending { diagnostics } => diagnostics,
+        _ => return Vec::new(),
+    };
+    diagnostics
+        .iter()
+        .map(|d| (d.path.clone(), d.expected.zh.clone(), d.actual.zh.clone()))
+        .collect()
+}
+
+fn deleted(mut object: Value) -> Value {
+    object["metadata"]["deletionTimestamp"] = json!("2024-05-01T10:00:00Z");
+    object
+}
+
+fn ready(name: &str) -> Value {
+    let mut p = pod(name, "Running", "nginx");
+    p["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+    p
+}
+
+#[test]
+fn field_diagnostics_speak_chinese_too() {
+    let s = with_expect(
+        spec("ConfigMap", Some("base-map"), None),
+        json!({"data": {"fly-name": "bird", "color": {"$exists": true}}, "metadata": {"name": {"$len": {"$gte": 20}}}}),
+    );
+    let verdict = super::evaluate(&s, &[base_map()]);
+    assert_eq!(
+        chinese(&verdict),
+        vec![
+            ("data.color".into(), "存在".into(), "不存在".into()),
+            (
+                "data.fly-name".into(),
+                "`\"bird\"`".into(),
+                "`\"fly\"`".into()
+            ),
+            (
+                "metadata.name".into(),
+                "长度至少 20".into(),
+                "长度为 8".into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn cel_failures_show_the_authors_words_never_the_expression() {
+    let mut s = spec("Deployment", Some("nginx-deployment"), None);
+    s.title = Text {
+        en: "All 3 replicas of nginx-deployment are ready".into(),
+        zh: "nginx-deployment 的 3 个副本都已就绪".into(),
+    };
+    s.cel = Some("object.status.readyReplicas == object.spec.replicas".into());
+    let mut scaling = deployment();
+    scaling["status"]["readyReplicas"] = json!(1);
+    let verdict = super::evaluate(&s, std::slice::from_ref(&scaling));
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    // Without `describe`, the title says what was expected.
+    assert_eq!(diagnostics[0].expected, s.title);
+    assert_eq!(
+        diagnostics[0].actual,
+        Text {
+            en: "not the case".into(),
+            zh: "不成立".into()
+        }
+    );
+    // With it, the author's words.
+    let words = Text {
+        en: "as many ready replicas as wanted".into(),
+        zh: "就绪副本数等于期望的副本数".into(),
+    };
+    s.describe = Some(words.clone());
+    let Verdict::Failed { diagnostics, .. } = super::evaluate(&s, &[scaling]) else {
+        panic!("expected failed");
+    };
+    assert_eq!(diagnostics[0].expected, words);
+    for text in [&diagnostics[0].expected.en, &diagnostics[0].expected.zh] {
+        assert!(!text.contains("object."), "{text}");
+    }
+}
+
+#[test]
+fn absence_reads_without_repeating_itself() {
+    let mut s = spec("Pod", Some("load-generator"), None);
+    s.absent = true;
+    let mut load = pod("load-generator", "Running", "load");
+    load["metadata"]["namespace"] = json!("default");
+    let verdict = super::evaluate(&s, &[load]);
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    assert_eq!(diagnostics[0].expected.en, "no Pod `load-generator`");
+    assert_eq!(diagnostics[0].actual.en, "`default/load-generator`");
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "没有 Pod `load-generator`".into(),
+            "`default/load-generator`".into()
+        )]
+    );
+    let mut pods = spec("Pod", None, Some("app=nginx"));
+    pods.absent = true;
+    let many: Vec<Value> = (0..5)
+        .map(|i| pod(&format!("p{i}"), "Running", "nginx"))
+        .collect();
+    assert_eq!(
+        chinese(&super::evaluate(&pods, &many)),
+        vec![(
+            String::new(),
+            "没有匹配 `app=nginx` 的 Pod".into(),
+            "`fly-k8s/p0`、`fly-k8s/p1`、`fly-k8s/p2` 及另外 2 个".into()
+        )]
+    );
+}
+
+#[test]
+fn not_found_names_the_namespace_searched() {
+    let s = spec("ConfigMap", Some("base-map"), None);
+    let check = CompiledCheck::compile(&s).expect("valid");
+    let verdict = check.evaluate_in(&[], Some("fly-k8s"));
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    assert_eq!(diagnostics[0].actual.en, "not found in namespace `fly-k8s`");
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "ConfigMap `base-map` 存在".into(),
+            "在命名空间 `fly-k8s` 中未找到".into()
+        )]
+    );
+    // Without the engine's word, the namespace `find` names.
+    let mut other = s.clone();
+    if let Some(find) = &mut other.find {
+        find.namespace = Some("kube-system".into());
+    }
+    let Verdict::Failed { diagnostics, .. } = evaluate(&other, &[]) else {
+        panic!("expected failed");
+    };
+    assert_eq!(
+        diagnostics[0].actual.en,
+        "not found in namespace `kube-system`"
+    );
+    // Cluster-scoped kinds are looked for in no namespace.
+    let nodes = CompiledCheck::compile(&spec("Node", None, None)).expect("valid");
+    assert_eq!(
+        chinese(&nodes.evaluate_in(&[], None)),
+        vec![(String::new(), "Node 存在".into(), "未找到".into())]
+    );
+}
+
+#[test]
+fn terminating_objects_are_never_present() {
+    // By name: a Pod being deleted is not there any more.
+    let s = spec("Pod", Some("web-1"), None);
+    let gone = deleted(ready("web-1"));
+    let verdict = super::evaluate(&s, std::slice::from_ref(&gone));
+    assert_eq!(
+        english(verdict.clone()),
+        Verdict::Failed {
+            diagnostics: vec![dg(
+                "",
+                "Pod `web-1` to exist",
+                "`fly-k8s/web-1` being deleted (Terminating)"
+            )],
+            closest: None,
+        }
+    );
+    assert_eq!(
+        chinese(&verdict)[0].2,
+        "`fly-k8s/web-1` 正在删除（Terminating）"
+    );
+    // With `expect`: the object that matches but is going away does not count; the closest
+    // object is one that stays.
+    let with = with_expect(
+        spec("Pod", None, Some("app=nginx")),
+        json!({"status": {"phase": "Running"}}),
+    );
+    let starting = pod("web-2", "Pending", "nginx");
+    assert_eq!(
+        evaluate(&with, &[gone.clone(), starting.clone()]),
+        Verdict::Failed {
+            diagnostics: vec![dg("status.phase", "`\"Running\"`", "`\"Pending\"`")],
+            closest: Some("fly-k8s/web-2".into()),
+        }
+    );
+    // CEL that holds for an object being deleted does not pass either.
+    let mut cel = spec("Pod", None, Some("app=nginx"));
+    cel.cel = Some("object.status.phase == 'Running'".into());
+    assert!(matches!(
+        evaluate(&cel, std::slice::from_ref(&gone)),
+        Verdict::Failed { .. }
+    ));
+    // `pending.when` is not met by an object being deleted.
+    let mut waiting = with.clone();
+    waiting.pending = Some(PendingSpec {
+        when: json!({"status": {"phase": "Pending"}}),
+        reason: Text::same("starting"),
+    });
+    let going_while_starting = deleted(pod("web-3", "Pending", "nginx"));
+    assert!(matches!(
+        evaluate(&waiting, &[going_while_starting]),
+        Verdict::Failed { .. }
+    ));
+}
+
+#[test]
+fn counts_leave_terminating_objects_out() {
+    // The scaled-down Deployment: kubectl shows one Pod Terminating; it is not ready any more.
+    let mut s = with_expect(
+        spec("Pod", None, Some("app=nginx")),
+        json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+    s.count = Some(json!({"$gte": 3}));
+    let pods = [ready("web-1"), ready("web-2"), deleted(ready("web-3"))];
+    let verdict = super::evaluate(&s, &pods);
+    assert_eq!(
+        english(verdict.clone()),
+        Verdict::Failed {
+            diagnostics: vec![dg(
+                "",
+                "matching objects: at least 3",
+                "2 matching (of 3 found, 1 being deleted)"
+            )],
+            closest: None,
+        }
+    );
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "匹配的对象数：至少 3".into(),
+            "2 个匹配（共找到 3 个，其中 1 个正在删除）".into()
+        )]
+    );
+    s.count = Some(json!(2));
+    assert_eq!(evaluate(&s, &pods), Verdict::Passed);
+    // The author's words replace the generated ones.
+    s.count = Some(json!({"$gte": 3}));
+    s.describe = Some(Text {
+        en: "3 ready nginx Pods".into(),
+        zh: "3 个就绪的 nginx Pod".into(),
+    });
+    assert_eq!(
+        chinese(&super::evaluate(&s, &pods))[0].1,
+        "3 个就绪的 nginx Pod"
+    );
+}
+
+#[test]
+fn absent_waits_for_objects_being_deleted() {
+    let mut s = spec("Pod", Some("load-generator"), None);
+    s.absent = true;
+    let going = deleted(pod("load-generator", "Running", "load"));
+    let verdict = super::evaluate(&s, std::slice::from_ref(&going));
+    assert_eq!(
+        english(verdict.clone()),
+        Verdict::Pending {
+            diagnostics: vec![dg(
+                "",
+                "no Pod `load-generator`",
+                "`fly-k8s/load-generator` being deleted (Terminating)"
+            )],
+        }
+    );
+    assert_eq!(
+        chinese(&verdict),
+        vec![(
+            String::new(),
+            "没有 Pod `load-generator`".into(),
+            "`fly-k8s/load-generator` 正在删除（Terminating）".into()
+        )]
+    );
+    // One staying and one going: failed, naming the one that stays.
+    let mut pods = spec("Pod", None, Some("app=load"));
+    pods.absent = true;
+    pods.describe = Some(Text {
+        en: "no load generator".into(),
+        zh: "没有负载生成器".into(),
+    });
+    let staying = pod("load-2", "Running", "load");
+    assert_eq!(
+        evaluate(&pods, &[going.clone(), staying]),
+        Verdict::Failed {
+            diagnostics: vec![dg("", "no load generator", "`fly-k8s/load-2`")],
+            closest: None,
+        }
+    );
+    // Gone for good: passed.
+    assert_eq!(evaluate(&pods, &[]), Verdict::Passed);
+}
+
+#[test]
+fn described_expectations_use_the_authors_words_where_they_are() {
+    let dep = deployment();
+    let words = json!({"en": "between 1 and 2 replicas, to save memory", "zh": "1 到 2 个副本，以节省内存"});
+    let node = matching::compile(
+        &json!({"spec": {"replicas": {"$gte": 1, "$lte": 2, "$describe": words}}}),
+        &mut Vec::new(),
+        &mut Vec::new(),
+    );
+    let mut report = Report::collecting();
+    matching::check(&node, Some(&dep), &mut report);
+    let out = report.into_diagnostics();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].path, "spec.replicas");
+    assert_eq!(
+        out[0].expected.en,
+        "between 1 and 2 replicas, to save memory"
+    );
+    assert_eq!(out[0].expected.zh, "1 到 2 个副本，以节省内存");
+    assert_eq!(out[0].actual.en, "`3`");
+    // On a map: rows deeper inside keep their own words.
+    assert_eq!(
+        diags(
+            json!({"spec": {"$describe": {"en": "three nginx replicas", "zh": "三个 nginx 副本"}, "replicas": 4}}),
+            &dep
+        ),
+        vec![d("spec.replicas", "`4`", "`3`")]
+    );
+    // On a list element that is missing: the author's words are the row's.
+    let pod = pod("web-1", "Running", "nginx");
+    assert_eq!(
+        diags(
+            json!({"spec": {"volumes": [{"secret": {"secretName": "regcred"}, "$describe": {"en": "a volume from Secret regcred", "zh": "来自 Secret regcred 的卷"}}]}}),
+            &pod
+        ),
+        vec![d(
+            "spec.volumes",
+            "a volume from Secret regcred",
+            "`[{\"configMap\":{\"name\":\"base-map\"},\"name\":\"config\"}]`"
+        )]
+    );
+}
+
+#[test]
+fn author_words_are_validated() {
+    let base = spec("Deployment", Some("nginx-deployment"), None);
+    let one = |expect: Value| problems(&with_expect(base.clone(), expect));
+    assert_eq!(
+        one(json!({"spec": {"replicas": {"$gte": 1, "$describe": {"en": "one or more"}}}})),
+        vec![
+            "`expect` at `spec.replicas`: `$describe` needs the expectation in the learner's words in both languages, such as {en: \"a sensible number of replicas\", zh: \"合理的副本数\"}, not {\"en\":\"one or more\"}."
+        ]
+    );
+    assert_eq!(
+        one(json!({"spec": {"replicas": {"$describe": {"en": "a", "zh": "b"}}}})),
+        vec![
+            "`expect` at `spec.replicas`: `$describe` gives the expectation next to it in your words, but there is none; add the operators or keys it describes."
+        ]
+    );
+    assert_eq!(
+        one(json!({"spec": {"replicas": {"$gte": 1, "$descibe": {"en": "a", "zh": "b"}}}}))[0],
+        "`expect` at `spec.replicas`: unknown operator `$descibe` (did you mean `$describe`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+    );
+    // Next to plain keys and in `count` it is fine.
+    assert_eq!(
+        one(json!({"spec": {"replicas": 3, "$describe": {"en": "a", "zh": "b"}}})),
+        Vec::<String>::new()
+    );
+    let mut counted = spec("Pod", None, Some("app=nginx"));
+    counted.count = Some(json!({"$gte": 3, "$describe": {"en": "three", "zh": "三个"}}));
+    assert_eq!(problems(&counted), Vec::<String>::new());
+    // `describe` words a check as a whole.
+    let mut whole = base.clone();
+    whole.describe = Some(Text {
+        en: "ready".into(),
+        zh: " ".into(),
+    });
+    assert_eq!(
+        problems(&whole),
+        vec![
+            "`describe` needs the check's expectation in both `en` and `zh`.",
+            "`describe` words a check as a whole (`cel`, `absent`, `count`, `events` or `served`), and this check has none of them; word a field of `expect` with `$describe` next to its operators instead."
+        ]
+    );
+    whole.describe = Some(Text::same("ready"));
+    whole.cel = Some("object.spec.replicas > 0".into());
+    assert_eq!(problems(&whole), Vec::<String>::new());
 }

@@ -1,6 +1,8 @@
-//! What evaluating a check produces: a verdict with per-field diagnostics.
+//! What evaluating a check produces: a verdict with per-field diagnostics, in both languages.
 
 use serde::{Deserialize, Serialize};
+
+use crate::i18n::Text;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,9 +18,10 @@ pub enum Verdict {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         closest: Option<String>,
     },
-    /// Not yet: the state is on its way (e.g. a Pod is still starting).
+    /// Not yet: the state is on its way (e.g. a Pod is still starting, an object is being
+    /// deleted).
     Pending {
-        /// Optional details of what is still missing.
+        /// What is awaited and what is there now.
         diagnostics: Vec<Diagnostic>,
     },
     /// The check could not be evaluated (cluster unreachable, forbidden, bad expression).
@@ -35,16 +38,44 @@ impl Verdict {
     }
 }
 
-/// One mismatch between what a check expects and what the cluster holds.
+/// One mismatch between what a check expects and what the cluster holds, readable by a
+/// beginner in both languages.
+///
+/// `expected` and `actual` are short text in which code (values, names, patterns) is marked as
+/// Markdown code spans: `` at least 3 ``, `` text matching the pattern `^nginx:` ``,
+/// `` `"busybox"` ``. A span opens with a run of backticks and closes with a run of the same
+/// length, so a value holding backticks is fenced with a longer run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Where, as a path into the object (`spec.template.spec.containers[name=busybox].image`);
     /// empty for the object as a whole.
     pub path: String,
-    /// What was expected, readable by a beginner (`>= 3`, `"nginx"`, `present`).
-    pub expected: String,
-    /// What was found (`2`, `"busybox"`, `missing`).
-    pub actual: String,
+    /// What was expected (`at least 3`, `` `"nginx"` ``, `present`), or the lab author's words.
+    pub expected: Text,
+    /// What was found (`` `2` ``, `` `"busybox"` ``, `missing`); a long value is shown
+    /// around the place where it differs.
+    pub actual: Text,
+    /// The whole found value when `actual` shows only part of it (a string as it is, other
+    /// values as indented JSON), for an expandable view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_full: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic whose found value is shown whole.
+    pub fn new(path: impl Into<String>, expected: Text, actual: Text) -> Diagnostic {
+        Diagnostic {
+            path: path.into(),
+            expected,
+            actual,
+            actual_full: None,
+        }
+    }
+
+    /// A diagnostic about the object(s) as a whole (empty path).
+    pub fn whole(expected: Text, actual: Text) -> Diagnostic {
+        Diagnostic::new(String::new(), expected, actual)
+    }
 }
 
 /// A step's verdicts summed up: error beats failed beats pending beats passed.

@@ -73,8 +73,14 @@ impl Engine {
             }
         }
         let fetched = join_all(finds.iter().map(|f| self.fetch(f, lab))).await;
-        let objects: HashMap<&Find, Result<Vec<Value>, ClusterError>> =
-            finds.into_iter().zip(fetched).collect();
+        let (objects, searched) = by_find(finds, fetched);
+        let searched_in = |check: &CheckSpec| {
+            check
+                .find
+                .as_ref()
+                .and_then(|f| searched.get(f))
+                .map(String::as_str)
+        };
 
         let version = if needs.iter().any(|n| n.server_version) {
             Some(cluster.server_version().await)
@@ -97,7 +103,7 @@ impl Engine {
         .await;
         let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
             let found = check.find.as_ref().and_then(|f| objects.get(f));
-            self.extras(check, need, found, lab, context)
+            self.extras(check, need, found, lab, context, searched_in(check))
         }))
         .await;
 
@@ -157,6 +163,7 @@ impl Engine {
                     check,
                     &Observed {
                         objects: found,
+                        namespace: searched_in(check),
                         step_started: context.started.as_deref(),
                         events: &extras.events,
                         exec: extras.exec.as_ref(),
@@ -190,6 +197,7 @@ impl Engine {
     }
 
     /// Events about the check's objects and the outcome of its command, when it needs them.
+    /// `searched` is the namespace the objects were looked for in.
     async fn extras(
         &self,
         check: &CheckSpec,
@@ -197,6 +205,7 @@ impl Engine {
         found: Option<&Result<Vec<Value>, ClusterError>>,
         lab: &Lab,
         context: &StepContext,
+        searched: Option<&str>,
     ) -> Result<Extras, ClusterError> {
         let mut extras = Extras::default();
         let Some(Ok(objects)) = found else {
@@ -243,7 +252,7 @@ impl Engine {
                 ExecPolicy::Reuse(verdicts) => verdicts.get(&check.id),
                 ExecPolicy::Run => None,
             };
-            match checks::exec_target(check, objects, context.started.as_deref()) {
+            match checks::exec_target(check, objects, context.started.as_deref(), searched) {
                 Err(verdict) => extras.settled = Some(verdict),
                 Ok(_) if reused.is_some() => extras.settled = reused.cloned(),
                 Ok(target) => {
@@ -292,9 +301,10 @@ impl Engine {
     }
 
     /// The objects a `find` names: one by name, or a list by selector — from the shared watch
-    /// cache when one is running, from the API server otherwise. A workshop learner's finds read
-    /// their own namespace (the lab's Namespace is theirs); other namespaces are refused.
-    pub(super) async fn fetch(&self, find: &Find, lab: &Lab) -> Result<Vec<Value>, ClusterError> {
+    /// cache when one is running, from the API server otherwise — with the namespace looked in
+    /// (None for cluster-scoped kinds). A workshop learner's finds read their own namespace (the
+    /// lab's Namespace is theirs); other namespaces are refused.
+    pub(super) async fn fetch(&self, find: &Find, lab: &Lab) -> Result<Fetched, ClusterError> {
         let cluster = &self.inner.cluster;
         let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
         let mut name = find.name.clone();
@@ -328,21 +338,19 @@ impl Engine {
             namespace: namespace.clone(),
         });
         if let Some(cache) = self.cached(&key) {
-            return Ok(cache.snapshot_in(
-                within.as_deref(),
-                name.as_deref(),
-                find.selector.as_deref(),
-            ));
+            let found =
+                cache.snapshot_in(within.as_deref(), name.as_deref(), find.selector.as_deref());
+            return Ok((found, namespace));
         }
-        match name {
+        let found = match name {
             Some(name) => {
                 let key = ObjectKey {
                     api_version: find.api_version.clone(),
                     kind: find.kind.clone(),
-                    namespace,
+                    namespace: namespace.clone(),
                     name,
                 };
-                Ok(cluster.get(&key).await?.into_iter().collect())
+                cluster.get(&key).await?.into_iter().collect()
             }
             None => {
                 cluster
@@ -352,10 +360,35 @@ impl Engine {
                         namespace.as_deref(),
                         find.selector.as_deref(),
                     )
-                    .await
+                    .await?
             }
-        }
+        };
+        Ok((found, namespace))
     }
+}
+
+/// What one find returned (or why it could not be read).
+type Found = Result<Vec<Value>, ClusterError>;
+
+/// The objects a find returned and the namespace it looked in (None for cluster-scoped kinds).
+type Fetched = (Vec<Value>, Option<String>);
+
+/// What each find returned, and the namespace it looked in (for diagnostics that say "not found
+/// in namespace …").
+fn by_find(
+    finds: Vec<&Find>,
+    fetched: Vec<Result<Fetched, ClusterError>>,
+) -> (HashMap<&Find, Found>, HashMap<&Find, String>) {
+    let mut objects = HashMap::new();
+    let mut searched = HashMap::new();
+    for (find, result) in finds.into_iter().zip(fetched) {
+        let result = result.map(|(found, namespace)| {
+            searched.extend(namespace.map(|ns| (find, ns)));
+            found
+        });
+        objects.insert(find, result);
+    }
+    (objects, searched)
 }
 
 /// The refusal a workshop learner's check gets when it would read another namespace.

@@ -722,7 +722,7 @@ steps:
         assert!(
             has(
                 &report,
-                "configmap/lab.yaml:13: check `exists`: unknown field `colour`, expected one of `id`, `title`, `reason`, `find`, `served`, `serverVersion`, `exec`, `events`, `question`, `answer`, `normalize`, `since`, `expect`, `cel`, `absent`, `count`, `pending`"
+                "configmap/lab.yaml:13: check `exists`: unknown field `colour`, expected one of `id`, `title`, `reason`, `describe`, `find`, `served`, `serverVersion`, `exec`, `events`, `question`, `answer`, `normalize`, `since`, `expect`, `cel`, `absent`, `count`, `pending`"
             ),
             "{report}"
         );

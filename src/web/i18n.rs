@@ -90,6 +90,8 @@ pub struct Ui {
     pub reset_delete_yes: &'static str,
     /// A reset of the lab from elsewhere (another page, the instructor).
     pub reset_elsewhere: &'static str,
+    /// Unfolds a long value found in the cluster.
+    pub show_whole_value: &'static str,
     /// Set up button.
     pub set_up: &'static str,
     /// Explanation next to the Set up button.
@@ -297,6 +299,7 @@ static EN: Ui = Ui {
     reset_delete_yours: "Also delete what you made for this lab",
     reset_delete_yes: "Delete them",
     reset_elsewhere: "This lab was reset.",
+    show_whole_value: "Show the whole value",
     set_up: "Set up",
     set_up_help: "Creates this step's objects in your cluster.",
     check: "Check",
@@ -423,6 +426,7 @@ static ZH: Ui = Ui {
     reset_delete_yours: "同时删除你为本实验创建的对象",
     reset_delete_yes: "删除它们",
     reset_elsewhere: "这个实验已被重置。",
+    show_whole_value: "查看完整的值",
     set_up: "准备环境",
     set_up_help: "在集群中创建这一步需要的对象。",
     check: "检查",

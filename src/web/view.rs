@@ -151,15 +151,89 @@ pub struct CheckItem {
     pub rows: Vec<DiagRow>,
 }
 
-/// One diagnostic row.
+/// One diagnostic row, in the page's language.
 #[derive(Debug, Clone)]
 pub struct DiagRow {
     /// Field path (or "(the object)").
     pub path: String,
-    /// Expected.
-    pub expected: String,
-    /// Found.
-    pub actual: String,
+    /// Expected: words with code (values, names, patterns) marked.
+    pub expected: Vec<Span>,
+    /// Found, the same way.
+    pub actual: Vec<Span>,
+    /// The whole found value when `actual` shows only part of it (empty otherwise).
+    pub actual_full: String,
+    /// The label that unfolds `actual_full`.
+    pub full_label: &'static str,
+}
+
+/// A piece of diagnostic text: plain words, or code (shown in `<code>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// The text.
+    pub text: String,
+    /// True for code.
+    pub code: bool,
+}
+
+/// Splits diagnostic text into words and code spans, as Markdown reads backticks: a run of
+/// backticks opens a span that the next run of the same length closes (one space padding both
+/// sides is dropped); a run without a match is literal text.
+pub fn spans(text: &str) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let run = rest[open..].chars().take_while(|c| *c == '`').count();
+        let after = &rest[open + run..];
+        let Some(close) = closing(after, run) else {
+            plain.push_str(&rest[..open + run]);
+            rest = after;
+            continue;
+        };
+        plain.push_str(&rest[..open]);
+        if !plain.is_empty() {
+            out.push(Span {
+                text: std::mem::take(&mut plain),
+                code: false,
+            });
+        }
+        let inner = &after[..close];
+        let inner = match inner.strip_prefix(' ').and_then(|i| i.strip_suffix(' ')) {
+            Some(trimmed) if !trimmed.trim().is_empty() => trimmed,
+            _ => inner,
+        };
+        out.push(Span {
+            text: inner.to_owned(),
+            code: true,
+        });
+        rest = &after[close + run..];
+    }
+    plain.push_str(rest);
+    if !plain.is_empty() {
+        out.push(Span {
+            text: plain,
+            code: false,
+        });
+    }
+    out
+}
+
+// Where a run of exactly `run` backticks starts in `text`.
+fn closing(text: &str, run: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'`' {
+            let len = bytes[i..].iter().take_while(|b| **b == b'`').count();
+            if len == run {
+                return Some(i);
+            }
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// A set-up's outcome.
@@ -277,6 +351,7 @@ fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport, asked: bool) -> Check
         "pending" => t.verdict_pending,
         _ => t.verdict_error,
     };
+    let full_label = t.show_whole_value;
     let rows = |diags: &[crate::checks::Diagnostic]| {
         diags
             .iter()
@@ -286,8 +361,10 @@ fn check_item(t: &'static Ui, lang: Lang, r: &CheckReport, asked: bool) -> Check
                 } else {
                     d.path.clone()
                 },
-                expected: d.expected.clone(),
-                actual: d.actual.clone(),
+                expected: spans(d.expected.get(lang)),
+                actual: spans(d.actual.get(lang)),
+                actual_full: d.actual_full.clone().unwrap_or_default(),
+                full_label,
             })
             .collect()
     };
@@ -671,4 +748,78 @@ mod tests {
         assert_eq!(age_text(600), "10m");
         assert_eq!(age_text(3 * 86400), "3d");
     }
+
+    fn span(text: &str, code: bool) -> Span {
+        Span {
+            text: text.to_owned(),
+            code,
+        }
+    }
+
+    #[test]
+    fn diagnostic_text_splits_into_words_and_code() {
+        assert_eq!(
+            spans("text matching the pattern `^nginx:1\\.2`"),
+            vec![
+                span("text matching the pattern ", false),
+                span("^nginx:1\\.2", true)
+            ]
+        );
+        assert_eq!(spans("`\"busybox\"`"), vec![span("\"busybox\"", true)]);
+        assert_eq!(spans("present"), vec![span("present", false)]);
+        // Longer fences hold backticks; a lone backtick is text.
+        assert_eq!(
+            spans("`` `x` `` and a ` alone"),
+            vec![span("`x`", true), span(" and a ` alone", false)]
+        );
+        assert_eq!(
+            spans("匹配模式 `a`b` 的文本"),
+            vec![
+                span("匹配模式 ", false),
+                span("a", true),
+                span("b` 的文本", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn diagnostics_show_in_the_pages_language_with_the_whole_value() {
+        use crate::checks::Diagnostic;
+        use crate::i18n::Text;
+        let diagnostic = Diagnostic {
+            path: "data.fly-name".into(),
+            expected: Text {
+                en: "text containing `\"kubelab\"`".into(),
+                zh: "包含 `\"kubelab\"` 的文本".into(),
+            },
+            actual: Text::same("`\"fly…\"`"),
+            actual_full: Some("fly\nand more".into()),
+        };
+        let report = CheckReport {
+            id: "c".into(),
+            title: Text::same("t"),
+            reason: Text::same("r"),
+            verdict: Verdict::Failed {
+                diagnostics: vec![diagnostic],
+                closest: None,
+            },
+            pending_reason: None,
+            unanswered: false,
+        };
+        let item = check_item(ui(Lang::Zh), Lang::Zh, &report, true);
+        assert_eq!(
+            item.rows[0].expected,
+            vec![
+                span("包含 ", false),
+                span("\"kubelab\"", true),
+                span(" 的文本", false)
+            ]
+        );
+        assert_eq!(item.rows[0].actual, vec![span("\"fly…\"", true)]);
+        assert_eq!(item.rows[0].actual_full, "fly\nand more");
+        assert_eq!(item.rows[0].full_label, "查看完整的值");
+        let item = check_item(ui(Lang::En), Lang::En, &report, true);
+        assert_eq!(item.rows[0].expected[0], span("text containing ", false));
+    }
+
 }

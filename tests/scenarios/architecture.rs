@@ -111,7 +111,7 @@ async fn the_learner_finds_the_api_group_of_horizontalpodautoscaler() {
         vec![(
             "answer".to_owned(),
             "the value on your cluster".to_owned(),
-            "\"apps\"".to_owned()
+            "`\"apps\"`".to_owned()
         )]
     );
 
@@ -216,7 +216,7 @@ async fn a_pod_that_got_scheduled_anyway_fails_the_pending_step_with_the_node_na
     assert!(
         diags
             .iter()
-            .any(|(p, e, a)| p == "spec.nodeName" && e == "missing" && a == "\"colima\""),
+            .any(|(p, e, a)| p == "spec.nodeName" && e == "absent" && a == "`\"colima\"`"),
         "{diags:?}"
     );
     let reason = report.check("unschedulable")["reason"]["en"]
@@ -428,7 +428,7 @@ async fn a_pod_made_by_hand_is_not_a_replacement() {
     assert!(
         diags
             .iter()
-            .any(|(_, e, a)| e == "count >= 1" && a.starts_with("0 matching")),
+            .any(|(_, e, a)| e == "matching objects: at least 1" && a.starts_with("0 matching")),
         "the Pod made by hand is found but does not count: {diags:?}"
     );
 }

@@ -111,8 +111,8 @@ async fn pod_wiring_is_checked_field_by_field() {
     assert!(
         diags.iter().any(|(p, e, a)| p
             == "spec.containers[name=busybox].env[name=FLY_NAME].valueFrom.configMapKeyRef.key"
-            && e == "\"fly-name\""
-            && a == "\"name\""),
+            && e == "`\"fly-name\"`"
+            && a == "`\"name\"`"),
         "{diags:?}"
     );
     assert_eq!(report.verdict("config-mounted"), "failed");
@@ -193,11 +193,11 @@ async fn look_inside_shows_what_a_differently_wired_container_prints() {
     assert_eq!(report.verdict("env-inside"), "failed");
     let diags = report.diagnostics("env-inside");
     assert!(
-        diags.contains(&("exitCode".to_owned(), "0".to_owned(), "1".to_owned())),
+        diags.contains(&("exitCode".to_owned(), "`0`".to_owned(), "`1`".to_owned())),
         "printenv exits 1 for a variable that is not set: {diags:?}"
     );
     assert!(
-        diags.iter().any(|(p, _, a)| p == "stdout" && a == "\"\""),
+        diags.iter().any(|(p, _, a)| p == "stdout" && a == "`\"\"`"),
         "{diags:?}"
     );
 
@@ -219,7 +219,7 @@ async fn look_inside_shows_what_a_differently_wired_container_prints() {
     assert_eq!(report.verdict("game-file-inside"), "failed", "{}", report.0);
     let diags = report.diagnostics("game-file-inside");
     assert!(
-        diags.contains(&("exitCode".to_owned(), "0".to_owned(), "1".to_owned())),
+        diags.contains(&("exitCode".to_owned(), "`0`".to_owned(), "`1`".to_owned())),
         "{diags:?}"
     );
 }
@@ -237,7 +237,7 @@ async fn look_inside_waits_for_a_starting_container_and_fails_a_stuck_one() {
         let diags = report.diagnostics(id);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].0, "");
-        assert_eq!(diags[0].1, "container busybox running");
+        assert_eq!(diags[0].1, "container `busybox` running");
         assert!(
             report.check(id)["pending_reason"]["en"]
                 .as_str()
@@ -281,7 +281,7 @@ async fn look_inside_waits_for_a_starting_container_and_fails_a_stuck_one() {
         report.diagnostics("env-inside"),
         vec![(
             String::new(),
-            "container busybox running".to_owned(),
+            "container `busybox` running".to_owned(),
             "waiting (CreateContainerConfigError)".to_owned()
         )]
     );
@@ -329,8 +329,8 @@ async fn changing_the_configmap_is_noticed() {
         report.diagnostics("fly-name-changed"),
         vec![(
             "data.fly-name".to_owned(),
-            "not \"kubelab\"".to_owned(),
-            "\"kubelab\"".to_owned()
+            "anything but `\"kubelab\"`".to_owned(),
+            "`\"kubelab\"`".to_owned()
         )]
     );
     assert_eq!(report.verdict("lives-changed"), "failed");

@@ -96,7 +96,7 @@ async fn the_runtime_question_is_answered_from_the_nodes_own_report() {
         vec![(
             "answer".to_owned(),
             "the value on your cluster".to_owned(),
-            "\"containerd\"".to_owned()
+            "`\"containerd\"`".to_owned()
         )]
     );
 
@@ -119,7 +119,7 @@ async fn a_pod_from_the_learners_own_tag_that_never_pulls_passes() {
     let env = env().await;
     env.fake.simulate_workloads(true);
 
-    // Nothing yet: each check names the missing Pod.
+    // Nothing yet: each check names the missing Pod and where it was looked for.
     let report = env.check(LAB, "run-own-image").await;
     assert_eq!(report.status(), "failed", "{}", report.0);
     for id in ["own-tag", "never-pull", "running"] {
@@ -127,7 +127,8 @@ async fn a_pod_from_the_learners_own_tag_that_never_pulls_passes() {
             report
                 .diagnostics(id)
                 .iter()
-                .any(|(_, e, a)| e.contains("my-image") && a == "not found"),
+                .any(|(_, e, a)| e == "Pod `my-image` to exist"
+                    && a == "not found in namespace `default`"),
             "{id}: {}",
             report.0
         );
@@ -176,7 +177,7 @@ async fn official_images_and_latest_are_not_the_learners_own_tag() {
             diags
                 .iter()
                 .any(|(p, _, a)| p == "spec.containers[name=my-image].image"
-                    && a == &format!("\"{image}\"")),
+                    && a == &format!("`\"{image}\"`")),
             "{image}: {diags:?}"
         );
         // The other checks judge other things: the learner sees exactly what is wrong.
@@ -204,8 +205,8 @@ async fn a_pod_that_may_pull_does_not_prove_the_local_tag_was_used() {
         report.diagnostics("never-pull"),
         vec![(
             "spec.containers[name=my-image].imagePullPolicy".to_owned(),
-            "\"Never\"".to_owned(),
-            "\"IfNotPresent\"".to_owned()
+            "`\"Never\"`".to_owned(),
+            "`\"IfNotPresent\"`".to_owned()
         )]
     );
     assert_eq!(report.status(), "failed");
@@ -255,7 +256,7 @@ async fn starting_is_pending_but_an_image_missing_from_the_node_is_a_failure() {
     assert!(
         diags
             .iter()
-            .any(|(p, e, a)| p == "status.phase" && e == "\"Running\"" && a == "\"Pending\""),
+            .any(|(p, e, a)| p == "status.phase" && e == "`\"Running\"`" && a == "`\"Pending\"`"),
         "{diags:?}"
     );
     let reason = report.check("running")["reason"]["en"]

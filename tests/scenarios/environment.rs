@@ -134,7 +134,7 @@ async fn version_is_new_enough_and_the_learner_reads_it_off_the_server() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0].0, "answer");
     assert_eq!(diags[0].1, "the value on your cluster");
-    assert_eq!(diags[0].2, "\"v1.25.0+k3s1\"");
+    assert_eq!(diags[0].2, "`\"v1.25.0+k3s1\"`");
 
     // The Server Version line of kubectl version, with or without the leading v.
     let report =
@@ -158,7 +158,7 @@ async fn metrics_step_fails_without_metrics_server_and_passes_once_it_serves() {
         report.diagnostics("metrics-api"),
         vec![(
             String::new(),
-            "the cluster to serve NodeMetrics (metrics.k8s.io/v1beta1)".to_owned(),
+            "the cluster to serve `NodeMetrics` (`metrics.k8s.io/v1beta1`)".to_owned(),
             "not served".to_owned()
         )]
     );

@@ -114,7 +114,7 @@ async fn metrics_server_must_be_served() {
         report.diagnostics("pod-metrics-served"),
         vec![(
             String::new(),
-            "the cluster to serve PodMetrics (metrics.k8s.io/v1beta1)".to_owned(),
+            "the cluster to serve `PodMetrics` (`metrics.k8s.io/v1beta1`)".to_owned(),
             "not served".to_owned()
         )]
     );
@@ -207,8 +207,8 @@ async fn the_hpa_is_checked_on_its_spec() {
             report.diagnostics(id),
             vec![(
                 String::new(),
-                "HorizontalPodAutoscaler \"cpu-burner\" to exist".to_owned(),
-                "not found".to_owned()
+                "HorizontalPodAutoscaler `cpu-burner` to exist".to_owned(),
+                "not found in namespace `default`".to_owned()
             )],
             "{id}"
         );
@@ -236,16 +236,16 @@ async fn a_wrong_hpa_is_explained_field_by_field() {
         report.diagnostics("hpa-target"),
         vec![(
             "spec.scaleTargetRef.name".to_owned(),
-            "\"cpu-burner\"".to_owned(),
-            "\"nginx-deployment\"".to_owned()
+            "`\"cpu-burner\"`".to_owned(),
+            "`\"nginx-deployment\"`".to_owned()
         )]
     );
     assert_eq!(report.verdict("hpa-bounds"), "failed");
     assert!(
         report.diagnostics("hpa-bounds").contains(&(
             "spec.minReplicas".to_owned(),
-            "1".to_owned(),
-            "2".to_owned()
+            "`1`".to_owned(),
+            "`2`".to_owned()
         )),
         "{:?}",
         report.diagnostics("hpa-bounds")
@@ -310,7 +310,7 @@ async fn metrics_that_will_never_come_fail_instead_of_waiting() {
     assert!(
         diags
             .iter()
-            .any(|(p, _, a)| p == "status.currentMetrics" && a == "null"),
+            .any(|(p, _, a)| p == "status.currentMetrics" && a == "`null`"),
         "{diags:?}"
     );
 }
@@ -388,8 +388,8 @@ async fn no_scale_out_when_the_hpa_cannot_read_the_cpu() {
         report.diagnostics("load-running"),
         vec![(
             String::new(),
-            "Pod \"load-generator\" to exist".to_owned(),
-            "not found".to_owned()
+            "Pod `load-generator` to exist".to_owned(),
+            "not found in namespace `default`".to_owned()
         )]
     );
     assert_eq!(report.verdict("desired-replicas"), "failed", "{}", report.0);
@@ -397,8 +397,8 @@ async fn no_scale_out_when_the_hpa_cannot_read_the_cpu() {
         report.diagnostics("desired-replicas"),
         vec![(
             "status.desiredReplicas".to_owned(),
-            ">= 2".to_owned(),
-            "0".to_owned()
+            "at least 2".to_owned(),
+            "`0`".to_owned()
         )]
     );
 }
@@ -413,8 +413,8 @@ async fn the_load_generator_must_be_stopped() {
         report.diagnostics("load-stopped"),
         vec![(
             String::new(),
-            "no Pod \"load-generator\"".to_owned(),
-            "found default/load-generator".to_owned()
+            "no Pod `load-generator`".to_owned(),
+            "`default/load-generator`".to_owned()
         )]
     );
 

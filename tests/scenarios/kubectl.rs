@@ -97,7 +97,8 @@ async fn rollout_status_waits_then_passes_when_every_replica_is_ready() {
     assert!(
         diags
             .iter()
-            .any(|(_, e, a)| e.contains("nginx-deployment") && a == "not found"),
+            .any(|(_, e, a)| e == "Deployment `nginx-deployment` to exist"
+                && a == "not found in namespace `default`"),
         "{diags:?}"
     );
 
@@ -157,7 +158,7 @@ async fn explore_needs_three_ready_nginx_pods() {
     assert!(
         diags
             .iter()
-            .any(|(_, e, a)| e.contains(">= 3") && a.starts_with('2')),
+            .any(|(_, e, a)| e.contains("at least 3") && a.starts_with('2')),
         "{diags:?}"
     );
 
@@ -317,7 +318,7 @@ async fn only_pods_created_after_the_step_started_count_as_replaced() {
         report.diagnostics("new-pods"),
         vec![(
             String::new(),
-            "count >= 3".to_owned(),
+            "matching objects: at least 3".to_owned(),
             "2 matching (of 2 found)".to_owned()
         )],
         "the old Pods are not counted at all"
@@ -391,7 +392,7 @@ async fn the_replicaset_question_is_answered_from_the_cluster() {
         vec![(
             "answer".to_owned(),
             "the value on your cluster".to_owned(),
-            "\"3\"".to_owned()
+            "`\"3\"`".to_owned()
         )]
     );
 

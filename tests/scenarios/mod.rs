@@ -191,7 +191,7 @@ impl Report {
         self.check(id)["verdict"]["status"].as_str().unwrap_or("")
     }
 
-    /// One check's diagnostics as (path, expected, actual).
+    /// One check's diagnostics as (path, expected, actual), in English (code in backticks).
     pub fn diagnostics(&self, id: &str) -> Vec<(String, String, String)> {
         self.check(id)["verdict"]["diagnostics"]
             .as_array()
@@ -200,8 +200,8 @@ impl Report {
                     .map(|d| {
                         (
                             d["path"].as_str().unwrap_or("").to_owned(),
-                            d["expected"].as_str().unwrap_or("").to_owned(),
-                            d["actual"].as_str().unwrap_or("").to_owned(),
+                            d["expected"]["en"].as_str().unwrap_or("").to_owned(),
+                            d["actual"]["en"].as_str().unwrap_or("").to_owned(),
                         )
                     })
                     .collect()

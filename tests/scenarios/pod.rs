@@ -131,7 +131,7 @@ async fn a_web_server_that_does_not_answer_fails_the_localhost_check() {
     assert!(
         diags
             .iter()
-            .any(|(p, e, a)| p == "exitCode" && e == "0" && a == "1"),
+            .any(|(p, e, a)| p == "exitCode" && e == "`0`" && a == "`1`"),
         "{diags:?}"
     );
     assert!(diags.iter().any(|(p, _, _)| p == "stdout"), "{diags:?}");
@@ -156,7 +156,7 @@ async fn files_pass_both_ways_through_the_shared_volume() {
         report
             .diagnostics("web-reads-sidecar-file")
             .iter()
-            .any(|(p, e, a)| p == "exitCode" && e == "0" && a == "1"),
+            .any(|(p, e, a)| p == "exitCode" && e == "`0`" && a == "`1`"),
         "{:?}",
         report.diagnostics("web-reads-sidecar-file")
     );
@@ -256,8 +256,8 @@ async fn one_container_still_starting_is_pending() {
         diags
             .iter()
             .any(|(p, e, a)| p == "status.containerStatuses[name=web].ready"
-                && e == "true"
-                && a == "false"),
+                && e == "`true`"
+                && a == "`false`"),
         "{diags:?}"
     );
 }
@@ -286,8 +286,8 @@ async fn a_crash_looping_container_fails_with_its_name() {
         report.diagnostics("both-ready"),
         vec![(
             "status.containerStatuses[name=sidecar].ready".to_owned(),
-            "true".to_owned(),
-            "false".to_owned()
+            "`true`".to_owned(),
+            "`false`".to_owned()
         )]
     );
     assert_eq!(report.status(), "failed");
@@ -309,8 +309,8 @@ async fn a_pod_without_the_sidecar_fails() {
     let diags = report.diagnostics("two-containers");
     assert!(
         diags.iter().any(|(p, e, _)| p == "spec.containers"
-            && e.starts_with("an element matching")
-            && e.contains("sidecar")),
+            && e.starts_with("an element with")
+            && e.contains("`\"sidecar\"`")),
         "{diags:?}"
     );
     // One ready container out of one is not "both ready".
@@ -343,7 +343,7 @@ async fn a_volume_that_only_one_container_mounts_fails() {
     assert!(
         diags.iter().any(
             |(p, e, a)| p == "spec.containers[name=sidecar].volumeMounts"
-                && e.starts_with("an element matching")
+                && e.starts_with("an element with")
                 && a.contains("kube-api-access")
         ),
         "{diags:?}"
@@ -384,7 +384,7 @@ async fn exec_checks_wait_while_the_containers_start() {
         let diags = report.diagnostics(id);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].0, "");
-        assert_eq!(diags[0].1, "container sidecar running");
+        assert_eq!(diags[0].1, "container `sidecar` running");
         assert!(diags[0].2.contains("ContainerCreating"), "{diags:?}");
     }
     let report = env.check(LAB, "shared-volume").await;
@@ -392,7 +392,7 @@ async fn exec_checks_wait_while_the_containers_start() {
     assert_eq!(report.verdict("web-reads-sidecar-file"), "pending");
     assert_eq!(
         report.diagnostics("web-reads-sidecar-file")[0].1,
-        "container web running"
+        "container `web` running"
     );
 }
 
@@ -408,8 +408,8 @@ async fn exec_checks_fail_when_the_pod_is_gone() {
             diags,
             vec![(
                 "".to_owned(),
-                "Pod \"pair\" to exist".to_owned(),
-                "not found".to_owned()
+                "Pod `pair` to exist".to_owned(),
+                "not found in namespace `default`".to_owned()
             )]
         );
     }
@@ -451,7 +451,7 @@ async fn the_pod_ip_is_answered_from_the_cluster() {
         vec![(
             "answer".to_owned(),
             "the value on your cluster".to_owned(),
-            "\"192.168.5.15\"".to_owned()
+            "`\"192.168.5.15\"`".to_owned()
         )]
     );
 
@@ -474,8 +474,8 @@ async fn set_up_creates_the_shared_pid_pod() {
         report.diagnostics("shared-pid-enabled"),
         vec![(
             "".to_owned(),
-            "Pod \"pair-shared-pid\" to exist".to_owned(),
-            "not found".to_owned()
+            "Pod `pair-shared-pid` to exist".to_owned(),
+            "not found in namespace `default`".to_owned()
         )]
     );
 
@@ -516,7 +516,7 @@ async fn a_pod_of_that_name_without_shared_pids_fails() {
         report.diagnostics("shared-pid-enabled"),
         vec![(
             "spec.shareProcessNamespace".to_owned(),
-            "true".to_owned(),
+            "`true`".to_owned(),
             "missing".to_owned()
         )]
     );

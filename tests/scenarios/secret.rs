@@ -86,7 +86,7 @@ async fn nothing_created_yet_names_what_is_missing() {
         report.diagnostics("namespace-active"),
         vec![(
             String::new(),
-            "Namespace \"fly-k8s\" to exist".to_owned(),
+            "Namespace `fly-k8s` to exist".to_owned(),
             "not found".to_owned()
         )]
     );
@@ -96,8 +96,8 @@ async fn nothing_created_yet_names_what_is_missing() {
             report.diagnostics(id),
             vec![(
                 String::new(),
-                "Secret \"regcred\" to exist".to_owned(),
-                "not found".to_owned()
+                "Secret `regcred` to exist".to_owned(),
+                "not found in namespace `fly-k8s`".to_owned()
             )],
             "{id}"
         );
@@ -121,8 +121,8 @@ async fn a_generic_secret_is_not_a_registry_login() {
     assert!(
         diags.contains(&(
             "type".to_owned(),
-            "\"kubernetes.io/dockerconfigjson\"".to_owned(),
-            "\"Opaque\"".to_owned()
+            "`\"kubernetes.io/dockerconfigjson\"`".to_owned(),
+            "`\"Opaque\"`".to_owned()
         )),
         "{diags:?}"
     );
@@ -190,7 +190,7 @@ async fn a_pod_without_image_pull_secrets_fails() {
         report.diagnostics("pod-uses-regcred"),
         vec![(
             "spec.imagePullSecrets".to_owned(),
-            "an element matching {\"name\":\"regcred\"}".to_owned(),
+            "an element with `name` = `\"regcred\"`".to_owned(),
             "missing".to_owned()
         )]
     );
@@ -212,8 +212,8 @@ async fn a_rejected_pull_is_a_failure_not_a_wait() {
         report.diagnostics("pod-running"),
         vec![(
             "status.phase".to_owned(),
-            "\"Running\"".to_owned(),
-            "\"Pending\"".to_owned()
+            "`\"Running\"`".to_owned(),
+            "`\"Pending\"`".to_owned()
         )]
     );
 }
@@ -249,7 +249,7 @@ async fn db_login_keys_and_the_type_question() {
         vec![(
             "answer".to_owned(),
             "the value on your cluster".to_owned(),
-            "\"generic\"".to_owned()
+            "`\"generic\"`".to_owned()
         )]
     );
 
@@ -279,7 +279,7 @@ async fn db_login_without_a_password_fails() {
         report.diagnostics("db-login-keys"),
         vec![(
             "data.password".to_owned(),
-            "matching /\\S/".to_owned(),
+            "text matching the pattern `\\S`".to_owned(),
             "missing".to_owned()
         )]
     );
@@ -312,7 +312,7 @@ async fn secret_env_waits_for_db_login() {
         report.diagnostics("env-inside"),
         vec![(
             String::new(),
-            "container app running".to_owned(),
+            "container `app` running".to_owned(),
             "waiting (CreateContainerConfigError)".to_owned()
         )]
     );
@@ -384,7 +384,7 @@ async fn the_secret_count_is_read_from_the_cluster() {
         vec![(
             "answer".to_owned(),
             "the value on your cluster".to_owned(),
-            "\"3\"".to_owned()
+            "`\"3\"`".to_owned()
         )]
     );
     check_with_answers(&env, LAB, "beyond-the-notes", json!({"secret-count": "2"}))

@@ -1,30 +1,36 @@
 //! `events` checks: core/v1 Events about the found objects, matched against an expectation.
+//! A failure shows the events that were seen, reason and message.
 
 use serde_json::Value;
 
-use super::super::matching::{self, Node};
-use super::super::path;
+use super::super::matching::{self, Node, describe};
 use super::super::spec::CheckSpec;
+use super::super::values::{Shown, code, text};
 use super::super::verdict::{Diagnostic, Verdict};
-use super::super::{CompiledCheck, describe_count};
-use super::{SinceStep, nothing_found};
+use super::super::{CompiledCheck, words};
+use super::{Scope, nothing_found};
 
-// Enough reasons to recognise what happened without flooding the learner.
-const MAX_REASONS: usize = 8;
+// Enough events to recognise what happened without flooding the learner; the rest unfold.
+const MAX_SHOWN: usize = 5;
+
+// Characters of one event's message shown inline.
+const MAX_MESSAGE_CHARS: usize = 100;
+
+const EVENT: (&str, &str) = ("event", "事件");
 
 pub(super) fn evaluate(
     spec: &CheckSpec,
     check: &CompiledCheck,
     expected: &Value,
     objects: &[Value],
-    since: &SinceStep,
+    scope: &Scope<'_>,
     events: &[Value],
 ) -> Verdict {
     if objects.is_empty() {
         return if spec.absent {
             Verdict::Passed
         } else {
-            nothing_found(check, since, objects)
+            nothing_found(check, scope, objects)
         };
     }
     let candidates = match check.matching(objects) {
@@ -32,13 +38,7 @@ pub(super) fn evaluate(
         Err(message) => return Verdict::Error { message },
     };
     if candidates.is_empty() {
-        if spec.absent {
-            return Verdict::Passed;
-        }
-        return match check.try_default(objects) {
-            Ok(verdict) => verdict,
-            Err(message) => Verdict::Error { message },
-        };
+        return no_candidates(spec, check, objects, scope);
     }
     let node = matching::compile(expected, &mut Vec::new(), &mut Vec::new());
     let about: Vec<&Value> = events
@@ -50,77 +50,132 @@ pub(super) fn evaluate(
         .copied()
         .filter(|event| matching::matches(&node, Some(event)))
         .collect();
-    let diagnostic = |expected: String, actual: String| Diagnostic {
-        path: "events".to_owned(),
-        expected,
-        actual,
+    let words = |generated: fn(&Node) -> crate::i18n::Text| {
+        check.describe.clone().unwrap_or_else(|| generated(&node))
     };
     let failure = if let Some(count) = &check.count {
         if matching::matches(count, Some(&Value::from(matching.len()))) {
             return Verdict::Passed;
         }
-        let what = match wanted(&node).strip_prefix("an event matching ") {
-            Some(rest) => format!(" (events matching {rest})"),
-            None => String::new(),
-        };
-        diagnostic(
-            format!("{}{what}", describe_count(count)),
-            format!("{} matching (of {} events)", matching.len(), about.len()),
+        let expected = check
+            .describe
+            .clone()
+            .unwrap_or_else(|| describe::count_of(&node, EVENT, &describe::count(count)));
+        let (n, of) = (matching.len(), about.len());
+        Diagnostic::new(
+            "events",
+            expected,
+            text(
+                format!("{n} matching (of {of} events)"),
+                format!("{n} 条匹配（共 {of} 条事件）"),
+            ),
         )
     } else if spec.absent {
         if matching.is_empty() {
             return Verdict::Passed;
         }
-        diagnostic(
-            format!("no event matching {}", path::show(expected)),
-            reasons(&matching),
-        )
+        seen_diagnostic(words(|n| describe::no_thing(n, EVENT)), &matching)
     } else {
         if !matching.is_empty() {
             return Verdict::Passed;
         }
-        diagnostic(wanted(&node), reasons(&about))
+        seen_diagnostic(words(|n| describe::thing(n, EVENT)), &about)
     };
     check.failed(vec![failure], None, objects)
 }
 
-fn wanted(node: &Node) -> String {
-    match node {
-        Node::Map(entries) if entries.is_empty() => "an event".to_owned(),
-        _ => format!("an event matching {}", path::show(&node.to_json())),
+// No found object qualifies: with `absent` that passes (or waits for objects being deleted);
+// otherwise the usual diagnostics of the closest object.
+fn no_candidates(
+    spec: &CheckSpec,
+    check: &CompiledCheck,
+    objects: &[Value],
+    scope: &Scope<'_>,
+) -> Verdict {
+    if spec.absent {
+        return match check.deleting(objects) {
+            Ok(going) if going.is_empty() => Verdict::Passed,
+            Ok(going) => Verdict::Pending {
+                diagnostics: vec![Diagnostic::whole(
+                    words::none_of(check.find.as_ref()),
+                    words::being_deleted(&going),
+                )],
+            },
+            Err(message) => Verdict::Error { message },
+        };
+    }
+    check
+        .try_default(objects, scope.namespace)
+        .unwrap_or_else(|message| Verdict::Error { message })
+}
+
+fn seen_diagnostic(expected: crate::i18n::Text, events: &[&Value]) -> Diagnostic {
+    let shown = seen(events);
+    Diagnostic {
+        path: "events".to_owned(),
+        expected,
+        actual: shown.text,
+        actual_full: shown.full,
     }
 }
 
-// `no events`, or `events with reasons ["Scheduled", "Pulled"]` (each reason once, in the order
-// first seen).
-fn reasons(events: &[&Value]) -> String {
+// The events seen, each once, in the order first seen: `` `Scheduled`: Successfully assigned
+// fly-k8s/picky to colima; `Pulled`: … `` (`no events`). All of them unfold when some are cut.
+fn seen(events: &[&Value]) -> Shown {
     if events.is_empty() {
-        return "no events".to_owned();
+        return Shown::whole(text("no events", "没有事件"));
     }
-    let mut seen: Vec<&str> = Vec::new();
+    let mut distinct: Vec<(&str, &str)> = Vec::new();
     for event in events {
-        let reason = event
-            .get("reason")
-            .and_then(Value::as_str)
-            .unwrap_or("(no reason)");
-        if !seen.contains(&reason) {
-            seen.push(reason);
+        let field = |key: &str| event.get(key).and_then(Value::as_str).unwrap_or_default();
+        let entry = (field("reason"), field("message"));
+        if !distinct.contains(&entry) {
+            distinct.push(entry);
         }
     }
-    let more = seen.len().saturating_sub(MAX_REASONS);
-    let shown: Vec<String> = seen
-        .iter()
-        .take(MAX_REASONS)
-        .map(|r| path::show(&Value::String((*r).to_owned())))
-        .collect();
-    let tail = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
+    let mut cut = distinct.len() > MAX_SHOWN;
+    let line = |(reason, message): &(&str, &str), cut: &mut bool| {
+        let reason = if reason.is_empty() {
+            "(no reason)"
+        } else {
+            reason
+        };
+        let mut message = message.trim().to_owned();
+        if let Some((at, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(at);
+            message.push('…');
+            *cut = true;
+        }
+        if message.is_empty() {
+            code(reason)
+        } else {
+            format!("{}: {message}", code(reason))
+        }
     };
-    match shown.as_slice() {
-        [one] => format!("events with reason {one}"),
-        _ => format!("events with reasons [{}]{tail}", shown.join(", ")),
+    let shown: Vec<String> = distinct
+        .iter()
+        .take(MAX_SHOWN)
+        .map(|entry| line(entry, &mut cut))
+        .collect();
+    let more = distinct.len().saturating_sub(MAX_SHOWN);
+    let (en_more, zh_more) = if more > 0 {
+        (format!("; and {more} more"), format!("；另有 {more} 条"))
+    } else {
+        (String::new(), String::new())
+    };
+    let full = cut.then(|| {
+        distinct
+            .iter()
+            .map(|(reason, message)| format!("{reason}: {message}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Shown {
+        text: text(
+            format!("{}{en_more}", shown.join("; ")),
+            format!("{}{zh_more}", shown.join("；")),
+        ),
+        full,
     }
 }
 

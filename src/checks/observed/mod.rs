@@ -14,8 +14,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::matching::{self, Report};
 use super::spec::{ApiRef, CheckSpec, Find};
+use super::values::{self, code, text};
 use super::verdict::{Diagnostic, Verdict};
-use super::{CompiledCheck, path};
+use super::{CompiledCheck, words};
 
 pub use question::{accepts, normalize_text};
 pub use validate::validate_v2;
@@ -25,6 +26,9 @@ pub use validate::validate_v2;
 pub struct Observed<'a> {
     /// What `find` returned (unfiltered by `since`).
     pub objects: &'a [Value],
+    /// The namespace `find` looked in (None for cluster-scoped kinds), named when nothing
+    /// was found: "not found in namespace `fly-k8s`". Without it, `find.namespace` is named.
+    pub namespace: Option<&'a str>,
     /// When the learner started the step (RFC 3339), for `since: step`.
     pub step_started: Option<&'a str>,
     /// Events in the found objects' namespaces about the found objects (for `events`).
@@ -113,18 +117,21 @@ pub fn needs(spec: &CheckSpec) -> Needs {
 }
 
 /// Chooses the Pod and container an exec check runs in: the first found Pod (created since the
-/// step started, with `since: step`) whose container is running. Otherwise the verdict, which
-/// settles the check without running anything: no Pod is failed, a container not running yet
-/// is pending, a container that stopped or cannot start is failed.
+/// step started, with `since: step`) that is not being deleted and whose container is running.
+/// Otherwise the verdict, which settles the check without running anything: no Pod is failed
+/// ("not found in namespace …" when `namespace`, the namespace searched, is known), a container
+/// not running yet or a Pod being deleted is pending, a container that stopped or cannot start
+/// is failed.
 pub fn exec_target(
     spec: &CheckSpec,
     objects: &[Value],
     step_started: Option<&str>,
+    namespace: Option<&str>,
 ) -> Result<ExecTarget, Verdict> {
     let check = compile(spec)?;
-    let since = SinceStep::of(spec, step_started);
-    let objects = since.filter(objects);
-    exec::target(spec, &check, &objects, &since)
+    let scope = Scope::of(spec, step_started, namespace);
+    let objects = scope.filter(objects);
+    exec::target(spec, &check, &objects, &scope)
 }
 
 /// Judges a check from everything observed for it. A check without v2 parts gives exactly what
@@ -135,25 +142,25 @@ pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
         Err(verdict) => return verdict,
     };
     if let Some(api) = &spec.served {
-        return served(api, spec.absent, observed.served);
+        return served(api, spec.absent, observed.served, spec.describe.as_ref());
     }
     if let Some(expect) = &spec.server_version {
         return server_version(expect, observed.server_version);
     }
-    let since = SinceStep::of(spec, observed.step_started);
-    let objects = since.filter(observed.objects);
+    let scope = Scope::of(spec, observed.step_started, observed.namespace);
+    let objects = scope.filter(observed.objects);
     if spec.question.is_some() {
-        return question::evaluate(spec, &check, &objects, &since, observed);
+        return question::evaluate(spec, &check, &objects, &scope, observed);
     }
     if spec.exec.is_some() {
-        return exec::evaluate(spec, &check, &objects, &since, observed.exec);
+        return exec::evaluate(spec, &check, &objects, &scope, observed.exec);
     }
     if let Some(expected) = &spec.events {
-        return events::evaluate(spec, &check, expected, &objects, &since, observed.events);
+        return events::evaluate(spec, &check, expected, &objects, &scope, observed.events);
     }
-    let verdict = check.evaluate(&objects);
+    let verdict = check.evaluate_in(&objects, scope.namespace);
     match verdict {
-        Verdict::Failed { .. } if objects.is_empty() => match since.nothing_new(spec.find.as_ref())
+        Verdict::Failed { .. } if objects.is_empty() => match scope.nothing_new(spec.find.as_ref())
         {
             Some(diagnostic) => Verdict::Failed {
                 diagnostics: vec![diagnostic],
@@ -184,7 +191,12 @@ fn compile(spec: &CheckSpec) -> Result<CompiledCheck, Verdict> {
     }
 }
 
-fn served(api: &ApiRef, absent: bool, served: Option<bool>) -> Verdict {
+fn served(
+    api: &ApiRef,
+    absent: bool,
+    served: Option<bool>,
+    described: Option<&crate::i18n::Text>,
+) -> Verdict {
     let Some(served) = served else {
         return Verdict::Error {
             message: format!(
@@ -196,19 +208,41 @@ fn served(api: &ApiRef, absent: bool, served: Option<bool>) -> Verdict {
     if served != absent {
         return Verdict::Passed;
     }
+    let (kind, version) = (code(&api.kind), code(&api.api_version));
     let (expected, actual) = if absent {
-        ("the cluster not to serve", "served")
+        (
+            text(
+                format!("the cluster not to serve {kind} ({version})"),
+                format!("集群不提供 {kind}（{version}）"),
+            ),
+            text("served", "已提供"),
+        )
     } else {
-        ("the cluster to serve", "not served")
+        (serving(&api.kind, Some(&api.api_version)), not_served())
     };
     Verdict::Failed {
-        diagnostics: vec![Diagnostic {
-            path: String::new(),
-            expected: format!("{expected} {} ({})", api.kind, api.api_version),
-            actual: actual.to_owned(),
-        }],
+        diagnostics: vec![Diagnostic::whole(
+            described.cloned().unwrap_or(expected),
+            actual,
+        )],
         closest: None,
     }
+}
+
+/// Expected of a kind the cluster must serve: `the cluster to serve `PodMetrics` (`…/v1beta1`)`.
+fn serving(kind: &str, version: Option<&str>) -> crate::i18n::Text {
+    let (en_v, zh_v) = match version {
+        Some(v) => (format!(" ({})", code(v)), format!("（{}）", code(v))),
+        None => (String::new(), String::new()),
+    };
+    text(
+        format!("the cluster to serve {}{en_v}", code(kind)),
+        format!("集群提供 {}{zh_v}", code(kind)),
+    )
+}
+
+fn not_served() -> crate::i18n::Text {
+    text("not served", "未提供")
 }
 
 fn server_version(expect: &Value, document: Option<&Value>) -> Verdict {
@@ -254,21 +288,23 @@ pub fn version_numbers(document: &Value) -> Value {
     Value::Object(out)
 }
 
-/// `since: step` for one evaluation: when the step started, if the check asks for it and the
+/// Where and since when the objects of one evaluation were looked for: the namespace searched
+/// (for "not found"), and when the step started, if the check asks for `since: step` and the
 /// engine knows it.
-struct SinceStep {
+struct Scope<'a> {
+    namespace: Option<&'a str>,
     started: Option<OffsetDateTime>,
 }
 
-impl SinceStep {
+impl<'a> Scope<'a> {
     // Without a known start nothing is filtered: a check must not stay red forever because the
     // start was not recorded.
-    fn of(spec: &CheckSpec, step_started: Option<&str>) -> SinceStep {
+    fn of(spec: &CheckSpec, step_started: Option<&str>, namespace: Option<&'a str>) -> Scope<'a> {
         let started = spec
             .since
             .and(step_started)
             .and_then(|s| OffsetDateTime::parse(s.trim(), &Rfc3339).ok());
-        SinceStep { started }
+        Scope { namespace, started }
     }
 
     /// The objects created at or after the start (all of them without `since`). Objects
@@ -296,39 +332,46 @@ impl SinceStep {
     fn nothing_new(&self, find: Option<&Find>) -> Option<Diagnostic> {
         let started = self.started?;
         let find = find?;
-        let what = match &find.name {
-            Some(name) => format!("{} \"{name}\"", find.kind),
-            None => format!("a {}", find.kind),
+        let kind = &find.kind;
+        let (en, zh) = match &find.name {
+            Some(name) => (
+                format!("{kind} {}", code(name)),
+                format!("{kind} {}", code(name)),
+            ),
+            None => (format!("a {kind}"), kind.clone()),
         };
         let utc = started.to_offset(time::UtcOffset::UTC);
-        Some(Diagnostic {
-            path: String::new(),
-            expected: format!("{what} created after you started this step"),
-            actual: format!(
-                "none since {:02}:{:02}:{:02} UTC",
-                utc.hour(),
-                utc.minute(),
-                utc.second()
+        let at = format!(
+            "{:02}:{:02}:{:02} UTC",
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        );
+        Some(Diagnostic::whole(
+            text(
+                format!("{en} created after you started this step"),
+                format!("你开始本步骤之后创建的 {zh}"),
             ),
-        })
+            text(format!("none since {at}"), format!("自 {at} 以来没有新建")),
+        ))
     }
 }
 
-// "not found", or "nothing new" with `since: step`; pending when `pending.when` says so.
-fn nothing_found(check: &CompiledCheck, since: &SinceStep, objects: &[Value]) -> Verdict {
-    let diagnostic = since
-        .nothing_new(check.find.as_ref())
-        .unwrap_or_else(|| Diagnostic {
-            path: String::new(),
-            expected: format!("{} to exist", check.described(true)),
-            actual: "not found".to_owned(),
-        });
+// "not found in namespace …", or "nothing new" with `since: step`; pending when
+// `pending.when` says so.
+fn nothing_found(check: &CompiledCheck, scope: &Scope<'_>, objects: &[Value]) -> Verdict {
+    let diagnostic = scope.nothing_new(check.find.as_ref()).unwrap_or_else(|| {
+        Diagnostic::whole(
+            words::to_exist(check.find.as_ref()),
+            words::not_found(check.searched(scope.namespace)),
+        )
+    });
     check.failed(vec![diagnostic], None, objects)
 }
 
-// A JSON string as a diagnostic shows it (quoted, cut when long).
-fn quoted(text: &str) -> String {
-    path::show(&Value::String(text.to_owned()))
+// A learner's text as a diagnostic shows it: a JSON string, cut when long.
+fn quoted(answer: &str) -> values::Shown {
+    values::found(Some(&Value::String(answer.to_owned())))
 }
 
 #[cfg(test)]

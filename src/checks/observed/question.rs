@@ -3,43 +3,47 @@
 
 use serde_json::Value;
 
+use super::super::matching::describe;
 use super::super::path;
 use super::super::spec::{AnswerSpec, CheckSpec, Normalize};
+use super::super::values::{self, text};
 use super::super::verdict::{Diagnostic, Verdict};
 use super::super::{CompiledCheck, object_id};
-use super::{Observed, SinceStep, nothing_found, quoted};
+use super::{Observed, Scope, not_served, nothing_found, quoted, serving};
 
 pub(super) fn evaluate(
     spec: &CheckSpec,
     check: &CompiledCheck,
     objects: &[Value],
-    since: &SinceStep,
+    scope: &Scope<'_>,
     observed: &Observed<'_>,
 ) -> Verdict {
     let source = spec.answer.clone().unwrap_or_default();
-    let right = match right_answers(&source, check, objects, since, observed) {
+    let right = match right_answers(&source, check, objects, scope, observed) {
         Ok(right) => right,
         Err(verdict) => return verdict,
     };
     let given = observed.answer.filter(|a| !a.trim().is_empty());
     let Some(given) = given else {
         return Verdict::Pending {
-            diagnostics: vec![Diagnostic {
-                path: "answer".to_owned(),
-                expected: "your answer".to_owned(),
-                actual: "not answered yet".to_owned(),
-            }],
+            diagnostics: vec![Diagnostic::new(
+                "answer",
+                text("your answer", "你的回答"),
+                text("not answered yet", "尚未回答"),
+            )],
         };
     };
     let normalize = spec.normalize.unwrap_or_default();
     if right.iter().any(|r| accepts(normalize, given, r)) {
         return Verdict::Passed;
     }
+    let given = quoted(given);
     Verdict::Failed {
         diagnostics: vec![Diagnostic {
             path: "answer".to_owned(),
-            expected: "the value on your cluster".to_owned(),
-            actual: quoted(given),
+            expected: text("the value on your cluster", "你的集群上的值"),
+            actual: given.text,
+            actual_full: given.full,
         }],
         closest: None,
     }
@@ -50,7 +54,7 @@ fn right_answers(
     source: &AnswerSpec,
     check: &CompiledCheck,
     objects: &[Value],
-    since: &SinceStep,
+    scope: &Scope<'_>,
     observed: &Observed<'_>,
 ) -> Result<Vec<String>, Verdict> {
     if source.server_version.is_some() {
@@ -66,11 +70,7 @@ fn right_answers(
     if let Some(kind) = &source.api_group_of {
         if observed.api_groups.is_empty() {
             return Err(Verdict::Failed {
-                diagnostics: vec![Diagnostic {
-                    path: String::new(),
-                    expected: format!("the cluster to serve {kind}"),
-                    actual: "not served".to_owned(),
-                }],
+                diagnostics: vec![Diagnostic::whole(serving(kind, None), not_served())],
                 closest: None,
             });
         }
@@ -96,11 +96,11 @@ fn right_answers(
         });
     };
     if objects.is_empty() {
-        return Err(nothing_found(check, since, objects));
+        return Err(nothing_found(check, scope, objects));
     }
     if candidates.is_empty() {
         return Err(check
-            .try_default(objects)
+            .try_default(objects, scope.namespace)
             .unwrap_or_else(|message| Verdict::Error { message }));
     }
     let steps = path::parse_field(field).map_err(|e| Verdict::Error {
@@ -113,11 +113,11 @@ fn right_answers(
         .collect();
     if right.is_empty() {
         return Err(check.failed(
-            vec![Diagnostic {
-                path: path::render_field(&steps),
-                expected: "present".to_owned(),
-                actual: "missing".to_owned(),
-            }],
+            vec![Diagnostic::new(
+                path::render_field(&steps),
+                describe::present(),
+                values::missing(),
+            )],
             candidates.first().map(|o| object_id(o)),
             objects,
         ));

@@ -3,8 +3,24 @@
 
 use serde_json::{Value, json};
 
-use super::super::{CheckSpec, Diagnostic, Normalize, Verdict, evaluate, validate};
+use super::super::tests::{english, evaluate};
+use super::super::{CheckSpec, Diagnostic, Normalize, Verdict, validate};
 use super::*;
+use crate::i18n::Text;
+
+/// [`super::evaluate_observed`], as the English page shows it.
+fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
+    english(super::evaluate_observed(spec, observed))
+}
+
+/// [`super::exec_target`] without a known namespace, as the English page shows it.
+fn exec_target(
+    spec: &CheckSpec,
+    objects: &[Value],
+    step_started: Option<&str>,
+) -> Result<ExecTarget, Verdict> {
+    super::exec_target(spec, objects, step_started, None).map_err(english)
+}
 
 /// A check from the YAML a lab author writes (id, title and reason added).
 fn spec(body: &str) -> CheckSpec {
@@ -13,11 +29,7 @@ fn spec(body: &str) -> CheckSpec {
 }
 
 fn d(path: &str, expected: &str, actual: &str) -> Diagnostic {
-    Diagnostic {
-        path: path.to_owned(),
-        expected: expected.to_owned(),
-        actual: actual.to_owned(),
-    }
+    Diagnostic::new(path, Text::same(expected), Text::same(actual))
 }
 
 fn failed(diagnostics: Vec<Diagnostic>, closest: Option<&str>) -> Verdict {
@@ -230,7 +242,7 @@ fn exec_without_a_pod_fails_as_not_found() {
     assert_eq!(
         exec_target(&exec_spec(""), &[], None),
         Err(failed(
-            vec![d("", "Pod \"busybox\" to exist", "not found")],
+            vec![d("", "Pod `busybox` to exist", "not found")],
             None
         ))
     );
@@ -239,7 +251,7 @@ fn exec_without_a_pod_fails_as_not_found() {
     assert_eq!(
         exec_target(&by_label, &[], None),
         Err(failed(
-            vec![d("", "a Pod matching \"app=demo\" to exist", "not found")],
+            vec![d("", "a Pod matching `app=demo` to exist", "not found")],
             None
         ))
     );
@@ -252,7 +264,7 @@ fn exec_waits_for_a_starting_container() {
         "Pending",
         Some(json!({"waiting": {"reason": "ContainerCreating"}})),
     );
-    let expected = "container busybox running";
+    let expected = "container `busybox` running";
     assert_eq!(
         exec_target(&exec_spec(""), &[creating], None),
         Err(pending(vec![d(
@@ -285,7 +297,7 @@ fn exec_waits_for_a_starting_container() {
 
 #[test]
 fn exec_fails_for_a_stopped_or_stuck_container() {
-    let expected = "container busybox running";
+    let expected = "container `busybox` running";
     let done = pod(
         "busybox",
         "Succeeded",
@@ -334,8 +346,8 @@ fn exec_fails_for_a_stopped_or_stuck_container() {
         Err(failed(
             vec![d(
                 "",
-                "container app running",
-                "no container app in this Pod (it has [\"busybox\",\"sidecar\"])"
+                "container `app` running",
+                "no container `app` in this Pod (it has `[\"busybox\",\"sidecar\"]`)"
             )],
             Some("fly-k8s/busybox")
         ))
@@ -352,16 +364,40 @@ fn exec_prefers_running_pods_that_are_not_being_deleted() {
     let new = running("demo-ready");
     let target = exec_target(&spec, &[old.clone(), starting.clone(), new], None).unwrap();
     assert_eq!(target.pod, "demo-ready");
-    // Only the terminating Pod runs: it is still used.
-    let target = exec_target(&spec, &[old, starting.clone()], None).unwrap();
-    assert_eq!(target.pod, "demo-old");
+    // A Pod being deleted never runs the command, even when it is the only one running: the
+    // check waits for the Pod that replaces it.
+    assert_eq!(
+        exec_target(&spec, &[old.clone(), starting.clone()], None),
+        Err(pending(vec![d(
+            "",
+            "container `busybox` running",
+            "not started (Pod Pending)"
+        )]))
+    );
+    assert_eq!(
+        exec_target(&spec, std::slice::from_ref(&old), None),
+        Err(pending(vec![d(
+            "",
+            "container `busybox` running in a Pod that is not being deleted",
+            "`fly-k8s/demo-old` being deleted (Terminating)"
+        )]))
+    );
+    // Nothing is run for it either when the engine evaluates the check.
+    assert_eq!(
+        run(&spec, std::slice::from_ref(&old), &finished("", "", 0)),
+        pending(vec![d(
+            "",
+            "container `busybox` running in a Pod that is not being deleted",
+            "`fly-k8s/demo-old` being deleted (Terminating)"
+        )])
+    );
     // A Pod that will start soon makes the check pending even when another has stopped.
     let stopped = pod("demo-done", "Failed", None);
     assert_eq!(
         exec_target(&spec, &[stopped, starting], None),
         Err(pending(vec![d(
             "",
-            "container busybox running",
+            "container `busybox` running",
             "not started (Pod Pending)"
         )]))
     );
@@ -380,7 +416,7 @@ fn exec_failure_can_be_declared_pending() {
         exec_target(&spec, &[done], None),
         Err(pending(vec![d(
             "",
-            "container busybox running",
+            "container `busybox` running",
             "terminated (Completed, exit code 0)"
         )]))
     );
@@ -417,7 +453,7 @@ fn exec_expects_exit_code_zero_by_default() {
     );
     assert_eq!(
         run(&s, &pods, &finished("", "", 1)),
-        failed(vec![d("exitCode", "0", "1")], Some("fly-k8s/busybox"))
+        failed(vec![d("exitCode", "`0`", "`1`")], Some("fly-k8s/busybox"))
     );
 }
 
@@ -439,7 +475,7 @@ expect:
     assert_eq!(
         run(&s, &pods, &finished("fly\n", "", 0)),
         failed(
-            vec![d("stdout", "containing \"kubelab\"", "\"fly\\n\"")],
+            vec![d("stdout", "text containing `\"kubelab\"`", "`\"fly\\n\"`")],
             Some("fly-k8s/busybox")
         )
     );
@@ -447,8 +483,8 @@ expect:
         run(&s, &pods, &finished("", "", 1)),
         failed(
             vec![
-                d("exitCode", "0", "1"),
-                d("stdout", "containing \"kubelab\"", "\"\"")
+                d("exitCode", "`0`", "`1`"),
+                d("stdout", "text containing `\"kubelab\"`", "`\"\"`")
             ],
             Some("fly-k8s/busybox")
         )
@@ -464,7 +500,7 @@ expect:
     assert_eq!(
         run(&exact, &pods, &finished("fly", "", 0)),
         failed(
-            vec![d("stdout", "\"fly\\n\"", "\"fly\"")],
+            vec![d("stdout", "`\"fly\\n\"`", "`\"fly\"`")],
             Some("fly-k8s/busybox")
         )
     );
@@ -512,7 +548,7 @@ fn exec_that_cannot_finish_is_an_error() {
     // No Pod: the same verdict the engine settles with, whatever ran.
     assert_eq!(
         run(&s, &[], &finished("", "", 0)),
-        failed(vec![d("", "Pod \"busybox\" to exist", "not found")], None)
+        failed(vec![d("", "Pod `busybox` to exist", "not found")], None)
     );
 }
 
@@ -535,7 +571,8 @@ fn judge_events(spec: &CheckSpec, objects: &[Value], events: &[Value]) -> Verdic
     )
 }
 
-const WANTED: &str = "an event matching {\"message\":{\"$contains\":\"didn't match\"},\"reason\":\"FailedScheduling\"}";
+const WANTED: &str =
+    "an event with `message` containing `\"didn't match\"` and `reason` = `\"FailedScheduling\"`";
 
 #[test]
 fn events_pass_when_some_event_matches() {
@@ -596,7 +633,7 @@ fn events_failures_list_what_was_seen() {
             vec![d(
                 "events",
                 WANTED,
-                "events with reasons [\"Scheduled\", \"Pulled\"]"
+                "`Scheduled`: Successfully assigned fly-k8s/picky to colima; `Pulled`: Container image already present"
             )],
             None
         )
@@ -604,7 +641,11 @@ fn events_failures_list_what_was_seen() {
     assert_eq!(
         judge_events(&events_spec(""), &picky, &seen[..1]),
         failed(
-            vec![d("events", WANTED, "events with reason \"Scheduled\"")],
+            vec![d(
+                "events",
+                WANTED,
+                "`Scheduled`: Successfully assigned fly-k8s/picky to colima"
+            )],
             None
         )
     );
@@ -629,7 +670,7 @@ fn events_failures_list_what_was_seen() {
     );
     assert_eq!(
         judge_events(&events_spec(""), &[], &elsewhere),
-        failed(vec![d("", "Pod \"picky\" to exist", "not found")], None)
+        failed(vec![d("", "Pod `picky` to exist", "not found")], None)
     );
 }
 
@@ -650,8 +691,8 @@ fn events_absent_and_count() {
         failed(
             vec![d(
                 "events",
-                "no event matching {\"message\":{\"$contains\":\"didn't match\"},\"reason\":\"FailedScheduling\"}",
-                "events with reason \"FailedScheduling\""
+                "no event with `message` containing `\"didn't match\"` and `reason` = `\"FailedScheduling\"`",
+                "`FailedScheduling`: 1 node(s) didn't match"
             )],
             None
         )
@@ -663,7 +704,7 @@ fn events_absent_and_count() {
         failed(
             vec![d(
                 "events",
-                "count >= 2 (events matching {\"message\":{\"$contains\":\"didn't match\"},\"reason\":\"FailedScheduling\"})",
+                "events with `message` containing `\"didn't match\"` and `reason` = `\"FailedScheduling\"`: at least 2",
                 "1 matching (of 2 events)"
             )],
             None
@@ -692,7 +733,7 @@ fn events_of_objects_narrowed_by_expect() {
         ),
         pending(vec![d(
             "events",
-            "an event matching {\"reason\":\"FailedScheduling\"}",
+            "an event with `reason` = `\"FailedScheduling\"`",
             "no events"
         )])
     );
@@ -700,7 +741,7 @@ fn events_of_objects_narrowed_by_expect() {
     assert_eq!(
         judge_events(&s, &[fine], &[about_fine]),
         failed(
-            vec![d("status.phase", "\"Pending\"", "\"Running\"")],
+            vec![d("status.phase", "`\"Pending\"`", "`\"Running\"`")],
             Some("fly-k8s/fine")
         )
     );
@@ -735,7 +776,7 @@ fn wrong(answer: &str) -> Verdict {
         vec![d(
             "answer",
             "the value on your cluster",
-            &Value::String(answer.to_owned()).to_string(),
+            &format!("`{}`", Value::String(answer.to_owned())),
         )],
         None,
     )
@@ -916,7 +957,7 @@ fn questions_from_discovery() {
         failed(
             vec![d(
                 "",
-                "the cluster to serve HorizontalPodAutoscaler",
+                "the cluster to serve `HorizontalPodAutoscaler`",
                 "not served"
             )],
             None
@@ -972,7 +1013,7 @@ fn served_checks() {
         failed(
             vec![d(
                 "",
-                "the cluster to serve PodMetrics (metrics.k8s.io/v1beta1)",
+                "the cluster to serve `PodMetrics` (`metrics.k8s.io/v1beta1`)",
                 "not served"
             )],
             None
@@ -1000,7 +1041,7 @@ fn served_checks() {
         failed(
             vec![d(
                 "",
-                "the cluster not to serve Deployment (extensions/v1beta1)",
+                "the cluster not to serve `Deployment` (`extensions/v1beta1`)",
                 "served"
             )],
             None
@@ -1033,14 +1074,14 @@ fn server_version_checks() {
     );
     assert_eq!(
         judge("serverVersion: {minor: {$gte: 29}}"),
-        failed(vec![d("minor", ">= 29", "28")], None)
+        failed(vec![d("minor", "at least 29", "`28`")], None)
     );
     assert_eq!(
         judge("serverVersion: {major: 2, platform: linux/amd64}"),
         failed(
             vec![
-                d("major", "2", "1"),
-                d("platform", "\"linux/amd64\"", "\"linux/arm64\"")
+                d("major", "`2`", "`1`"),
+                d("platform", "`\"linux/amd64\"`", "`\"linux/arm64\"`")
             ],
             None
         )
@@ -1139,7 +1180,7 @@ fn since_step_keeps_old_objects_out_of_closest() {
         failed(
             vec![d(
                 "",
-                "Pod \"demo\" created after you started this step",
+                "Pod `demo` created after you started this step",
                 "none since 09:12:03 UTC"
             )],
             None
@@ -1149,7 +1190,7 @@ fn since_step_keeps_old_objects_out_of_closest() {
     assert_eq!(
         since(&s, &[new_pending], Some(STARTED)),
         failed(
-            vec![d("status.phase", "\"Running\"", "\"Pending\"")],
+            vec![d("status.phase", "`\"Running\"`", "`\"Pending\"`")],
             Some("fly-k8s/demo")
         )
     );
@@ -1477,4 +1518,381 @@ fn misused_checks_evaluate_to_errors() {
         exec_target(&s, &[running("b")], None),
         Err(Verdict::Error { .. })
     ));
+}
+
+// ---------------------------------------------------------------- both languages, terminating
+
+/// What the Chinese page shows of a verdict's diagnostics: (path, expected, found).
+fn chinese(verdict: &Verdict) -> Vec<(String, String, String)> {
+    let diagnostics = match verdict {
+        Verdict::Failed { diagnostics, .. } | Verdict::Pending { diagnostics } => diagnostics,
+        _ => return Vec::new(),
+    };
+    diagnostics
+        .iter()
+        .map(|d| (d.path.clone(), d.expected.zh.clone(), d.actual.zh.clone()))
+        .collect()
+}
+
+fn zh(path: &str, expected: &str, actual: &str) -> (String, String, String) {
+    (path.to_owned(), expected.to_owned(), actual.to_owned())
+}
+
+fn terminating(mut object: Value) -> Value {
+    object["metadata"]["deletionTimestamp"] = json!("2024-05-01T09:20:00Z");
+    object
+}
+
+#[test]
+fn not_found_names_the_namespace_the_engine_searched() {
+    let s = spec("find: {apiVersion: v1, kind: ConfigMap, name: base-map}");
+    let observed = Observed {
+        namespace: Some("fly-k8s-a1b2c3"),
+        ..Observed::default()
+    };
+    assert_eq!(
+        evaluate_observed(&s, &observed),
+        failed(
+            vec![d(
+                "",
+                "ConfigMap `base-map` to exist",
+                "not found in namespace `fly-k8s-a1b2c3`"
+            )],
+            None
+        )
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(&s, &observed)),
+        vec![zh(
+            "",
+            "ConfigMap `base-map` 存在",
+            "在命名空间 `fly-k8s-a1b2c3` 中未找到"
+        )]
+    );
+    // The same for exec, events and questions, which settle "not found" themselves.
+    assert_eq!(
+        super::exec_target(&exec_spec(""), &[], None, Some("fly-k8s")).map_err(english),
+        Err(failed(
+            vec![d(
+                "",
+                "Pod `busybox` to exist",
+                "not found in namespace `fly-k8s`"
+            )],
+            None
+        ))
+    );
+    let events = evaluate_observed(
+        &events_spec(""),
+        &Observed {
+            namespace: Some("fly-k8s"),
+            ..Observed::default()
+        },
+    );
+    assert_eq!(
+        events,
+        failed(
+            vec![d(
+                "",
+                "Pod `picky` to exist",
+                "not found in namespace `fly-k8s`"
+            )],
+            None
+        )
+    );
+}
+
+#[test]
+fn exec_states_in_chinese() {
+    let creating = pod(
+        "busybox",
+        "Pending",
+        Some(json!({"waiting": {"reason": "ContainerCreating"}})),
+    );
+    let verdict = super::exec_target(&exec_spec(""), &[creating], None, None).unwrap_err();
+    assert_eq!(
+        chinese(&verdict),
+        vec![zh(
+            "",
+            "容器 `busybox` 正在运行",
+            "等待中（ContainerCreating）"
+        )]
+    );
+    let done = pod(
+        "busybox",
+        "Succeeded",
+        Some(json!({"terminated": {"reason": "Completed", "exitCode": 0}})),
+    );
+    let verdict = super::exec_target(&exec_spec(""), &[done], None, None).unwrap_err();
+    assert_eq!(chinese(&verdict)[0].2, "已终止（Completed，退出码 0）");
+    let verdict = super::exec_target(
+        &exec_spec(", container: app"),
+        &[running("busybox")],
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        chinese(&verdict)[0].2,
+        "此 Pod 中没有容器 `app`（它有 `[\"busybox\",\"sidecar\"]`）"
+    );
+    let mut unschedulable = pod("busybox", "Pending", None);
+    unschedulable["status"]["conditions"] =
+        json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]);
+    let verdict = super::exec_target(&exec_spec(""), &[unschedulable], None, None).unwrap_err();
+    assert_eq!(chinese(&verdict)[0].2, "尚未调度（Unschedulable）");
+    let verdict = super::exec_target(
+        &exec_spec(""),
+        &[terminating(running("busybox"))],
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        chinese(&verdict),
+        vec![zh(
+            "",
+            "容器 `busybox` 在一个未被删除的 Pod 中运行",
+            "`fly-k8s/busybox` 正在删除（Terminating）"
+        )]
+    );
+}
+
+#[test]
+fn events_show_what_was_seen_reason_and_message() {
+    let picky = [pod("picky", "Pending", None)];
+    let long = format!("0/1 nodes are available: {}", "x".repeat(200));
+    let seen = [
+        event(
+            "picky",
+            Some("uid-picky"),
+            "Scheduled",
+            "Successfully assigned fly-k8s/picky to colima",
+        ),
+        event("picky", Some("uid-picky"), "FailedMount", &long),
+    ];
+    let verdict = super::evaluate_observed(
+        &events_spec(""),
+        &Observed {
+            objects: &picky,
+            events: &seen,
+            ..Observed::default()
+        },
+    );
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    let actual = &diagnostics[0].actual.en;
+    assert!(
+        actual.starts_with("`Scheduled`: Successfully assigned fly-k8s/picky to colima; `FailedMount`: 0/1 nodes are available: xxx"),
+        "{actual}"
+    );
+    assert!(actual.ends_with('…'), "{actual}");
+    // The messages cut short unfold whole.
+    let full = diagnostics[0].actual_full.as_deref().unwrap_or_default();
+    assert!(full.ends_with(&long), "{full}");
+    assert!(
+        full.starts_with("Scheduled: Successfully assigned"),
+        "{full}"
+    );
+    assert_eq!(
+        diagnostics[0].expected.zh,
+        "`message` 包含 `\"didn't match\"`、`reason` 为 `\"FailedScheduling\"` 的事件"
+    );
+    // Many events: the first few, then how many more.
+    let many: Vec<Value> = (0..8)
+        .map(|i| event("picky", Some("uid-picky"), "BackOff", &format!("try {i}")))
+        .collect();
+    let verdict = super::evaluate_observed(
+        &events_spec(""),
+        &Observed {
+            objects: &picky,
+            events: &many,
+            ..Observed::default()
+        },
+    );
+    let Verdict::Failed { diagnostics, .. } = &verdict else {
+        panic!("expected failed: {verdict:?}");
+    };
+    assert!(
+        diagnostics[0]
+            .actual
+            .en
+            .ends_with("`BackOff`: try 4; and 3 more"),
+        "{:?}",
+        diagnostics[0]
+    );
+    assert!(
+        diagnostics[0]
+            .actual
+            .zh
+            .ends_with("`BackOff`: try 4；另有 3 条"),
+        "{:?}",
+        diagnostics[0]
+    );
+    assert_eq!(
+        diagnostics[0]
+            .actual_full
+            .as_deref()
+            .map(|f| f.lines().count()),
+        Some(8)
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(
+            &events_spec(""),
+            &Observed {
+                objects: &picky,
+                ..Observed::default()
+            },
+        ))[0]
+            .2,
+        "没有事件"
+    );
+}
+
+#[test]
+fn events_of_objects_being_deleted() {
+    let going = [terminating(pod("picky", "Pending", None))];
+    let failing = event(
+        "picky",
+        Some("uid-picky"),
+        "FailedScheduling",
+        "1 node(s) didn't match",
+    );
+    // Being deleted, its events no longer show the object is there.
+    assert_eq!(
+        judge_events(&events_spec(""), &going, std::slice::from_ref(&failing)),
+        failed(
+            vec![d(
+                "",
+                "Pod `picky` to exist",
+                "`fly-k8s/picky` being deleted (Terminating)"
+            )],
+            None
+        )
+    );
+    // "No such event" waits until the object is gone.
+    assert_eq!(
+        judge_events(&events_spec("absent: true"), &going, &[failing]),
+        pending(vec![d(
+            "",
+            "no Pod `picky`",
+            "`fly-k8s/picky` being deleted (Terminating)"
+        )])
+    );
+}
+
+#[test]
+fn questions_read_objects_that_stay() {
+    let s = spec(
+        "question: {en: How many Pods run?, zh: 运行着几个 Pod？}\nfind: {apiVersion: v1, kind: Pod, selector: app=demo}\nanswer: {count: true}\nnormalize: number",
+    );
+    let pods = [running("a"), terminating(running("b"))];
+    assert_eq!(ask(&s, &pods, Some("1")), Verdict::Passed);
+    assert_eq!(ask(&s, &pods, Some("2")), wrong("2"));
+    let node_field = kubelet_question();
+    let mut going = node("v1.28.7+k3s1", "docker://24.0.7");
+    going["metadata"]["deletionTimestamp"] = json!("2024-05-01T09:20:00Z");
+    assert_eq!(
+        ask(&node_field, &[going], Some("v1.28.7")),
+        failed(
+            vec![d(
+                "",
+                "a Node to exist",
+                "`colima` being deleted (Terminating)"
+            )],
+            None
+        )
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(&s, &with_objects(&pods))),
+        vec![zh("answer", "你的回答", "尚未回答")]
+    );
+}
+
+#[test]
+fn since_step_does_not_count_new_objects_being_deleted() {
+    let s = spec(
+        "find: {apiVersion: v1, kind: Pod, selector: app=demo}\nsince: step\ncount: {$gte: 1}",
+    );
+    let new_but_going = terminating(created(running("demo-new"), "2024-05-01T09:13:00Z"));
+    assert_eq!(
+        since(&s, &[new_but_going], Some(STARTED)),
+        failed(
+            vec![d(
+                "",
+                "matching objects: at least 1",
+                "0 matching (of 1 found, 1 being deleted)"
+            )],
+            None
+        )
+    );
+    let nothing = super::evaluate_observed(
+        &s,
+        &Observed {
+            step_started: Some(STARTED),
+            ..Observed::default()
+        },
+    );
+    assert_eq!(
+        chinese(&nothing),
+        vec![zh(
+            "",
+            "你开始本步骤之后创建的 Pod",
+            "自 09:12:03 UTC 以来没有新建"
+        )]
+    );
+}
+
+#[test]
+fn capabilities_in_chinese_and_in_the_authors_words() {
+    let s = spec("served: {apiVersion: metrics.k8s.io/v1beta1, kind: PodMetrics}");
+    let not = Observed {
+        served: Some(false),
+        ..Observed::default()
+    };
+    assert_eq!(
+        chinese(&super::evaluate_observed(&s, &not)),
+        vec![zh(
+            "",
+            "集群提供 `PodMetrics`（`metrics.k8s.io/v1beta1`）",
+            "未提供"
+        )]
+    );
+    let described = spec(
+        "served: {apiVersion: metrics.k8s.io/v1beta1, kind: PodMetrics}\ndescribe: {en: the metrics API, zh: metrics API}",
+    );
+    assert_eq!(
+        evaluate_observed(&described, &not),
+        failed(vec![d("", "the metrics API", "not served")], None)
+    );
+}
+
+#[test]
+fn events_in_the_authors_words() {
+    let picky = [pod("picky", "Pending", None)];
+    let s = spec(
+        "find: {apiVersion: v1, kind: Pod, name: picky}\nevents:\n  reason: FailedScheduling\n  $describe: {en: the scheduler's complaint, zh: 调度器的报错}",
+    );
+    assert_eq!(validate(&s), Vec::<String>::new());
+    assert_eq!(
+        judge_events(&s, &picky, &[]),
+        failed(
+            vec![d("events", "the scheduler's complaint", "no events")],
+            None
+        )
+    );
+    // `describe` on the check words it as a whole, here with a count.
+    let counted = spec(
+        "find: {apiVersion: v1, kind: Pod, name: picky}\nevents: {reason: BackOff}\ncount: {$gte: 3}\ndescribe: {en: three restarts backing off, zh: 三次退避重启}",
+    );
+    assert_eq!(
+        chinese(&super::evaluate_observed(
+            &counted,
+            &Observed {
+                objects: &picky,
+                ..Observed::default()
+            }
+        )),
+        vec![zh("events", "三次退避重启", "0 条匹配（共 0 条事件）")]
+    );
 }

@@ -355,11 +355,13 @@ fn server_version(version: &Value, problems: &mut Vec<String>) {
     compile_errors("serverVersion", version, problems);
 }
 
-// A partial map with plain keys (an operator map at the top would not say which field).
+// A partial map with plain keys (an operator map at the top would not say which field); the
+// author's words (`$describe`) may stand next to them.
 fn is_map_expectation(value: &Value) -> bool {
-    value
-        .as_object()
-        .is_some_and(|map| !map.keys().any(|k| k.starts_with('$')))
+    value.as_object().is_some_and(|map| {
+        !map.keys()
+            .any(|k| k.starts_with('$') && k != matching::DESCRIBE)
+    })
 }
 
 fn compile_errors(field: &str, value: &Value, problems: &mut Vec<String>) {
