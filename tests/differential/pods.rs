@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::record::Record;
-use super::side::Side;
+use super::side::{Answer, Side};
 
 /// The subprotocols kube-rs and client-go offer (in one comma-separated header).
 pub const OFFER: &str = "v5.channel.k8s.io, v4.channel.k8s.io";
@@ -48,7 +48,8 @@ pub async fn create_pods(side: &Side, r: &mut Record) {
             ns,
             "waiting",
             &["sleep", "3600"],
-            json!({"spec": {"volumes": [{"name": "cfg", "configMap": {"name": "missing"}}],
+            json!({"spec": {"terminationGracePeriodSeconds": 30,
+                "volumes": [{"name": "cfg", "configMap": {"name": "missing"}}],
                 "containers": [{"name": "c", "image": "busybox:1.36",
                     "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"],
                     "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}]}]}}),
@@ -123,14 +124,13 @@ fn termination_view(e: &Value) -> Value {
         "terminated": o["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]})
 }
 
-/// Graceful deletion of a Pod the kubelet runs (recordings 124/125), and deletion of an
-/// unscheduled one.
-pub async fn graceful_deletion(side: &Side, r: &mut Record) {
+/// Deletes Pod `name` while watching it; returns the DELETE's answer, the time just before it
+/// and the watch's status and events.
+async fn watch_deletion(side: &Side, name: &str, seconds: u64) -> (i64, Answer, u16, Vec<Value>) {
     let ns = &side.ns;
-    let path = format!("{}/term", pods_path(ns));
     let listed = side
         .get(&format!(
-            "{}?fieldSelector=metadata.name%3Dterm",
+            "{}?fieldSelector=metadata.name%3D{name}",
             pods_path(ns)
         ))
         .await;
@@ -139,18 +139,26 @@ pub async fn graceful_deletion(side: &Side, r: &mut Record) {
         .unwrap_or("0")
         .to_string();
     let watch = format!(
-        "{}?watch=1&fieldSelector=metadata.name%3Dterm&resourceVersion={from}&timeoutSeconds=15",
+        "{}?watch=1&fieldSelector=metadata.name%3D{name}&resourceVersion={from}&timeoutSeconds={seconds}",
         pods_path(ns)
     );
     let mut deleted = None;
     let during = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = time::OffsetDateTime::now_utc().unix_timestamp();
-        let a = side.delete(&path).await;
+        let a = side.delete(&format!("{}/{name}", pods_path(ns))).await;
         deleted = Some((before, a));
     };
     let (status, events) = side.watch(&watch, during).await;
     let (before, answer) = deleted.expect("the DELETE ran");
+    (before, answer, status, events)
+}
+
+/// Graceful deletion of a Pod the kubelet runs (recordings 124/125), of one whose container
+/// never started, and of an unscheduled one.
+pub async fn graceful_deletion(side: &Side, r: &mut Record) {
+    let ns = &side.ns;
+    let (before, answer, status, events) = watch_deletion(side, "term", 10).await;
     r.answer("delete/pod-term", &answer);
     let deadline = unix(&answer.body["metadata"]["deletionTimestamp"]);
     r.fact(
@@ -175,6 +183,16 @@ pub async fn graceful_deletion(side: &Side, r: &mut Record) {
     if let Some(e) = events.last() {
         r.fact("delete/pod-term-deleted-object", e.clone());
     }
+    // Its container never started: gone well within its 30 s grace period (the watch lasts
+    // 6 s), its container ContainerStatusUnknown.
+    let (_, answer, status, events) = watch_deletion(side, "waiting", 6).await;
+    r.answer("delete/pod-not-started", &answer);
+    let types: Vec<Value> = events.iter().map(|e| e["type"].clone()).collect();
+    r.fact(
+        "delete/pod-not-started-watch",
+        json!({"status": status, "types": types,
+            "last": events.last().map(|e| e["object"]["status"].clone())}),
+    );
     let unbound = side.delete(&format!("{}/pending", pods_path(ns))).await;
     r.answer("delete/pod-unscheduled", &unbound);
     r.answer(

@@ -146,7 +146,8 @@ pub fn reconcile_terminations(s: &mut State) -> bool {
 
 fn not_ready(t: &str) -> impl Fn(&Value) -> Value + '_ {
     move |c: &Value| {
-        if c["type"] == "Ready" || c["type"] == "ContainersReady" {
+        let ready_kind = c["type"] == "Ready" || c["type"] == "ContainersReady";
+        if ready_kind && c["status"] == "True" {
             json!({"type": c["type"], "status": "False", "lastProbeTime": null,
                 "lastTransitionTime": t, "reason": "PodFailed"})
         } else {
@@ -155,10 +156,25 @@ fn not_ready(t: &str) -> impl Fn(&Value) -> Value + '_ {
     }
 }
 
+/// A container's state once the kubelet stopped it: killed after the grace period (exit
+/// code 137), or never started (`ContainerStatusUnknown`).
+fn terminated(c: &Value, t: &str) -> Value {
+    if c["state"]["running"].is_object() {
+        json!({"terminated": {"exitCode": 137, "reason": "Error",
+            "startedAt": c["state"]["running"]["startedAt"], "finishedAt": t,
+            "containerID": c["containerID"]}})
+    } else {
+        json!({"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
+            "message": "The container could not be located when the pod was terminated",
+            "startedAt": null, "finishedAt": null}})
+    }
+}
+
 /// What the kubelet writes when a deleted Pod's grace period is over (recording 125): the
 /// containers killed (exit code 137), phase `Failed`, the Pod IP dropped in that first write and
 /// back in the next, then the final delete with grace 0 (`deletionTimestamp` moved back to the
-/// time of the DELETE), then the object is gone.
+/// time of the DELETE), then the object is gone. A Pod whose containers never started goes the
+/// same way at once, its containers `ContainerStatusUnknown`.
 pub fn stop_pod(s: &mut State, key: &ObjKey) {
     let res = resource("v1", "Pod");
     let Some(pod) = s.get(key).cloned() else {
@@ -180,19 +196,22 @@ pub fn stop_pod(s: &mut State, key: &ObjKey) {
         .and_then(Value::as_array_mut)
     {
         for c in cs {
-            let started = c["state"]["running"]["startedAt"].clone();
-            c["state"] = json!({"terminated": {"exitCode": 137, "reason": "Error",
-                "startedAt": started, "finishedAt": t, "containerID": c["containerID"]}});
+            c["state"] = terminated(c, &t);
             c["ready"] = json!(false);
             c["started"] = json!(false);
         }
     }
-    let mut without_ip = status.clone();
-    if let Some(m) = without_ip.as_object_mut() {
-        m.remove("podIP");
-        m.remove("podIPs");
+    let mut writes = Vec::new();
+    if status.get("podIP").is_some() {
+        let mut without_ip = status.clone();
+        if let Some(m) = without_ip.as_object_mut() {
+            m.remove("podIP");
+            m.remove("podIPs");
+        }
+        writes.push(without_ip);
     }
-    for st in [without_ip, status] {
+    writes.push(status);
+    for st in writes {
         if let Some(cur) = s.get(key).cloned() {
             let mut next = cur.clone();
             next["status"] = st;

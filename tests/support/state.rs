@@ -951,9 +951,14 @@ impl State {
             p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
             let stored = self.commit(key.clone(), order_metadata(p), "MODIFIED");
             let uid = cur["metadata"]["uid"].as_str().unwrap_or("").to_string();
+            // With no container running the kubelet has nothing to wait for (about a second).
+            let running = cur["status"]["containerStatuses"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["state"]["running"].is_object()));
+            let wait = if running { grace } else { 0 };
             let termination = super::kubelet::Termination {
                 key: key.clone(),
-                deadline: super::kubelet::deadline(self.pod_termination, grace),
+                deadline: super::kubelet::deadline(self.pod_termination, wait),
             };
             self.terminations.insert(uid, termination);
             return stored;
