@@ -127,6 +127,25 @@ pub async fn apply_pod(side: &Side, r: &mut Record) {
         .apply(&path, "fieldManager=kubelab&force=true", &changed)
         .await;
     r.answer("apply/pod-immutable", &refused);
+    // A learner's own Pod of the same name: applying the lab's would merge a second container
+    // into it, which a Pod cannot take.
+    let mine = busybox_pod(ns, "mine", &["sleep", "3600"]);
+    let created = side
+        .post(&format!("/api/v1/namespaces/{ns}/pods"), &mine)
+        .await;
+    r.answer_view("apply/pod-learners-own", &created, |b| {
+        json!({"containers": b["spec"]["containers"], "managedFields": b["metadata"]["managedFields"]})
+    });
+    let mut lab = busybox_pod(ns, "mine", &["sleep", "3600"]);
+    lab["spec"]["containers"][0]["name"] = json!("lab");
+    let refused = side
+        .apply(
+            &format!("/api/v1/namespaces/{ns}/pods/mine"),
+            "fieldManager=kubelab&force=true",
+            &lab,
+        )
+        .await;
+    r.answer("apply/pod-over-learners-pod", &refused);
 }
 
 /// A Deployment created like `kubectl create deployment` (POST, another manager), then

@@ -35,7 +35,7 @@ pub struct Known {
 pub const KNOWN: &[Known] = &[
     Known {
         name: "pod-update-go-diff",
-        step: "apply/pod-immutable",
+        step: "apply/pod-*",
         path: "body.*message",
         tolerate: Tolerate::FirstLine,
         reason: "the real message ends with a Go struct diff of the whole PodSpec \

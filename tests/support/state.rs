@@ -1617,6 +1617,21 @@ fn validate(res: &Resource, old: Option<&Value>, obj: &Value) -> Result<(), ApiE
         && res.kind == "Pod"
         && let Some(old) = old
     {
+        // Checked first, on its own (ValidatePodUpdate).
+        for list in ["containers", "initContainers"] {
+            let count = |p: &Value| p["spec"][list].as_array().map_or(0, Vec::len);
+            if count(old) != count(obj) {
+                return Err(invalid(
+                    res,
+                    name,
+                    vec![(
+                        "FieldValueForbidden",
+                        format!("spec.{list}"),
+                        "Forbidden: pod updates may not add or remove containers".into(),
+                    )],
+                ));
+            }
+        }
         let mutable = |spec: &Value| {
             let mut s = spec.clone();
             if let Some(m) = s.as_object_mut() {
