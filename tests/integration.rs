@@ -3,6 +3,7 @@
 mod app;
 mod browser;
 mod cluster;
+mod differential;
 mod live;
 mod real;
 mod replay;

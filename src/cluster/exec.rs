@@ -1,5 +1,13 @@
 //! Running a command in a container through the API server's exec subresource (WebSocket),
 //! bounded by a timeout. Commands come from lab authors, never from the server's host.
+//!
+//! Protocol negotiation: kube-rs offers `v5.channel.k8s.io, v4.channel.k8s.io` in one
+//! `Sec-WebSocket-Protocol` header and accepts whichever the server picks. A 1.28 node (recordings
+//! 116-122) speaks only v4 and would refuse a v5-only offer with a bare 403; Kubernetes 1.30 and
+//! later (colima's current k3s) pick v5. kubelab never sends stdin, so v5's stdin half-close is
+//! not needed and both generations behave the same: a ready frame, stdout/stderr, the exit
+//! status on channel 3. What differs between servers is how refusals arrive — errors the kubelet
+//! or the container runtime answer are relayed raw, not as a `Status` ([`exec_refusal`]).
 
 use std::time::Duration;
 
@@ -68,7 +76,7 @@ impl Cluster {
         let mut process = bounded(self.call_timeout, &server, async {
             api.exec(pod, command.to_vec(), &params)
                 .await
-                .map_err(|e| from_kube(e, &server))
+                .map_err(|e| exec_refusal(e, &server))
         })
         .await?;
 
@@ -137,6 +145,45 @@ fn exit_code(status: &ExecStatus, server: &str) -> Result<i32, ClusterError> {
         .unwrap_or(500);
     let failure = kube::core::Status::failure(&message, &reason).with_code(code);
     Err(from_status(&failure, server))
+}
+
+/// What kube-rs calls the reason of an error answer whose body was not a `Status`.
+const NOT_A_STATUS: &str = "Failed to parse error data";
+
+/// The error for an exec the server refused before the upgrade. The API server's own checks are
+/// `Status` bodies; the kubelet's and the runtime's answers are relayed raw: a text 500 such as
+/// `container not found ("app")` for a container that has not started (recording 120), or a
+/// bare 403 when the runtime accepts none of the offered subprotocols (122).
+fn exec_refusal(err: kube::Error, server: &str) -> ClusterError {
+    let kube::Error::Api(status) = &err else {
+        return from_kube(err, server);
+    };
+    if status.reason != NOT_A_STATUS {
+        return from_kube(err, server);
+    }
+    let code = status.code;
+    let text = status.message.trim();
+    let (reason, message) = match (code, text.is_empty()) {
+        (403, true) => (
+            "Forbidden",
+            "the node's container runtime refused every exec protocol kubelab offers \
+             (v5.channel.k8s.io, v4.channel.k8s.io)"
+                .to_owned(),
+        ),
+        (_, true) => (
+            "InternalError",
+            format!("the node's kubelet refused the command with HTTP {code}"),
+        ),
+        (_, false) => (
+            "InternalError",
+            format!("the node's kubelet answered: {text}"),
+        ),
+    };
+    ClusterError::Api {
+        code,
+        reason: reason.to_owned(),
+        message,
+    }
 }
 
 /// Reads a stream to its end, keeping at most [`MAX_OUTPUT`] bytes.
@@ -209,6 +256,61 @@ mod tests {
             }) => {
                 assert_eq!((code, reason.as_str()), (500, "InternalError"));
                 assert!(message.contains("non-zero"), "{message}");
+            }
+            other => panic!("expected an API error, got {other:?}"),
+        }
+    }
+
+    fn raw(code: u16, body: &str) -> kube::Error {
+        kube::Error::Api(
+            kube::core::Status::failure(body, NOT_A_STATUS)
+                .with_code(code)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn a_kubelets_raw_answer_keeps_its_text() {
+        match exec_refusal(raw(500, "container not found (\"app\")"), "s") {
+            ClusterError::Api {
+                code,
+                reason,
+                message,
+            } => {
+                assert_eq!((code, reason.as_str()), (500, "InternalError"));
+                assert_eq!(
+                    message,
+                    "the node's kubelet answered: container not found (\"app\")"
+                );
+            }
+            other => panic!("expected an API error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_subprotocol_is_not_mistaken_for_rbac() {
+        match exec_refusal(raw(403, ""), "s") {
+            ClusterError::Api { code, message, .. } => {
+                assert_eq!(code, 403);
+                assert!(message.contains("v4.channel.k8s.io"), "{message}");
+            }
+            other => panic!("expected an API error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn api_server_statuses_pass_through() {
+        let status =
+            kube::core::Status::failure("container nope is not valid for pod shell", "BadRequest")
+                .with_code(400);
+        match exec_refusal(kube::Error::Api(status.boxed()), "s") {
+            ClusterError::Api {
+                code,
+                reason,
+                message,
+            } => {
+                assert_eq!((code, reason.as_str()), (400, "BadRequest"));
+                assert_eq!(message, "container nope is not valid for pod shell");
             }
             other => panic!("expected an API error, got {other:?}"),
         }

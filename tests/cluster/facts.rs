@@ -298,7 +298,7 @@ async fn exec_collects_output_and_exit_codes() {
         stdout: "out".into(),
         stderr: "err".into(),
         exit_code: 42,
-        delay: Duration::ZERO,
+        ..ExecReply::default()
     });
     let out = cluster
         .exec("fly-k8s", "two", "web", &command(&["anything"]), LONG)

@@ -397,14 +397,28 @@ async fn a_deleted_pod_is_replaced_after_the_step_started() {
     env.fake
         .delete("v1", "Pod", Some(NS), &victim)
         .expect("deleted");
+    // The step passes while the victim is still Terminating (its kubelet grace period runs).
     let report = env.check_until(LAB, "self-healing", "passed").await;
     report.assert_all_passed();
+    assert!(
+        env.fake
+            .terminating_pods()
+            .contains(&format!("{NS}/{victim}")),
+        "{:?}",
+        env.fake.terminating_pods()
+    );
+    env.fake.finish_pod_termination(NS, &victim);
+    assert!(
+        env.fake
+            .wait_for(Duration::from_secs(5), |_| guard_pods(&env).len() == 3)
+            .await
+    );
     let after: Vec<Value> = guard_pods(&env)
         .iter()
         .map(|p| p["metadata"]["name"].clone())
         .collect();
-    assert_eq!(after.len(), 3);
     assert!(!after.contains(&json!(victim)), "{after:?}");
+    env.check(LAB, "self-healing").await.assert_all_passed();
 }
 
 #[tokio::test]

@@ -157,10 +157,20 @@ async fn look_inside_runs_the_commands_in_the_container() {
     );
 }
 
-/// Replaces Pod busybox with `pod` (Pods are immutable: `kubectl replace --force` deletes and
-/// creates again), as the learner's own manifest or a changed copy of the lab's.
-fn replace_busybox(env: &Env, mut pod: Value) {
+/// Replaces Pod busybox with `pod` (Pods are immutable: `kubectl replace --force` deletes, waits
+/// until the old Pod is gone and creates again), as the learner's own manifest or a changed copy
+/// of the lab's. The kubelet's grace period is cut short: these tests are not about it.
+async fn replace_busybox(env: &Env, mut pod: Value) {
     let _ = env.fake.delete("v1", "Pod", Some(NS), "busybox");
+    env.fake.finish_pod_termination(NS, "busybox");
+    assert!(
+        env.fake
+            .wait_for(Duration::from_secs(5), |f| f
+                .get("v1", "Pod", Some(NS), "busybox")
+                .is_none())
+            .await,
+        "the old Pod busybox is still there"
+    );
     pod["metadata"]
         .as_object_mut()
         .expect("metadata")
@@ -214,7 +224,7 @@ async fn look_inside_shows_what_a_differently_wired_container_prints() {
     // Mounted somewhere else: cat finds nothing, and says so.
     let mut pod = busybox(&env);
     pod["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] = json!("/etc/config");
-    replace_busybox(&env, pod);
+    replace_busybox(&env, pod).await;
     let report = env.check_until(LAB, "look-inside", "failed").await;
     assert_eq!(report.verdict("game-file-inside"), "failed", "{}", report.0);
     let diags = report.diagnostics("game-file-inside");
@@ -256,7 +266,7 @@ async fn look_inside_waits_for_a_starting_container_and_fails_a_stuck_one() {
 
     // A ConfigMap without fly-name: the kubelet cannot build the environment and gives up
     // with CreateContainerConfigError, which waiting does not fix.
-    replace_busybox(&env, busybox(&env));
+    replace_busybox(&env, busybox(&env)).await;
     let mut cm = base_map(&env);
     cm["data"].as_object_mut().expect("data").remove("fly-name");
     env.put(cm);
@@ -410,7 +420,7 @@ async fn mounted_file_follows_after_the_kubelet_sync_but_env_waits_for_a_new_pod
     // kubectl replace --force: a new Pod, whose container starts with the new value. While
     // it is starting, the commands wait.
     env.fake.simulate_workloads(false);
-    replace_busybox(&env, busybox(&env));
+    replace_busybox(&env, busybox(&env)).await;
     let report = env.check(LAB, "change-config").await;
     assert_eq!(
         report.verdict("env-after-restart"),
@@ -445,7 +455,7 @@ async fn a_pod_recreated_before_the_change_still_has_the_old_value() {
     env.check_until(LAB, "pod", "passed").await;
     start_change_config(&env).await;
     // Restarted during the step but too early: the new container read the old fly-name.
-    replace_busybox(&env, busybox(&env));
+    replace_busybox(&env, busybox(&env)).await;
     env.check_until(LAB, "pod", "passed").await;
     patch_base_map(&env);
     let report = env.check(LAB, "change-config").await;
@@ -470,7 +480,7 @@ async fn a_pod_recreated_before_the_change_still_has_the_old_value() {
     assert_eq!(report.status(), "failed");
 
     // Recreated once more, after the change: now it reads the new value.
-    replace_busybox(&env, busybox(&env));
+    replace_busybox(&env, busybox(&env)).await;
     env.check_until(LAB, "change-config", "passed")
         .await
         .assert_all_passed();

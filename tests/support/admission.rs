@@ -106,7 +106,12 @@ pub fn limit_ranger(s: &State, res: &Resource, ns: &str, obj: &mut Value) {
         } else {
             "container"
         };
-        for c in obj["spec"][list].as_array_mut().into_iter().flatten() {
+        for c in obj["spec"]
+            .get_mut(list)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             let name = c["name"].as_str().unwrap_or("").to_string();
             let (mut set_requests, mut set_limits) = (Vec::new(), Vec::new());
             for range in &ranges {
@@ -398,6 +403,22 @@ fn usage(res: &Resource, obj: &Value) -> BTreeMap<String, i128> {
     u.insert(count_key, 1000);
     if res.group.is_empty() && is_count(&res.plural) {
         u.insert(res.plural.clone(), 1000);
+    }
+    if res.group.is_empty() && res.kind == "Service" {
+        // NodePorts count per port; a LoadBalancer also allocates them unless told not to.
+        let ports = obj["spec"]["ports"].as_array().map_or(0, Vec::len) as i128 * 1000;
+        match obj["spec"]["type"].as_str().unwrap_or("") {
+            "NodePort" => {
+                u.insert("services.nodeports".into(), ports);
+            }
+            "LoadBalancer" => {
+                u.insert("services.loadbalancers".into(), 1000);
+                if obj["spec"]["allocateLoadBalancerNodePorts"] != json!(false) {
+                    u.insert("services.nodeports".into(), ports);
+                }
+            }
+            _ => {}
+        }
     }
     if res.group.is_empty() && res.kind == "Pod" {
         let phase = obj["status"]["phase"].as_str().unwrap_or("");

@@ -52,6 +52,12 @@ pub struct Resource {
     pub subresources: Vec<String>,
     /// Verbs.
     pub verbs: Vec<String>,
+    /// Short names (`netpol`).
+    pub short_names: Vec<String>,
+    /// Categories (`all`).
+    pub categories: Vec<String>,
+    /// Verbs of each subresource.
+    pub subresource_verbs: Vec<Vec<String>>,
 }
 
 impl Resource {
@@ -158,6 +164,14 @@ fn group_resources(group: &str, doc: &Value) -> Vec<Resource> {
                     .filter_map(|s| s["subresource"].as_str().map(String::from))
                     .collect(),
                 verbs: strings(&r["verbs"]),
+                short_names: strings(&r["shortNames"]),
+                categories: strings(&r["categories"]),
+                subresource_verbs: r["subresources"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| strings(&s["verbs"]))
+                    .collect(),
             });
         }
     }
@@ -216,11 +230,21 @@ impl Discovery {
             .iter()
             .filter(|r| r.group == group && r.version == version)
         {
-            resources.push(json!({"name": r.plural, "singularName": r.singular,
-                "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs}));
-            for s in &r.subresources {
-                resources.push(json!({"name": format!("{}/{}", r.plural, s), "singularName": "",
-                    "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
+            let mut entry = json!({"name": r.plural, "singularName": r.singular,
+                "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs,
+                "storageVersionHash": storage_version_hash(group, version, &r.kind)});
+            if !r.short_names.is_empty() {
+                entry["shortNames"] = json!(r.short_names);
+            }
+            if !r.categories.is_empty() {
+                entry["categories"] = json!(r.categories);
+            }
+            resources.push(entry);
+            for (s, verbs) in r.subresources.iter().zip(&r.subresource_verbs) {
+                resources.push(
+                    json!({"name": format!("{}/{}", r.plural, s), "singularName": "",
+                    "namespaced": r.namespaced, "kind": r.kind, "verbs": verbs}),
+                );
             }
         }
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
@@ -246,6 +270,15 @@ impl Discovery {
         }
         apis
     }
+}
+
+/// The API server's `storageVersionHash`: base64 of the first 8 bytes of the SHA-256 of
+/// `group/version/kind` of the storage version (taken to be the served one here).
+pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{group}/{version}/{kind}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(&digest[..8])
 }
 
 /// `apps/v1` -> (`apps`, `v1`); `v1` -> (``, `v1`).

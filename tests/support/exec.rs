@@ -1,20 +1,26 @@
-//! Exec into the simulator's Pods over WebSocket, as kube-apiserver 1.28 (through the kubelet)
-//! speaks it to kube-rs: the `v4.channel.k8s.io` binary framing (first byte = channel), a JSON
-//! `Status` on channel 3, then close; plus a default command interpreter that answers a few
-//! realistic commands from the Pod's spec and the stored ConfigMaps and Secrets.
+//! Exec into the simulator's Pods over WebSocket, as the API server relays it from a kubelet
+//! (recordings 108-122): the API server's checks (options, Pod, container, node, upgrade), the
+//! kubelet's (a running container), the runtime's subprotocol handshake (`v4.channel.k8s.io` on
+//! 1.28, a bare 403 for a v5-only offer; `v5.channel.k8s.io` preferred on newer nodes) and the
+//! binary channel framing: one empty "ready" message, output, a `Status` on channel 3, close
+//! 1000. A command that cannot start still upgrades and fails on channel 3. Interactive tty
+//! sessions are in `terminal.rs`; the default command interpreter is in `interpreter.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ws::{Message, WebSocket};
-use base64::Engine;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::state::{ObjKey, State, resource};
+use super::Shared;
+use super::state::{self, ApiError, ObjKey, bad_request, not_found, status};
 
 /// One exec request that reached a running container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecCall {
     /// The Pod's namespace.
     pub namespace: String,
@@ -24,6 +30,10 @@ pub struct ExecCall {
     pub container: String,
     /// The command and its arguments (`command=` query parameters in order).
     pub command: Vec<String>,
+    /// What the client wrote on stdin before closing it, for a non-tty command that reads its
+    /// input (`cat`, `sh` without `-c`); `None` otherwise. Only v5 can close stdin: on a v4
+    /// connection such a command waits until the client goes away.
+    pub stdin: Option<String>,
 }
 
 /// What the "container" answers to an exec.
@@ -37,6 +47,9 @@ pub struct ExecReply {
     pub exit_code: i32,
     /// How long the process runs before it answers (longer than a client's timeout = a hang).
     pub delay: Duration,
+    /// The runtime could not start the process (this text): the upgrade still succeeds and
+    /// channel 3 carries an `InternalError` (recording 118) instead of an exit code.
+    pub start_error: Option<String>,
 }
 
 impl ExecReply {
@@ -56,16 +69,76 @@ impl ExecReply {
             ..ExecReply::default()
         }
     }
+
+    /// The runtime's refusal to start `program`, which does not exist (recording 118).
+    pub fn cannot_start(program: &str) -> ExecReply {
+        let exec_id: String = (0..4).map(|_| state::uid().replace('-', "")).collect();
+        ExecReply {
+            start_error: Some(format!(
+                "error executing command in container: failed to exec in container: failed to start exec \"{}\": OCI runtime exec failed: exec failed: unable to start container process: exec: \"{program}\": executable file not found in $PATH: unknown",
+                &exec_id[..64]
+            )),
+            ..ExecReply::default()
+        }
+    }
 }
 
 /// A test-registered exec handler.
 pub type ExecHandler = Arc<dyn Fn(ExecCall) -> ExecReply + Send + Sync>;
 
-/// The subprotocols a 1.28 kubelet speaks with the same binary framing, in its preference order.
-pub const PROTOCOLS: [&str; 2] = ["v4.channel.k8s.io", "channel.k8s.io"];
+/// Which exec WebSocket subprotocols the simulated node accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExecProtocols {
+    /// Kubernetes 1.28 (recordings 116-122): `v4.channel.k8s.io` only; an offer without it gets
+    /// a bare `403 Forbidden`.
+    #[default]
+    Kube128,
+    /// Kubernetes 1.30 and later (colima's current k3s): `v5.channel.k8s.io` preferred (stdin
+    /// can be half-closed on channel 255), `v4.channel.k8s.io` still accepted.
+    Kube130,
+}
 
-/// The page `wget` gets from a port another container listens on (nginx's welcome page).
-pub const WELCOME_PAGE: &str = "<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome to nginx!</title>\n</head>\n<body>\n<h1>Welcome to nginx!</h1>\n<p>If you see this page, the nginx web server is successfully installed and\nworking. Further configuration is required.</p>\n</body>\n</html>\n";
+impl ExecProtocols {
+    /// The subprotocols accepted.
+    pub fn accepted(self) -> &'static [&'static str] {
+        match self {
+            ExecProtocols::Kube128 => &["v4.channel.k8s.io"],
+            ExecProtocols::Kube130 => &["v5.channel.k8s.io", "v4.channel.k8s.io"],
+        }
+    }
+}
+
+/// A terminal size sent on channel 4 (`{"Width":100,"Height":30}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalSize {
+    /// Columns.
+    pub width: u16,
+    /// Rows.
+    pub height: u16,
+}
+
+/// What the fake saw of one exec session, for tests (`FakeApi::exec_sessions`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecSession {
+    /// The request.
+    pub call: ExecCall,
+    /// The negotiated subprotocol.
+    pub protocol: String,
+    /// Whether a tty was requested.
+    pub tty: bool,
+    /// Whether stdin was requested.
+    pub stdin: bool,
+    /// Terminal sizes the client sent on channel 4, in order.
+    pub resizes: Vec<TerminalSize>,
+    /// Everything the client wrote on stdin.
+    pub input: String,
+    /// Whether the client half-closed stdin (v5 only).
+    pub stdin_closed: bool,
+    /// The exit status sent on channel 3.
+    pub status: Option<Value>,
+    /// Whether the session is over.
+    pub ended: bool,
+}
 
 /// The repeated `command=` parameters of a raw query string, decoded, in order.
 pub fn commands(query: Option<&str>) -> Vec<String> {
@@ -78,8 +151,13 @@ pub fn commands(query: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// The status frame (channel 3) for an exit code.
+/// The status frame (channel 3) for a finished command (a JSON Status without kind/apiVersion).
 pub fn status_json(reply: &ExecReply, command: &[String]) -> Value {
+    if let Some(err) = &reply.start_error {
+        return json!({"metadata": {}, "status": "Failure",
+            "message": format!("Internal error occurred: {err}"), "reason": "InternalError",
+            "details": {"causes": [{"message": err}]}, "code": 500});
+    }
     if reply.exit_code == 0 {
         return json!({"metadata": {}, "status": "Success"});
     }
@@ -90,589 +168,395 @@ pub fn status_json(reply: &ExecReply, command: &[String]) -> Value {
         "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]}})
 }
 
-fn frame(channel: u8, data: &[u8]) -> Message {
+/// A binary message: the channel byte, then the data.
+pub fn frame(channel: u8, data: &[u8]) -> Message {
     let mut v = Vec::with_capacity(data.len() + 1);
     v.push(channel);
     v.extend_from_slice(data);
     Message::Binary(v.into())
 }
 
-/// Runs one exec stream: opening frames, the delay, output, status, close.
-pub async fn serve(
-    mut socket: WebSocket,
-    reply: ExecReply,
-    command: Vec<String>,
-    stdout: bool,
-    stderr: bool,
-) {
-    // The kubelet announces each open stream with a one-byte frame.
-    let mut opening = Vec::new();
-    if stdout {
-        opening.push(1u8);
-    }
-    if stderr {
-        opening.push(2u8);
-    }
-    opening.push(3u8);
-    for ch in opening {
-        if socket.send(frame(ch, &[])).await.is_err() {
-            return;
+/// The first offered subprotocol (client order, as the runtime's handshake picks) that the
+/// node accepts.
+pub fn negotiate(headers: &HeaderMap, protocols: ExecProtocols) -> Option<&'static str> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find_map(|offered| {
+            protocols
+                .accepted()
+                .iter()
+                .find(|p| **p == offered)
+                .copied()
+        })
+}
+
+/// Everything a session task needs.
+pub struct Session {
+    /// The fake (handler, state, session records).
+    pub shared: Arc<Shared>,
+    /// Index of this session in the records.
+    pub index: usize,
+    /// The request.
+    pub call: ExecCall,
+    /// The negotiated subprotocol.
+    pub protocol: &'static str,
+    /// Requested streams.
+    pub stdin: bool,
+    /// Requested streams.
+    pub stdout: bool,
+    /// Requested streams (always false with a tty).
+    pub stderr: bool,
+    /// Whether a tty was requested.
+    pub tty: bool,
+}
+
+/// What the client sent.
+pub enum Incoming {
+    /// Bytes on stdin.
+    Stdin(Vec<u8>),
+    /// A resize.
+    Resize(TerminalSize),
+    /// The client half-closed stdin (v5, channel 255).
+    StdinClosed,
+    /// The client closed the connection or it broke.
+    Gone,
+    /// Something else (pings, unknown channels).
+    Other,
+}
+
+impl Session {
+    /// Updates this session's record.
+    pub fn record(&self, f: impl FnOnce(&mut ExecSession)) {
+        let mut sessions = self
+            .shared
+            .exec_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = sessions.get_mut(self.index) {
+            f(s);
         }
     }
-    if !reply.delay.is_zero() {
+
+    /// The empty message on the lowest requested output channel that tells the client the
+    /// streams are ready (the kubelet's `createWebSocketStreams`).
+    pub async fn ready(&self, socket: &mut WebSocket) -> bool {
+        let channel = if self.stdout {
+            1
+        } else if self.stderr {
+            2
+        } else {
+            3
+        };
+        socket.send(frame(channel, &[])).await.is_ok()
+    }
+
+    /// Reads one client message and records what it said.
+    pub async fn receive(&self, socket: &mut WebSocket) -> Incoming {
+        let msg = match socket.recv().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Incoming::Gone,
+            Some(Ok(Message::Binary(b))) => b,
+            Some(Ok(_)) => return Incoming::Other,
+        };
+        match (msg.first(), &msg[1.min(msg.len())..]) {
+            (Some(0), data) => {
+                let text = String::from_utf8_lossy(data).into_owned();
+                self.record(|s| s.input.push_str(&text));
+                Incoming::Stdin(data.to_vec())
+            }
+            (Some(4), data) => {
+                let v: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
+                let size = TerminalSize {
+                    width: v["Width"].as_u64().unwrap_or(0) as u16,
+                    height: v["Height"].as_u64().unwrap_or(0) as u16,
+                };
+                self.record(|s| s.resizes.push(size));
+                Incoming::Resize(size)
+            }
+            (Some(255), [0]) if self.protocol.starts_with("v5") => {
+                self.record(|s| s.stdin_closed = true);
+                Incoming::StdinClosed
+            }
+            _ => Incoming::Other,
+        }
+    }
+
+    /// The reply of the test's handler, or of the default interpreter.
+    pub fn reply(&self, call: &ExecCall) -> ExecReply {
+        let handler = self
+            .shared
+            .exec_handler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match handler {
+            Some(h) => h(call.clone()),
+            None => self
+                .shared
+                .with_state(|s| super::server::default_exec(s, call)),
+        }
+    }
+
+    /// Sends the exit status and the close frame, and records them.
+    pub async fn finish(&self, socket: &mut WebSocket, reply: &ExecReply) {
+        let status = status_json(reply, &self.call.command);
+        self.record(|s| {
+            s.status = Some(status.clone());
+            s.ended = true;
+        });
+        if socket
+            .send(frame(3, status.to_string().as_bytes()))
+            .await
+            .is_ok()
+        {
+            let _ = socket
+                .send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                    code: 1000,
+                    reason: "".into(),
+                })))
+                .await;
+        }
+    }
+}
+
+/// A tty turns `\n` into `\r\n` on output.
+pub fn crlf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+/// Runs a non-interactive session: ready frame, stdin until closed (for commands that read
+/// it), the command's run time, its output, the status, close.
+pub async fn serve(mut socket: WebSocket, session: Session) {
+    if !session.ready(&mut socket).await {
+        return;
+    }
+    let mut call = session.call.clone();
+    if session.stdin && !session.tty && super::interpreter::reads_stdin(&call.command) {
+        let mut input = Vec::new();
+        loop {
+            match session.receive(&mut socket).await {
+                Incoming::Stdin(data) => input.extend(data),
+                Incoming::StdinClosed => break,
+                Incoming::Gone => return,
+                _ => {}
+            }
+        }
+        call.stdin = Some(String::from_utf8_lossy(&input).into_owned());
+    }
+    let reply = session.reply(&call);
+    if reply.start_error.is_none() && !reply.delay.is_zero() {
         // A client that gives up closes the socket; stop waiting then.
         let sleep = tokio::time::sleep(reply.delay);
         tokio::pin!(sleep);
         loop {
             tokio::select! {
                 _ = &mut sleep => break,
-                msg = socket.recv() => match msg {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                    Some(Ok(_)) => {}
+                msg = session.receive(&mut socket) => if let Incoming::Gone = msg {
+                    session.record(|s| s.ended = true);
+                    return;
                 },
             }
         }
     }
-    if stdout
-        && !reply.stdout.is_empty()
-        && socket
-            .send(frame(1, reply.stdout.as_bytes()))
-            .await
-            .is_err()
-    {
-        return;
-    }
-    if stderr
-        && !reply.stderr.is_empty()
-        && socket
-            .send(frame(2, reply.stderr.as_bytes()))
-            .await
-            .is_err()
-    {
-        return;
-    }
-    let status = status_json(&reply, &command).to_string();
-    if socket.send(frame(3, status.as_bytes())).await.is_err() {
-        return;
-    }
-    let _ = socket.send(Message::Close(None)).await;
-}
-
-/// A Pod's container as the kubelet started it: the environment resolved at start and the
-/// content of `subPath` mounts (which do not receive updates).
-#[derive(Debug, Clone, Default)]
-pub struct StartedContainer {
-    /// Environment variables in definition order (later ones win).
-    pub env: Vec<(String, String)>,
-    /// `subPath`-mounted files: mount path -> content at start.
-    pub fixed_files: BTreeMap<String, String>,
-}
-
-fn get_obj(s: &State, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
-    s.get(&ObjKey::new(&resource(api_version, kind), ns, name))
-        .cloned()
-}
-
-/// Key -> text of a ConfigMap (`data` and UTF-8 `binaryData`) or Secret (decoded `data`).
-fn source_data(s: &State, kind: &str, ns: &str, name: &str) -> Option<BTreeMap<String, String>> {
-    let obj = get_obj(s, "v1", kind, ns, name)?;
-    let mut out = BTreeMap::new();
-    let b64 = |v: &Value| {
-        v.as_str()
-            .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
-    for (k, v) in obj["data"].as_object().into_iter().flatten() {
-        let text = if kind == "Secret" {
-            b64(v)
+    if reply.start_error.is_none() {
+        let (out, err) = if session.tty {
+            (crlf(&reply.stdout), crlf(&reply.stderr))
         } else {
-            v.as_str().map(String::from)
+            (reply.stdout.clone(), reply.stderr.clone())
         };
-        if let Some(t) = text {
-            out.insert(k.clone(), t);
-        }
-    }
-    if kind == "Secret" {
-        for (k, v) in obj["stringData"].as_object().into_iter().flatten() {
-            out.insert(k.clone(), v.as_str().unwrap_or("").to_string());
-        }
-    } else {
-        for (k, v) in obj["binaryData"].as_object().into_iter().flatten() {
-            if let Some(t) = b64(v) {
-                out.insert(k.clone(), t);
-            }
-        }
-    }
-    Some(out)
-}
-
-/// What keeps a container from starting: `(reason, message)` of the waiting state, or `None`.
-pub fn start_blocker(s: &State, pod: &Value) -> Option<(&'static str, String)> {
-    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
-    for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
-        for (field, kind, name_key) in [
-            ("configMap", "ConfigMap", "name"),
-            ("secret", "Secret", "secretName"),
-        ] {
-            let src = &v[field];
-            if src.is_object()
-                && src["optional"] != json!(true)
-                && let Some(name) = src[name_key].as_str()
-                && get_obj(s, "v1", kind, ns, name).is_none()
-            {
-                return Some((
-                    "ContainerCreating",
-                    format!(
-                        "MountVolume.SetUp failed for volume \"{}\" : {} \"{name}\" not found",
-                        v["name"].as_str().unwrap_or(""),
-                        kind.to_lowercase()
-                    ),
-                ));
-            }
-        }
-    }
-    for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
-        if let Err(msg) = resolve_env(s, pod, c) {
-            return Some(("CreateContainerConfigError", msg));
-        }
-    }
-    None
-}
-
-/// Resolves a container's environment as the kubelet does at start.
-pub fn resolve_env(
-    s: &State,
-    pod: &Value,
-    container: &Value,
-) -> Result<Vec<(String, String)>, String> {
-    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
-    let mut env = Vec::new();
-    for from in container["envFrom"].as_array().into_iter().flatten() {
-        let prefix = from["prefix"].as_str().unwrap_or("");
-        for (field, kind) in [("configMapRef", "ConfigMap"), ("secretRef", "Secret")] {
-            let r = &from[field];
-            let Some(name) = r["name"].as_str() else {
-                continue;
-            };
-            match source_data(s, kind, ns, name) {
-                Some(data) => {
-                    env.extend(data.into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)))
-                }
-                None if r["optional"] == json!(true) => {}
-                None => return Err(format!("{} \"{name}\" not found", kind.to_lowercase())),
-            }
-        }
-    }
-    for e in container["env"].as_array().into_iter().flatten() {
-        let name = e["name"].as_str().unwrap_or("").to_string();
-        if let Some(v) = e.get("value").and_then(Value::as_str) {
-            env.push((name, v.to_string()));
-            continue;
-        }
-        let vf = &e["valueFrom"];
-        let mut resolved = None;
-        for (field, kind) in [("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")] {
-            let r = &vf[field];
-            let Some(src) = r["name"].as_str() else {
-                continue;
-            };
-            let key = r["key"].as_str().unwrap_or("");
-            let optional = r["optional"] == json!(true);
-            match source_data(s, kind, ns, src) {
-                Some(data) => match data.get(key) {
-                    Some(v) => resolved = Some(v.clone()),
-                    None if optional => {}
-                    None => {
-                        return Err(format!("couldn't find key {key} in {kind} {ns}/{src}"));
-                    }
-                },
-                None if optional => {}
-                None => return Err(format!("{} \"{src}\" not found", kind.to_lowercase())),
-            }
-        }
-        if let Some(path) = vf["fieldRef"]["fieldPath"].as_str() {
-            let mut cur = pod;
-            for seg in path.split('.') {
-                cur = &cur[seg];
-            }
-            resolved = Some(cur.as_str().unwrap_or("").to_string());
-        }
-        if let Some(v) = resolved {
-            env.push((name, v));
-        } else if vf.is_null() {
-            env.push((name, String::new()));
-        }
-    }
-    Ok(env)
-}
-
-/// Snapshot taken when the simulator starts a Pod's containers.
-pub fn start_containers(s: &State, pod: &Value) -> BTreeMap<String, StartedContainer> {
-    let mut out = BTreeMap::new();
-    for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
-        let name = c["name"].as_str().unwrap_or("").to_string();
-        let mut env = vec![
-            (
-                "PATH".to_string(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-            ),
-            (
-                "HOSTNAME".to_string(),
-                pod["metadata"]["name"].as_str().unwrap_or("").to_string(),
-            ),
-        ];
-        env.extend(
-            resolve_env(s, pod, c)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|(k, _)| !k.is_empty()),
-        );
-        if pod["spec"]["enableServiceLinks"] != json!(false) {
-            env.extend(
-                [
-                    ("KUBERNETES_SERVICE_HOST", "10.43.0.1"),
-                    ("KUBERNETES_SERVICE_PORT", "443"),
-                    ("KUBERNETES_SERVICE_PORT_HTTPS", "443"),
-                    ("KUBERNETES_PORT", "tcp://10.43.0.1:443"),
-                ]
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-            );
-        }
-        env.push(("HOME".into(), "/root".into()));
-        let mut fixed_files = BTreeMap::new();
-        for m in c["volumeMounts"].as_array().into_iter().flatten() {
-            if let Some(sub) = m["subPath"].as_str().filter(|p| !p.is_empty()) {
-                let mount = m["mountPath"].as_str().unwrap_or("");
-                let files = volume_files(s, pod, m["name"].as_str().unwrap_or(""));
-                if let Some(text) = files.get(sub) {
-                    fixed_files.insert(mount.to_string(), text.clone());
-                }
-            }
-        }
-        out.insert(name, StartedContainer { env, fixed_files });
-    }
-    out
-}
-
-/// The files of a configMap/secret/projected volume as the kubelet currently writes them.
-fn volume_files(s: &State, pod: &Value, volume: &str) -> BTreeMap<String, String> {
-    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
-    let Some(v) = pod["spec"]["volumes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|v| v["name"] == volume)
-    else {
-        return BTreeMap::new();
-    };
-    let mut sources = Vec::new();
-    if v["configMap"].is_object() {
-        sources.push(("ConfigMap", v["configMap"].clone(), "name"));
-    }
-    if v["secret"].is_object() {
-        sources.push(("Secret", v["secret"].clone(), "secretName"));
-    }
-    for p in v["projected"]["sources"].as_array().into_iter().flatten() {
-        if p["configMap"].is_object() {
-            sources.push(("ConfigMap", p["configMap"].clone(), "name"));
-        }
-        if p["secret"].is_object() {
-            sources.push(("Secret", p["secret"].clone(), "name"));
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (kind, src, name_key) in sources {
-        let Some(data) = src[name_key]
-            .as_str()
-            .and_then(|n| source_data(s, kind, ns, n))
-        else {
-            continue;
+        // With a tty, stdout and stderr are one stream.
+        let streams = if session.tty {
+            vec![(1, out + &err)]
+        } else {
+            vec![(1, out), (2, err)]
         };
-        match src["items"].as_array() {
-            Some(items) => {
-                for it in items {
-                    let key = it["key"].as_str().unwrap_or("");
-                    let path = it["path"].as_str().unwrap_or(key);
-                    if let Some(t) = data.get(key) {
-                        out.insert(path.to_string(), t.clone());
-                    }
-                }
-            }
-            None => out.extend(data),
-        }
-    }
-    out
-}
-
-/// Splits a shell line into words (single and double quotes, no other syntax).
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut in_word = false;
-    for c in line.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
-}
-
-/// Expands `$NAME` and `${NAME}` from the environment.
-fn expand(word: &str, env: &[(String, String)]) -> String {
-    let lookup = |name: &str| {
-        env.iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let mut out = String::new();
-    let chars: Vec<char> = word.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == '$' && i + 1 < chars.len() {
-            if chars[i + 1] == '{'
-                && let Some(end) = chars[i + 2..].iter().position(|c| *c == '}')
-            {
-                let name: String = chars[i + 2..i + 2 + end].iter().collect();
-                out.push_str(&lookup(&name));
-                i += end + 3;
-                continue;
-            }
-            let name: String = chars[i + 1..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
-                .collect();
-            if !name.is_empty() {
-                out.push_str(&lookup(&name));
-                i += name.len() + 1;
-                continue;
-            }
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
-    out
-}
-
-/// The default "container": answers `printenv`, `env`, `cat`, `ls`, `echo`, `hostname`,
-/// `sh -c '<simple command>'`, `wget -qO- http://localhost:PORT`, `true`/`false`, `exit N`;
-/// anything else is "not found" with exit code 127.
-pub fn default_reply(s: &State, started: Option<&StartedContainer>, call: &ExecCall) -> ExecReply {
-    let Some(pod) = get_obj(s, "v1", "Pod", &call.namespace, &call.pod) else {
-        return ExecReply::fail("", 1);
-    };
-    let empty = StartedContainer::default();
-    let started = started.unwrap_or(&empty);
-    run(s, &pod, started, call, &call.command, 0)
-}
-
-fn run(
-    s: &State,
-    pod: &Value,
-    started: &StartedContainer,
-    call: &ExecCall,
-    argv: &[String],
-    depth: usize,
-) -> ExecReply {
-    let env = &started.env;
-    let Some(prog) = argv.first() else {
-        return ExecReply::ok("");
-    };
-    let base = prog.rsplit('/').next().unwrap_or(prog);
-    let args = &argv[1..];
-    match base {
-        "sh" | "bash" | "ash" if args.first().is_some_and(|a| a == "-c") && depth < 4 => {
-            let script = args.get(1).cloned().unwrap_or_default();
-            let words: Vec<String> = shell_words(&script)
-                .iter()
-                .map(|w| expand(w, env))
-                .collect();
-            run(s, pod, started, call, &words, depth + 1)
-        }
-        "echo" => ExecReply::ok(format!("{}\n", args.join(" "))),
-        "true" => ExecReply::ok(""),
-        "false" => ExecReply::fail("", 1),
-        "exit" => ExecReply::fail("", args.first().and_then(|a| a.parse().ok()).unwrap_or(0)),
-        "hostname" => ExecReply::ok(format!("{}\n", call.pod)),
-        "printenv" | "env" if args.is_empty() => {
-            let mut out = String::new();
-            let mut seen = BTreeMap::new();
-            for (k, v) in env {
-                seen.insert(k.clone(), v.clone());
-            }
-            for (k, _) in env {
-                if let Some(v) = seen.remove(k) {
-                    out.push_str(&format!("{k}={v}\n"));
-                }
-            }
-            ExecReply::ok(out)
-        }
-        "printenv" => {
-            let mut out = String::new();
-            let mut all = true;
-            for name in args {
-                match env.iter().rev().find(|(k, _)| k == name) {
-                    Some((_, v)) => out.push_str(&format!("{v}\n")),
-                    None => all = false,
-                }
-            }
-            ExecReply {
-                stdout: out,
-                exit_code: if all { 0 } else { 1 },
-                ..ExecReply::default()
-            }
-        }
-        "cat" => {
-            let mut out = String::new();
-            let mut err = String::new();
-            for path in args {
-                match read_file(s, pod, started, &call.container, path) {
-                    Some(t) => out.push_str(&t),
-                    None => err.push_str(&format!(
-                        "cat: can't open '{path}': No such file or directory\n"
-                    )),
-                }
-            }
-            ExecReply {
-                stdout: out,
-                exit_code: if err.is_empty() { 0 } else { 1 },
-                stderr: err,
-                ..ExecReply::default()
-            }
-        }
-        "ls" => {
-            let dir = args
-                .iter()
-                .find(|a| !a.starts_with('-'))
-                .map_or("/", String::as_str);
-            match list_dir(s, pod, &call.container, dir) {
-                Some(names) if !names.is_empty() => ExecReply::ok(
-                    names
-                        .into_iter()
-                        .map(|n| format!("{n}\n"))
-                        .collect::<String>(),
-                ),
-                _ => ExecReply::fail(format!("ls: {dir}: No such file or directory\n"), 1),
-            }
-        }
-        "wget" | "curl" => {
-            let url = args
-                .iter()
-                .find(|a| a.contains("://"))
-                .cloned()
-                .unwrap_or_default();
-            let rest = url.split_once("://").map_or("", |(_, r)| r);
-            let hostport = rest.split('/').next().unwrap_or("");
-            let (host, port) = match hostport.rsplit_once(':') {
-                Some((h, p)) => (h, p.parse::<i64>().unwrap_or(80)),
-                None => (hostport, 80),
-            };
-            let local = ["localhost", "127.0.0.1"].contains(&host)
-                || pod["status"]["podIP"].as_str() == Some(host);
-            let listening = pod["spec"]["containers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-                .any(|p| p["containerPort"].as_i64() == Some(port));
-            if local && listening {
-                ExecReply::ok(WELCOME_PAGE)
-            } else if base == "curl" {
-                ExecReply::fail(
-                    format!(
-                        "curl: (7) Failed to connect to {host} port {port}: Connection refused\n"
-                    ),
-                    7,
-                )
+        for (channel, text) in streams {
+            let wanted = if channel == 1 {
+                session.stdout
             } else {
-                let ip = if host == "localhost" {
-                    "127.0.0.1"
-                } else {
-                    host
-                };
-                ExecReply::fail(
-                    format!("wget: can't connect to remote host ({ip}): Connection refused\n"),
-                    1,
-                )
+                session.stderr
+            };
+            if wanted
+                && !text.is_empty()
+                && socket.send(frame(channel, text.as_bytes())).await.is_err()
+            {
+                return;
             }
         }
-        _ => ExecReply::fail(format!("sh: {prog}: not found\n"), 127),
     }
+    session.finish(&mut socket, &reply).await;
 }
 
-/// Mounts of a container: (mountPath, volume name, subPath).
-fn mounts(pod: &Value, container: &str) -> Vec<(String, String, String)> {
-    pod["spec"]["containers"]
+fn flag(query: &BTreeMap<String, String>, k: &str) -> bool {
+    query.get(k).is_some_and(|v| v == "true" || v == "1")
+}
+
+/// The kubelet's own refusal, relayed verbatim: plain text, not a Status (recording 120).
+fn kubelet_refusal(code: StatusCode, text: &str) -> Response {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(text.to_string()))
+        .unwrap_or_default()
+}
+
+/// The container an exec or log request names (or the Pod's only one), as the API server
+/// checks it (recordings 121, 153).
+pub fn pick_container(pod: &Value, name: &str, asked: Option<&String>) -> Result<String, ApiError> {
+    let names: Vec<String> = pod["spec"]["containers"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|c| c["name"] == container)
-        .flat_map(|c| c["volumeMounts"].as_array().cloned().unwrap_or_default())
-        .map(|m| {
-            (
-                m["mountPath"]
-                    .as_str()
-                    .unwrap_or("")
-                    .trim_end_matches('/')
-                    .to_string(),
-                m["name"].as_str().unwrap_or("").to_string(),
-                m["subPath"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect();
+    match asked.filter(|c| !c.is_empty()) {
+        Some(c) if names.contains(c) => Ok(c.clone()),
+        Some(c) => Err(bad_request(&format!(
+            "container {c} is not valid for pod {name}"
+        ))),
+        None if names.len() == 1 => Ok(names[0].clone()),
+        None => Err(bad_request(&format!(
+            "a container name must be specified for pod {name}, choose one of: [{}]",
+            names.join(" ")
+        ))),
+    }
 }
 
-fn read_file(
-    s: &State,
-    pod: &Value,
-    started: &StartedContainer,
-    container: &str,
-    path: &str,
-) -> Option<String> {
-    if let Some(t) = started.fixed_files.get(path) {
-        return Some(t.clone());
-    }
-    if path == "/etc/hostname" {
-        return Some(format!(
-            "{}\n",
-            pod["metadata"]["name"].as_str().unwrap_or("")
+/// The 500 the API server answers when it cannot reach the node's kubelet (recording 108).
+pub fn dial_error(node: &str) -> ApiError {
+    status(
+        500,
+        "",
+        &format!("error dialing backend: dial tcp: lookup {node} on 192.0.2.53:53: no such host"),
+        None,
+    )
+}
+
+/// `pods/exec`: the API server's checks in its order, the kubelet's, the runtime's handshake,
+/// then a session.
+pub async fn request(
+    shared: &Arc<Shared>,
+    parts: &mut axum::http::request::Parts,
+    ns: &str,
+    name: &str,
+    query: &BTreeMap<String, String>,
+) -> Result<Response, ApiError> {
+    use axum::extract::FromRequestParts;
+    use axum::extract::ws::WebSocketUpgrade;
+
+    if !matches!(parts.method, Method::GET | Method::POST) {
+        return Err(status(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            Some(json!({})),
         ));
     }
-    for (mount, volume, sub) in mounts(pod, container) {
-        if !sub.is_empty() {
-            continue;
-        }
-        if let Some(rel) = path.strip_prefix(&format!("{mount}/")) {
-            return volume_files(s, pod, &volume).get(rel).cloned();
-        }
+    let command = commands(parts.uri.query());
+    if command.is_empty() {
+        return Err(bad_request("you must specify at least 1 command"));
     }
-    None
-}
-
-fn list_dir(s: &State, pod: &Value, container: &str, dir: &str) -> Option<Vec<String>> {
-    let dir = dir.trim_end_matches('/');
-    mounts(pod, container)
+    let res = state::resource("v1", "Pod");
+    let (pod, sim_node, simulate, protocols) = shared.with_state(|s| {
+        (
+            s.get(&ObjKey::new(&res, ns, name)).cloned(),
+            s.sim_node.clone(),
+            s.simulate,
+            s.exec_protocols,
+        )
+    });
+    let pod = pod.ok_or_else(|| not_found(&res, name))?;
+    let container = pick_container(&pod, name, query.get("container"))?;
+    let node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    if node.is_empty() {
+        return Err(bad_request(&format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if upgrade.is_empty() {
+        return Err(bad_request("Upgrade request required"));
+    }
+    if !simulate || node != sim_node {
+        return Err(dial_error(&node));
+    }
+    let running = pod["status"]["containerStatuses"]
+        .as_array()
         .into_iter()
-        .find(|(mount, _, sub)| mount == dir && sub.is_empty())
-        .map(|(_, volume, _)| volume_files(s, pod, &volume).into_keys().collect())
+        .flatten()
+        .any(|c| c["name"] == container.as_str() && c["state"]["running"].is_object());
+    if !running {
+        return Ok(kubelet_refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("container not found (\"{container}\")"),
+        ));
+    }
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return Err(bad_request(
+            "the fake API server streams exec over WebSocket only, not SPDY",
+        ));
+    }
+    let Some(protocol) = negotiate(&parts.headers, protocols) else {
+        // The runtime's streaming server refuses the handshake: no body, no Status (122).
+        return Ok(Response::builder()
+            .status(StatusCode::FORBIDDEN)
+            .header(header::CONNECTION, "close")
+            .body(Body::empty())
+            .unwrap_or_default());
+    };
+    // The API server accepts POST upgrades too; the WebSocket handshake itself is method-agnostic.
+    parts.method = Method::GET;
+    let ws = WebSocketUpgrade::from_request_parts(parts, &())
+        .await
+        .map_err(|e| bad_request(&e.body_text()))?
+        .protocols([protocol]);
+    let tty = flag(query, "tty");
+    let call = ExecCall {
+        namespace: ns.to_string(),
+        pod: name.to_string(),
+        container,
+        command,
+        stdin: None,
+    };
+    let index = {
+        let mut sessions = shared
+            .exec_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        sessions.push(ExecSession {
+            call: call.clone(),
+            protocol: protocol.to_string(),
+            tty,
+            stdin: flag(query, "stdin"),
+            ..ExecSession::default()
+        });
+        sessions.len() - 1
+    };
+    let session = Session {
+        shared: shared.clone(),
+        index,
+        call,
+        protocol,
+        stdin: flag(query, "stdin"),
+        stdout: flag(query, "stdout"),
+        // The kubelet drops stderr when a tty is asked for (it is the same stream).
+        stderr: flag(query, "stderr") && !tty,
+        tty,
+    };
+    let interactive = session.tty && session.stdin && super::terminal::is_shell(&session.call);
+    Ok(ws.on_upgrade(move |socket| async move {
+        if interactive {
+            super::terminal::serve(socket, session).await;
+        } else {
+            serve(socket, session).await;
+        }
+    }))
 }

@@ -12,20 +12,17 @@ pub struct FieldSet(pub BTreeMap<String, FieldSet>);
 /// The `metadata` fields a manager can own; the rest are the server's.
 const OWNED_METADATA: &[&str] = &["labels", "annotations", "finalizers", "ownerReferences"];
 
-/// Maps with user-chosen keys: an Update that creates one also owns the map itself (`.`).
-const GRANULAR_MAPS: &[&str] = &[
-    "labels",
-    "annotations",
-    "data",
-    "binaryData",
-    "stringData",
+/// Keyed lists whose items are owned whole (`LocalObjectReference` is `+structType=atomic`).
+const ATOMIC_ITEMS: &[&str] = &["imagePullSecrets"];
+
+/// Fields whose value is owned as one field (`+structType=atomic` LabelSelectors,
+/// `+mapType=atomic` maps such as `nodeSelector` and a Service's `selector`).
+const ATOMIC: &[&str] = &[
+    "selector",
+    "podSelector",
+    "namespaceSelector",
     "nodeSelector",
-    "matchLabels",
-    "limits",
-    "requests",
-    "hard",
-    "capacity",
-    "allocatable",
+    "roleRef",
 ];
 
 impl FieldSet {
@@ -141,6 +138,7 @@ pub fn list_keys(field: &str, items: &[Value]) -> Option<Vec<&'static str>> {
         | "resourceClaims" => Some(vec!["name"]),
         "volumeMounts" => Some(vec!["mountPath"]),
         "conditions" | "addresses" => Some(vec!["type"]),
+        "podIPs" | "hostIPs" => Some(vec!["ip"]),
         "ownerReferences" => Some(vec!["uid"]),
         "hostAliases" => Some(vec!["ip"]),
         "ports" => match first {
@@ -168,8 +166,7 @@ pub fn item_key(keys: &[&str], item: &Value) -> String {
 }
 
 fn is_atomic_struct(field: &str, v: &Value) -> bool {
-    // LabelSelector is `+structType=atomic`: owned as one field.
-    field == "selector" && (v.get("matchLabels").is_some() || v.get("matchExpressions").is_some())
+    ATOMIC.contains(&field) && v.is_object()
 }
 
 /// The fields an applied configuration sets (what its manager will own).
@@ -216,8 +213,13 @@ fn value_set(field: &str, v: &Value) -> FieldSet {
             Some(keys) if !items.is_empty() => {
                 let mut s = FieldSet::default();
                 for item in items {
-                    let mut child = value_set("", item);
-                    child.0.insert(".".into(), FieldSet::default());
+                    let child = if ATOMIC_ITEMS.contains(&field) {
+                        FieldSet::default()
+                    } else {
+                        let mut child = value_set("", item);
+                        child.0.insert(".".into(), FieldSet::default());
+                        child
+                    };
                     s.0.insert(item_key(&keys, item), child);
                 }
                 s
@@ -266,9 +268,13 @@ pub fn update_set(old: Option<&Value>, new: &Value, status_only: bool) -> FieldS
 }
 
 fn diff_set(field: &str, old: Option<&Value>, new: &Value) -> Option<FieldSet> {
-    if old == Some(new) || new.is_null() {
+    // A null where there was none (`lastProbeTime: null` of a new condition) is a field too.
+    if old == Some(new) || (new.is_null() && old.is_some()) {
         return None;
     }
+    // A field absent before (not merely null or empty) is added as a whole: `.` marks it
+    // when it also has children.
+    let added = old.is_none();
     match new {
         Value::Object(m) if !m.is_empty() && !is_atomic_struct(field, new) => {
             let mut s = FieldSet::default();
@@ -277,7 +283,7 @@ fn diff_set(field: &str, old: Option<&Value>, new: &Value) -> Option<FieldSet> {
                     s.0.insert(format!("f:{k}"), c);
                 }
             }
-            if GRANULAR_MAPS.contains(&field) && !old.is_some_and(Value::is_object) {
+            if added && !s.is_empty() {
                 s.0.insert(".".into(), FieldSet::default());
             }
             (!s.is_empty()).then_some(s)
@@ -290,13 +296,16 @@ fn diff_set(field: &str, old: Option<&Value>, new: &Value) -> Option<FieldSet> {
                     let key = item_key(&keys, item);
                     let old_item =
                         old_items.and_then(|o| o.iter().find(|oi| item_key(&keys, oi) == key));
-                    let mut child = diff_set("", old_item, item).unwrap_or_default();
-                    if old_item.is_none() {
-                        child.0.insert(".".into(), FieldSet::default());
-                    }
-                    if !child.is_empty() {
+                    if ATOMIC_ITEMS.contains(&field) {
+                        if old_item != Some(item) {
+                            s.0.insert(key, FieldSet::default());
+                        }
+                    } else if let Some(child) = diff_set("", old_item, item) {
                         s.0.insert(key, child);
                     }
+                }
+                if added && !s.is_empty() {
+                    s.0.insert(".".into(), FieldSet::default());
                 }
                 (!s.is_empty()).then_some(s)
             }
@@ -304,6 +313,36 @@ fn diff_set(field: &str, old: Option<&Value>, new: &Value) -> Option<FieldSet> {
         },
         _ => Some(FieldSet::default()),
     }
+}
+
+/// What an empty object of the kind serializes to in Go: non-pointer structs are `{}`, slices
+/// without `omitempty` are `null`. A create's Update entry owns only what differs from it, so
+/// `spec`, a Deployment's `strategy` or a NetworkPolicy's empty `podSelector` are not "added".
+pub fn zero_object(group: &str, kind: &str) -> Value {
+    let template = serde_json::json!({"metadata": {"creationTimestamp": null},
+        "spec": {"containers": null}});
+    let spec = match (group, kind) {
+        ("", "Pod") => serde_json::json!({"containers": null}),
+        ("apps", "Deployment") => {
+            serde_json::json!({"selector": null, "template": template, "strategy": {}})
+        }
+        ("apps", "ReplicaSet") => serde_json::json!({"selector": null, "template": template}),
+        ("apps", "StatefulSet") => serde_json::json!({"selector": null, "template": template,
+            "serviceName": "", "updateStrategy": {}}),
+        ("apps", "DaemonSet") => {
+            serde_json::json!({"selector": null, "template": template, "updateStrategy": {}})
+        }
+        ("batch", "Job") => serde_json::json!({"template": template}),
+        ("networking.k8s.io", "NetworkPolicy") => serde_json::json!({"podSelector": {}}),
+        ("", "LimitRange") => serde_json::json!({"limits": null}),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            return serde_json::json!({"metadata": {"creationTimestamp": null},
+                "roleRef": {"apiGroup": "", "kind": "", "name": ""}});
+        }
+        ("authentication.k8s.io", "TokenRequest") => serde_json::json!({"audiences": null}),
+        _ => serde_json::json!({}),
+    };
+    serde_json::json!({"metadata": {"creationTimestamp": null}, "spec": spec})
 }
 
 /// The value at a raw-key path (`f:spec`, `k:{"name":"c"}`, `.`).

@@ -1,22 +1,32 @@
 //! A fake Kubernetes API server for kubelab's integration tests, answering over real HTTP like
 //! the kube-apiserver 1.28 exchanges recorded in `tests/support/recorded/` (discovery, server-side
 //! apply with managedFields, list/watch with selectors, Status errors, namespace deletion,
-//! ServiceAccount tokens checked by RBAC, LimitRange/PodSecurity/ResourceQuota admission), with
-//! test hooks and an opt-in workload simulator standing in for controllers and a kubelet.
+//! ServiceAccount tokens with audiences checked by RBAC, access and token reviews,
+//! LimitRange/PodSecurity/ResourceQuota admission), with test hooks and an opt-in workload
+//! simulator standing in for the scheduler, controllers and a kubelet (graceful Pod
+//! termination, exec over WebSocket with tty sessions, logs). `tests/differential/` holds it to
+//! a real cluster.
 
 // Each test module uses a different part of this support code; unused parts are not dead.
 #![allow(dead_code)]
 
 pub mod admission;
+pub mod client;
+pub mod container;
 pub mod discovery;
 pub mod events;
 pub mod exec;
 pub mod fields;
+mod hook_tests;
+pub mod interpreter;
+pub mod kubelet;
 pub mod rbac;
+pub mod reviews;
 pub mod selectors;
 mod server;
 mod simulate;
 pub mod state;
+pub mod terminal;
 mod tests;
 
 use std::collections::BTreeMap;
@@ -35,8 +45,10 @@ use tower::ServiceExt;
 use discovery::DISCOVERY;
 use state::{ObjKey, State};
 
-pub use exec::{ExecCall, ExecReply};
+pub use exec::{ExecCall, ExecProtocols, ExecReply, ExecSession, TerminalSize};
+pub use kubelet::{NodeFlavor, PodTermination};
 pub use state::ApiError;
+pub use terminal::ShellScript;
 
 /// The bearer token the fake accepts (and writes into kubeconfigs).
 pub const TOKEN: &str = "kubelab-fake-admin-token";
@@ -68,6 +80,10 @@ pub struct Shared {
     drops: tokio::sync::watch::Sender<u64>,
     /// The test's exec handler (`None`: the default command interpreter).
     exec_handler: Mutex<Option<exec::ExecHandler>>,
+    /// Every exec session so far.
+    exec_sessions: Mutex<Vec<ExecSession>>,
+    /// How interactive shells behave.
+    shell_script: Mutex<ShellScript>,
     token: String,
 }
 
@@ -131,6 +147,8 @@ impl FakeApi {
             notify,
             drops,
             exec_handler: Mutex::new(None),
+            exec_sessions: Mutex::new(Vec::new()),
+            shell_script: Mutex::new(ShellScript::default()),
             token: TOKEN.to_string(),
         });
         let server = tokio::spawn(serve(listener, shared.clone()));
@@ -230,6 +248,97 @@ impl FakeApi {
     /// some commands).
     pub fn default_exec_reply(&self, call: &ExecCall) -> ExecReply {
         self.shared.with_state(|s| server::default_exec(s, call))
+    }
+
+    /// Which exec WebSocket subprotocols the simulated node speaks (default: 1.28, v4 only).
+    pub fn set_exec_protocols(&self, protocols: ExecProtocols) {
+        self.shared.with_state(|s| s.exec_protocols = protocols);
+    }
+
+    /// Every exec session so far, in order: the request, the negotiated subprotocol, what the
+    /// client typed and the terminal sizes it sent, the exit status.
+    pub fn exec_sessions(&self) -> Vec<ExecSession> {
+        self.shared
+            .exec_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// How interactive shells (exec with `tty=true&stdin=true` running `sh`) behave: banner,
+    /// prompt, and an optional handler for each typed line.
+    pub fn set_shell_script(&self, script: ShellScript) {
+        *self
+            .shared
+            .shell_script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = script;
+    }
+
+    /// Names the simulated node and chooses how it looks; call before `simulate_workloads(true)`
+    /// (default: `colima`, k3s with Docker).
+    pub fn set_node(&self, name: &str, flavor: NodeFlavor) {
+        self.shared.with_state(|s| {
+            s.sim_node = name.to_string();
+            s.node_flavor = flavor;
+        });
+    }
+
+    /// How long the simulated kubelet takes to stop a deleted Pod (default: its whole grace
+    /// period, as a real kubelet with a container that ignores SIGTERM). The Pod always reports
+    /// the real `deletionGracePeriodSeconds` and deadline; only the wait changes.
+    pub fn set_pod_termination(&self, termination: PodTermination) {
+        self.shared.with_state(|s| s.pod_termination = termination);
+    }
+
+    /// Ends the grace period of a terminating Pod now (for `PodTermination::Manual`, or to cut
+    /// a faithful wait short): the kubelet's final writes follow at once. Returns whether the
+    /// Pod was terminating.
+    pub fn finish_pod_termination(&self, namespace: &str, name: &str) -> bool {
+        let key = ObjKey::new(&state::resource("v1", "Pod"), namespace, name);
+        self.shared.mutate(|s| {
+            let uid = s
+                .get(&key)
+                .and_then(|p| p["metadata"]["uid"].as_str().map(String::from));
+            match uid.and_then(|u| s.terminations.get_mut(&u)) {
+                Some(t) => {
+                    t.deadline = Some(std::time::Instant::now());
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    /// Pods the simulated kubelet is still stopping, as `namespace/name`.
+    pub fn terminating_pods(&self) -> Vec<String> {
+        self.shared.with_state(|s| {
+            s.terminations
+                .values()
+                .map(|t| format!("{}/{}", t.key.namespace, t.key.name))
+                .collect()
+        })
+    }
+
+    /// What container `container` of Pod `namespace/name` has written to its log (the
+    /// simulator runs no programs; call after creating the Pod, replaces earlier text).
+    pub fn set_container_log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.shared.with_state(|s| {
+            s.logs.insert(
+                (namespace.into(), pod.into(), container.into()),
+                text.to_string(),
+            )
+        });
+    }
+
+    /// Appends to a container's log (a running program printing more).
+    pub fn append_container_log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.shared.with_state(|s| {
+            s.logs
+                .entry((namespace.into(), pod.into(), container.into()))
+                .or_default()
+                .push_str(text)
+        });
     }
 
     /// Simulated CPU usage of each Pod in `namespace` matching the label `selector`, in

@@ -11,9 +11,14 @@ use serde_json::{Value, json};
 
 use super::state::{self, ApiError, ObjKey, State, status};
 
+/// The audience of the API server itself (tokens for other audiences are refused, 138).
+pub const API_AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
+
 /// A token issued by TokenRequest.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
+    /// The audiences it was minted for.
+    pub audiences: Vec<String>,
     /// The ServiceAccount's namespace.
     pub namespace: String,
     /// The ServiceAccount's name.
@@ -38,6 +43,13 @@ pub enum Identity {
     },
     /// No credentials (only the public health endpoints answer).
     Anonymous,
+    /// A user named in a SubjectAccessReview.
+    User {
+        /// The user name (`system:serviceaccount:NS:NAME` for a ServiceAccount).
+        name: String,
+        /// The groups.
+        groups: Vec<String>,
+    },
 }
 
 impl Identity {
@@ -49,6 +61,7 @@ impl Identity {
                 format!("system:serviceaccount:{namespace}:{name}")
             }
             Identity::Anonymous => "system:anonymous".into(),
+            Identity::User { name, .. } => name.clone(),
         }
     }
 
@@ -62,6 +75,7 @@ impl Identity {
                 "system:authenticated".into(),
             ],
             Identity::Anonymous => vec!["system:unauthenticated".into()],
+            Identity::User { groups, .. } => groups.clone(),
         }
     }
 }
@@ -84,24 +98,31 @@ fn rfc3339(unix: i64) -> String {
     )
 }
 
-/// Who a bearer token belongs to; `None` for an unknown, expired or orphaned token.
+/// Who a bearer token belongs to; `None` for an unknown, expired or orphaned token, or one
+/// minted for another audience (recording 138).
 pub fn authenticate(s: &State, admin_token: &str, token: &str) -> Option<Identity> {
     if token == admin_token {
         return Some(Identity::Admin);
     }
     let issued = s.tokens.get(token)?;
-    if issued.expires <= unix_now() {
+    if !issued.audiences.iter().any(|a| a == API_AUDIENCE) || !authenticate_issued(s, issued) {
         return None;
     }
-    let sa = s.get(&ObjKey::new(
-        &state::resource("v1", "ServiceAccount"),
-        &issued.namespace,
-        &issued.name,
-    ))?;
-    (sa["metadata"]["uid"] == issued.uid.as_str()).then(|| Identity::ServiceAccount {
+    Some(Identity::ServiceAccount {
         namespace: issued.namespace.clone(),
         name: issued.name.clone(),
     })
+}
+
+/// Whether an issued token is still good: not expired, its ServiceAccount not re-created.
+pub fn authenticate_issued(s: &State, issued: &IssuedToken) -> bool {
+    issued.expires > unix_now()
+        && s.get(&ObjKey::new(
+            &state::resource("v1", "ServiceAccount"),
+            &issued.namespace,
+            &issued.name,
+        ))
+        .is_some_and(|sa| sa["metadata"]["uid"] == issued.uid.as_str())
 }
 
 /// `POST .../serviceaccounts/NAME/token`: a JWT-shaped token remembered for authentication
@@ -118,10 +139,10 @@ pub fn issue_token(s: &mut State, ns: &str, name: &str, req: &Value) -> Result<V
             422,
             "Invalid",
             &format!(
-                "TokenRequest.authentication.k8s.io \"{name}\" is invalid: spec.expirationSeconds: Invalid value: {secs}: may not specify a duration less than 10 minutes"
+                "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: {secs}: may not specify a duration less than 10 minutes"
             ),
             Some(
-                json!({"name": name, "group": "authentication.k8s.io", "kind": "TokenRequest",
+                json!({"group": "authentication.k8s.io", "kind": "TokenRequest",
                 "causes": [{"reason": "FieldValueInvalid",
                     "message": format!("Invalid value: {secs}: may not specify a duration less than 10 minutes"),
                     "field": "spec.expirationSeconds"}]}),
@@ -130,7 +151,7 @@ pub fn issue_token(s: &mut State, ns: &str, name: &str, req: &Value) -> Result<V
     }
     let audiences = match req["spec"]["audiences"].as_array() {
         Some(a) if !a.is_empty() => Value::Array(a.clone()),
-        _ => json!(["https://kubernetes.default.svc.cluster.local"]),
+        _ => json!([API_AUDIENCE]),
     };
     let now = unix_now();
     let uid = sa["metadata"]["uid"].as_str().unwrap_or("").to_string();
@@ -148,6 +169,12 @@ pub fn issue_token(s: &mut State, ns: &str, name: &str, req: &Value) -> Result<V
     s.tokens.insert(
         token.clone(),
         IssuedToken {
+            audiences: audiences
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(String::from))
+                .collect(),
             namespace: ns.to_string(),
             name: name.to_string(),
             uid,
@@ -307,18 +334,12 @@ fn rule_allows(rule: &Value, a: &Attributes) -> bool {
 fn subject_matches(subject: &Value, binding_ns: &str, who: &Identity) -> bool {
     let name = subject["name"].as_str().unwrap_or("");
     match (subject["kind"].as_str().unwrap_or(""), who) {
-        (
-            "ServiceAccount",
-            Identity::ServiceAccount {
-                namespace,
-                name: sa,
-            },
-        ) => {
+        ("ServiceAccount", _) => {
             let ns = subject["namespace"]
                 .as_str()
                 .filter(|n| !n.is_empty())
                 .unwrap_or(binding_ns);
-            ns == namespace && name == sa
+            who.username() == format!("system:serviceaccount:{ns}:{name}")
         }
         ("User", _) => name == who.username(),
         ("Group", _) => who.groups().iter().any(|g| g == name),
@@ -399,7 +420,7 @@ fn grants(s: &State, who: &Identity, namespace: &str) -> Vec<Grant> {
 
 /// `Ok(reason)` when `who` may do `a`, else `Err(())`.
 pub fn decide(s: &State, who: &Identity, a: &Attributes) -> Result<String, ()> {
-    if *who == Identity::Admin {
+    if *who == Identity::Admin || who.groups().iter().any(|g| g == "system:masters") {
         return Ok(String::new());
     }
     let base = if a.resource_request {
@@ -532,6 +553,8 @@ pub fn user_info(s: &State, who: &Identity) -> Value {
             json!({"username": who.username(), "uid": uid, "groups": who.groups(),
                 "extra": {"authentication.kubernetes.io/credential-id": ["JTI=fake"]}})
         }
-        Identity::Anonymous => json!({"username": who.username(), "groups": who.groups()}),
+        Identity::Anonymous | Identity::User { .. } => {
+            json!({"username": who.username(), "groups": who.groups()})
+        }
     }
 }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::discovery::{DISCOVERY, Resource};
 use super::exec::{self, ExecCall, ExecReply};
 use super::rbac::{self, Identity};
+use super::reviews;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::state::{self, ApiError, ObjKey, bad_request, not_found, status, with_type};
 use super::{RecordedRequest, Shared};
@@ -156,7 +157,7 @@ pub async fn handle(AxumState(shared): AxumState<Arc<Shared>>, req: Request) -> 
         }
     }
     if let Some((ns, name)) = exec_target {
-        return match exec_request(&shared, &mut parts, &ns, &name, &query).await {
+        return match exec::request(&shared, &mut parts, &ns, &name, &query).await {
             Ok(r) => r,
             Err(e) => error_response(e),
         };
@@ -196,125 +197,7 @@ pub fn default_exec(s: &state::State, call: &ExecCall) -> ExecReply {
         .and_then(|p| p["metadata"]["uid"].as_str().map(String::from))
         .unwrap_or_default();
     let started = s.started.get(&uid).and_then(|m| m.get(&call.container));
-    exec::default_reply(s, started, call)
-}
-
-/// `pods/exec`: the apiserver's checks in its order (options, pod, container, node, upgrade,
-/// kubelet), then a WebSocket speaking `v4.channel.k8s.io` for containers the simulator runs.
-async fn exec_request(
-    shared: &Arc<Shared>,
-    parts: &mut axum::http::request::Parts,
-    ns: &str,
-    name: &str,
-    query: &BTreeMap<String, String>,
-) -> Result<Response, ApiError> {
-    use axum::extract::FromRequestParts;
-    use axum::extract::ws::WebSocketUpgrade;
-
-    if !matches!(parts.method, Method::GET | Method::POST) {
-        return Err(status(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-            Some(json!({})),
-        ));
-    }
-    let command = exec::commands(parts.uri.query());
-    if command.is_empty() {
-        return Err(bad_request("you must specify at least 1 command"));
-    }
-    let res = state::resource("v1", "Pod");
-    let (pod, sim_node, simulate) = shared.with_state(|s| {
-        (
-            s.get(&ObjKey::new(&res, ns, name)).cloned(),
-            s.sim_node.clone(),
-            s.simulate,
-        )
-    });
-    let pod = pod.ok_or_else(|| not_found(&res, name))?;
-    let names: Vec<String> = pod["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(String::from))
-        .collect();
-    let container = match query.get("container").filter(|c| !c.is_empty()) {
-        Some(c) if names.contains(c) => c.clone(),
-        Some(c) => {
-            return Err(bad_request(&format!(
-                "container {c} is not valid for pod {name}"
-            )));
-        }
-        None if names.len() == 1 => names[0].clone(),
-        None => {
-            return Err(bad_request(&format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                names.join(" ")
-            )));
-        }
-    };
-    let node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
-    if node.is_empty() {
-        return Err(bad_request(&format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
-    let upgrade = header_str(&parts.headers, header::UPGRADE);
-    if upgrade.is_empty() {
-        return Err(bad_request("Upgrade request required"));
-    }
-    if !simulate || node != sim_node {
-        return Err(status(
-            500,
-            "",
-            &format!(
-                "error dialing backend: dial tcp: lookup {node} on 192.0.2.53:53: no such host"
-            ),
-            None,
-        ));
-    }
-    let running = pod["status"]["containerStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["name"] == container.as_str() && c["state"]["running"].is_object());
-    if !running {
-        return Err(status(
-            500,
-            "",
-            &format!("unable to upgrade connection: container not found (\"{container}\")"),
-            None,
-        ));
-    }
-    if !upgrade.eq_ignore_ascii_case("websocket") {
-        return Err(bad_request(
-            "the fake API server streams exec over WebSocket (v4.channel.k8s.io) only, not SPDY",
-        ));
-    }
-    // The apiserver accepts POST upgrades too; the WebSocket handshake itself is method-agnostic.
-    parts.method = Method::GET;
-    let ws = WebSocketUpgrade::from_request_parts(parts, &())
-        .await
-        .map_err(|e| bad_request(&e.body_text()))?
-        .protocols(exec::PROTOCOLS);
-    let call = ExecCall {
-        namespace: ns.to_string(),
-        pod: name.to_string(),
-        container,
-        command: command.clone(),
-    };
-    let handler = shared
-        .exec_handler
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    let reply = match handler {
-        Some(h) => h(call),
-        None => shared.with_state(|s| default_exec(s, &call)),
-    };
-    let flag = |k: &str| query.get(k).is_some_and(|v| v == "true" || v == "1");
-    let (stdout, stderr) = (flag("stdout"), flag("stderr"));
-    Ok(ws.on_upgrade(move |socket| exec::serve(socket, reply, command, stdout, stderr)))
+    super::interpreter::default_reply(s, started, call)
 }
 
 fn header_str(h: &HeaderMap, name: header::HeaderName) -> String {
@@ -488,7 +371,7 @@ async fn route(
         }
         (None, Method::POST) => {
             let obj = parse_json(body)?;
-            create_only(shared, identity, &target, &obj)
+            create_only(shared, identity, &target, &obj, &manager)
                 .unwrap_or_else(|| post(shared, &target, obj, &manager))
         }
         (None, Method::DELETE) => {
@@ -537,40 +420,18 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
         .map_err(|e| bad_request(&format!("error decoding request body: {e}")))
 }
 
-/// Create-only review kinds answered with 201 and a computed status.
+/// Computed kinds (reviews): 201 with a status, nothing stored.
 fn create_only(
     shared: &Shared,
     identity: &Identity,
     target: &Target,
     obj: &Value,
+    manager: &str,
 ) -> Option<Result<Response, ApiError>> {
-    let mut out = with_type(obj, &target.res);
-    match target.res.kind.as_str() {
-        "SelfSubjectAccessReview" => {
-            out["metadata"] = json!({"creationTimestamp": null});
-            out["status"] = shared.with_state(|s| rbac::access_review(s, identity, &obj["spec"]));
-        }
-        "SubjectAccessReview" | "LocalSubjectAccessReview" => {
-            out["metadata"] = json!({"creationTimestamp": null});
-            out["status"] = json!({"allowed": true});
-        }
-        "SelfSubjectRulesReview" => {
-            out["metadata"] = json!({"creationTimestamp": null});
-            let ns = obj["spec"]["namespace"].as_str().unwrap_or("");
-            out["status"] = shared.with_state(|s| rbac::rules_review(s, identity, ns));
-        }
-        "SelfSubjectReview" => {
-            out["metadata"] = json!({"creationTimestamp": state::now()});
-            out["status"] =
-                json!({"userInfo": shared.with_state(|s| rbac::user_info(s, identity))});
-        }
-        "TokenReview" => {
-            let authenticated = obj["spec"]["token"] == json!(shared.token);
-            out["status"] = json!({"authenticated": authenticated});
-        }
-        _ => return None,
-    }
-    Some(Ok(json_response(201, &out)))
+    let answer = shared.with_state(|s| {
+        reviews::create(s, &shared.token, identity, &target.res.kind, obj, manager)
+    })?;
+    Some(answer.map(|body| json_response(201, &body)))
 }
 
 fn post(
@@ -641,10 +502,14 @@ fn object_request(
     }
     let current = shared.with_state(|s| s.get(&key).cloned());
     match sub {
-        Some("exec") | Some("attach") | Some("portforward") | Some("log") => {
+        Some("log") => {
+            let pod = current.ok_or_else(|| not_found(res, name))?;
+            return super::kubelet::logs(shared, &pod, query);
+        }
+        Some("exec") | Some("attach") | Some("portforward") => {
             let pod = current.ok_or_else(|| not_found(res, name))?;
             let upgrade = headers.get(header::UPGRADE).is_some();
-            if sub != Some("log") && !upgrade {
+            if !upgrade {
                 return Err(bad_request("Upgrade request required"));
             }
             let node = pod["spec"]["nodeName"].as_str().unwrap_or("").to_string();
@@ -664,7 +529,7 @@ fn object_request(
         }
         Some("token") if method == Method::POST => {
             let req = parse_json(body)?;
-            let out = shared.with_state(|s| rbac::issue_token(s, ns, name, &req))?;
+            let out = shared.with_state(|s| reviews::token_request(s, ns, name, &req, manager))?;
             return Ok(json_response(201, &out));
         }
         _ => {}
@@ -674,7 +539,8 @@ fn object_request(
             .map(|o| json_response(200, &with_type(&o, res)))
             .ok_or_else(|| not_found(res, name)),
         Method::DELETE => {
-            let out = shared.mutate(|s| s.delete(res, ns, name))?;
+            let grace = delete_grace(query, body);
+            let out = shared.mutate(|s| s.delete_with(res, ns, name, grace))?;
             if res.group.is_empty() && res.kind == "Namespace" {
                 let delay = shared.with_state(|s| s.namespace_delete_delay);
                 let shared2 = shared.clone();
@@ -774,6 +640,18 @@ fn object_request(
             Some(json!({})),
         )),
     }
+}
+
+/// `gracePeriodSeconds` from the query or a DeleteOptions body.
+fn delete_grace(query: &BTreeMap<String, String>, body: &Bytes) -> Option<i64> {
+    query
+        .get("gracePeriodSeconds")
+        .and_then(|g| g.parse().ok())
+        .or_else(|| {
+            serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|b| b["gracePeriodSeconds"].as_i64())
+        })
 }
 
 /// RFC 7386 JSON merge patch.
@@ -952,9 +830,11 @@ fn list(
             let last = object_sort_key(items.last().unwrap_or(&Value::Null));
             let rv = shared.with_state(|s| s.rv);
             let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{last}\u{0}")});
+            // The count is only known without selectors (it comes from etcd's range count).
+            let filtered = sel.0.is_some() || sel.1.is_some();
             (
                 Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())),
-                Some(remaining),
+                (!filtered).then_some(remaining),
             )
         }
         _ => (None, None),
@@ -1017,8 +897,19 @@ impl WatchCursor {
                 ("MODIFIED", true, false) => "DELETED",
                 _ => continue,
             };
+            // An object that stops matching leaves as it was, at the event's resourceVersion
+            // (the watch cache's `convertToWatchEvent`).
+            let object = match (e.etype, &e.prev) {
+                ("MODIFIED", Some(prev)) if etype == "DELETED" => {
+                    let mut p = prev.clone();
+                    p["metadata"]["resourceVersion"] =
+                        e.object["metadata"]["resourceVersion"].clone();
+                    p
+                }
+                _ => e.object.clone(),
+            };
             self.pending
-                .push_back(event_line(etype, &with_type(&e.object, &self.res)));
+                .push_back(event_line(etype, &with_type(&object, &self.res)));
         }
     }
 

@@ -9,9 +9,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::container;
 use super::discovery::recorded;
 use super::events;
-use super::exec;
+use super::kubelet;
 use super::selectors::LabelSelector;
 use super::state::{self, ObjKey, State, resource};
 
@@ -49,11 +50,29 @@ pub fn ensure_node(s: &mut State) {
         body["status"]["daemonEndpoints"] = json!({"kubeletEndpoint": {"Port": 10250}});
         body["status"]["addresses"] = json!([{"type": "InternalIP", "address": "192.168.5.15"},
             {"type": "Hostname", "address": node}]);
-        let _ = s.put(body, "k3s");
+        if s.node_flavor == kubelet::NodeFlavor::Kubelet {
+            // realkube's real-node: an upstream kubelet with containerd, no k3s labels.
+            body["metadata"] = json!({"name": node, "labels": {
+                "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node,
+                "kubernetes.io/os": "linux"},
+                "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                    "volumes.kubernetes.io/controller-managed-attach-detach": "true"}});
+            body["spec"] = json!({});
+            body["status"]["nodeInfo"]["containerRuntimeVersion"] = json!("containerd://1.6.20");
+            body["status"]["nodeInfo"]["kubeletVersion"] = json!("v1.28.7");
+            body["status"]["nodeInfo"]["kubeProxyVersion"] = json!("v1.28.7");
+            body["status"]["nodeInfo"]["osImage"] = json!("Debian GNU/Linux 12 (bookworm)");
+            body["status"]["addresses"] = json!([{"type": "InternalIP", "address": "192.0.2.2"},
+                {"type": "Hostname", "address": node}]);
+        }
+        let manager = s.node_flavor.manager();
+        let _ = s.put(body, manager);
     }
 }
 
-/// Reconciles until nothing changes, then waits for the next change.
+/// Reconciles until nothing changes, then waits for the next change or the next kubelet
+/// deadline (a terminating Pod's grace period).
 pub async fn run(shared: Arc<Shared>) {
     let mut rx = shared.notify.subscribe();
     loop {
@@ -63,8 +82,20 @@ pub async fn run(shared: Arc<Shared>) {
             let rv = shared.with_state(|s| s.rv);
             shared.notify.send_replace(rv);
             rx.borrow_and_update();
-        } else if rx.changed().await.is_err() {
-            return;
+            continue;
+        }
+        let next = shared.with_state(|s| kubelet::next_deadline(s));
+        let wake = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() {
+                return;
+            },
+            () = wake => {}
         }
     }
 }
@@ -113,6 +144,12 @@ pub fn reconcile(s: &mut State) -> bool {
     changed |= deployment_status(s);
     changed |= reconcile_hpas(s);
     changed |= reconcile_metrics(s);
+    changed |= kubelet::reconcile_terminations(s);
+    for ns in s.finalizing.clone() {
+        let before = s.rv;
+        s.finalize_namespace(&ns);
+        changed |= s.rv != before;
+    }
     forget_gone_pods(s);
     changed
 }
@@ -463,7 +500,7 @@ fn reconcile_pods(s: &mut State) -> bool {
                     p["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "False",
                         "lastProbeTime": null, "lastTransitionTime": t, "reason": "Unschedulable",
                         "message": message}]);
-                    if let Ok(stored) = s.put(p, "kube-scheduler") {
+                    if let Some(stored) = write_status(s, &p, "kube-scheduler") {
                         events::scheduler_event(
                             s,
                             &stored,
@@ -477,9 +514,8 @@ fn reconcile_pods(s: &mut State) -> bool {
                 }
                 continue;
             }
-            p["spec"]["nodeName"] = json!(node_name);
-            p["status"]["conditions"] = json!([condition("PodScheduled", &t)]);
-            let Ok(stored) = s.put(p, "kube-scheduler") else {
+            let key = pod_key(&pod);
+            let Some(stored) = s.bind(&key, &node_name) else {
                 continue;
             };
             let ns = stored["metadata"]["namespace"].as_str().unwrap_or("");
@@ -500,15 +536,47 @@ fn reconcile_pods(s: &mut State) -> bool {
     changed
 }
 
+fn pod_key(pod: &Value) -> ObjKey {
+    ObjKey::new(
+        &resource("v1", "Pod"),
+        pod["metadata"]["namespace"].as_str().unwrap_or(""),
+        pod["metadata"]["name"].as_str().unwrap_or(""),
+    )
+}
+
+/// Writes `pod.status` through the `status` subresource as `manager` (how the scheduler and
+/// the kubelet write, recordings 033/115); returns the stored Pod.
+fn write_status(s: &mut State, pod: &Value, manager: &str) -> Option<Value> {
+    let key = pod_key(pod);
+    let cur = s.get(&key).cloned()?;
+    let mut next = cur.clone();
+    next["status"] = pod["status"].clone();
+    s.update(
+        &resource("v1", "Pod"),
+        &cur,
+        next,
+        manager,
+        Some("status"),
+        false,
+    )
+    .ok()
+}
+
 /// The kubelet's part: waits on missing ConfigMaps/Secrets, else pulls, creates and starts
 /// every container (with events) and reports the Pod Running and Ready.
 fn kubelet_start(s: &mut State, pod: Value, node_name: &str, t: &str) -> bool {
+    let flavor = s.node_flavor;
     let mut p = pod.clone();
+    // The binding's condition, as it was written.
+    let scheduled = pod["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled").cloned())
+        .unwrap_or_else(|| condition("PodScheduled", t));
     let containers: Vec<Value> = pod["spec"]["containers"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    if let Some((reason, message)) = exec::start_blocker(s, &pod) {
+    if let Some((reason, message)) = container::start_blocker(s, &pod) {
         let waiting_same =
             pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == reason;
         if waiting_same {
@@ -534,10 +602,10 @@ fn kubelet_start(s: &mut State, pod: Value, node_name: &str, t: &str) -> bool {
         };
         p["status"] = json!({"phase": "Pending",
             "conditions": [condition("Initialized", t), not_ready("Ready"), not_ready("ContainersReady"),
-                condition("PodScheduled", t)],
-            "hostIP": "192.168.5.15", "hostIPs": [{"ip": "192.168.5.15"}], "startTime": t,
+                scheduled],
+            "hostIP": flavor.host_ip(), "startTime": t,
             "containerStatuses": statuses, "qosClass": pod["status"]["qosClass"]});
-        if let Ok(stored) = s.put(p, "k3s") {
+        if let Some(stored) = write_status(s, &p, flavor.manager()) {
             let (ereason, emsg) = if reason == "ContainerCreating" {
                 ("FailedMount", message)
             } else {
@@ -556,7 +624,7 @@ fn kubelet_start(s: &mut State, pod: Value, node_name: &str, t: &str) -> bool {
         }
         return true;
     }
-    let started = exec::start_containers(s, &pod);
+    let started = container::start_containers(s, &pod);
     if let Some(uid) = pod["metadata"]["uid"].as_str() {
         s.started.insert(uid.to_string(), started);
     }
@@ -565,20 +633,19 @@ fn kubelet_start(s: &mut State, pod: Value, node_name: &str, t: &str) -> bool {
         .map(|c| {
             let image = c["image"].as_str().unwrap_or("");
             json!({"name": c["name"], "state": {"running": {"startedAt": t}}, "lastState": {},
-                "ready": true, "restartCount": 0, "image": image,
-                "imageID": format!("docker-pullable://{image}@sha256:{}", "0".repeat(64)),
-                "containerID": format!("docker://{}", state::uid().replace('-', "")),
+                "ready": true, "restartCount": 0, "image": flavor.image(image),
+                "imageID": flavor.image_id(image), "containerID": flavor.container_id(),
                 "started": true})
         })
         .collect();
     let n = s.rv % 250 + 2;
     p["status"] = json!({"phase": "Running",
         "conditions": [condition("Initialized", t), condition("Ready", t), condition("ContainersReady", t),
-            condition("PodScheduled", t)],
-        "hostIP": "192.168.5.15", "hostIPs": [{"ip": "192.168.5.15"}],
-        "podIP": format!("10.42.0.{n}"), "podIPs": [{"ip": format!("10.42.0.{n}")}],
+            scheduled],
+        "hostIP": flavor.host_ip(),
+        "podIP": flavor.pod_ip(n), "podIPs": [{"ip": flavor.pod_ip(n)}],
         "startTime": t, "containerStatuses": statuses, "qosClass": pod["status"]["qosClass"]});
-    let Ok(stored) = s.put(p, "k3s") else {
+    let Some(stored) = write_status(s, &p, flavor.manager()) else {
         return false;
     };
     for c in &containers {
@@ -622,12 +689,22 @@ fn kubelet_start(s: &mut State, pod: Value, node_name: &str, t: &str) -> bool {
 
 /// Drops what the kubelet remembered about Pods that no longer exist.
 fn forget_gone_pods(s: &mut State) {
-    let alive: std::collections::BTreeSet<String> = s
-        .list(&resource("v1", "Pod"), None)
+    let pods = s.list(&resource("v1", "Pod"), None);
+    let alive: std::collections::BTreeSet<String> = pods
         .iter()
         .filter_map(|p| p["metadata"]["uid"].as_str().map(String::from))
         .collect();
     s.started.retain(|uid, _| alive.contains(uid));
+    let named: std::collections::BTreeSet<(String, String)> = pods
+        .iter()
+        .map(|p| {
+            let m = &p["metadata"];
+            let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+            (text(&m["namespace"]), text(&m["name"]))
+        })
+        .collect();
+    s.logs
+        .retain(|(ns, pod, _), _| named.contains(&(ns.clone(), pod.clone())));
 }
 
 fn deployment_status(s: &mut State) -> bool {

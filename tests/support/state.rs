@@ -117,16 +117,7 @@ pub fn bad_request(message: &str) -> ApiError {
 
 /// The current time as Kubernetes writes it (seconds, `Z`).
 pub fn now() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format_time(time::OffsetDateTime::now_utc())
 }
 
 /// A random RFC 4122 v4 uid.
@@ -178,15 +169,16 @@ impl Managed {
         m
     }
 
+    /// How the API server names the manager in conflict messages (`printManager`).
     fn describe(&self) -> String {
-        if self.operation == "Update" {
-            format!(
-                "\"{}\" using {} at {}",
-                self.manager, self.api_version, self.time
-            )
-        } else {
-            format!("\"{}\"", self.manager)
+        let mut out = format!("\"{}\"", self.manager);
+        if let Some(sub) = &self.subresource {
+            out.push_str(&format!(" with subresource \"{sub}\""));
         }
+        if self.operation == "Update" {
+            out.push_str(&format!(" using {}", self.api_version));
+        }
+        out
     }
 }
 
@@ -210,6 +202,25 @@ fn write_managed(obj: &mut Value, managed: &[Managed]) {
     let Some(meta) = obj["metadata"].as_object_mut() else {
         return;
     };
+    // The API server's order: operation, then time (to the second), manager, apiVersion,
+    // subresource.
+    let mut managed = managed.to_vec();
+    managed.sort_by(|a, b| {
+        (
+            &a.operation,
+            &a.time,
+            &a.manager,
+            &a.api_version,
+            &a.subresource,
+        )
+            .cmp(&(
+                &b.operation,
+                &b.time,
+                &b.manager,
+                &b.api_version,
+                &b.subresource,
+            ))
+    });
     if managed.is_empty() {
         meta.remove("managedFields");
     } else {
@@ -234,7 +245,7 @@ fn clean(obj: &Value) -> Value {
 fn has_generation(res: &Resource) -> bool {
     matches!(
         res.group.as_str(),
-        "apps" | "batch" | "policy" | "apiextensions.k8s.io"
+        "apps" | "batch" | "policy" | "apiextensions.k8s.io" | "networking.k8s.io"
     )
 }
 
@@ -259,7 +270,7 @@ pub struct State {
     /// The node the simulator schedules Pods on.
     pub sim_node: String,
     /// Containers the simulator started, by Pod uid then container name.
-    pub started: BTreeMap<String, BTreeMap<String, super::exec::StartedContainer>>,
+    pub started: BTreeMap<String, BTreeMap<String, super::container::StartedContainer>>,
     /// Simulated CPU usage per Pod: (namespace, label selector, millicores); the last match wins.
     pub cpu_usage: Vec<(String, String, u64)>,
     /// Images the simulated node has pulled.
@@ -268,6 +279,18 @@ pub struct State {
     pub tokens: BTreeMap<String, super::rbac::IssuedToken>,
     /// `Warning` headers produced by admission for the request being served.
     pub warnings: Vec<String>,
+    /// What the simulated node looks like.
+    pub node_flavor: super::kubelet::NodeFlavor,
+    /// The exec subprotocols the simulated node accepts.
+    pub exec_protocols: super::exec::ExecProtocols,
+    /// How long the simulated kubelet takes to stop deleted Pods.
+    pub pod_termination: super::kubelet::PodTermination,
+    /// Pods the simulated kubelet is stopping, by uid.
+    pub terminations: BTreeMap<String, super::kubelet::Termination>,
+    /// Container logs by (namespace, Pod, container).
+    pub logs: BTreeMap<(String, String, String), String>,
+    /// Terminating namespaces whose content is still being deleted.
+    pub finalizing: std::collections::BTreeSet<String>,
 }
 
 impl State {
@@ -288,6 +311,12 @@ impl State {
             pulled_images: std::collections::BTreeSet::new(),
             tokens: BTreeMap::new(),
             warnings: Vec::new(),
+            node_flavor: super::kubelet::NodeFlavor::default(),
+            exec_protocols: super::exec::ExecProtocols::default(),
+            pod_termination: super::kubelet::PodTermination::default(),
+            terminations: BTreeMap::new(),
+            logs: BTreeMap::new(),
+            finalizing: std::collections::BTreeSet::new(),
         };
         for ns in ["default", "kube-node-lease", "kube-public", "kube-system"] {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -328,6 +357,9 @@ impl State {
 
     fn remove(&mut self, key: &ObjKey) -> Option<Value> {
         let obj = self.objects.remove(key)?;
+        if let Some(uid) = obj["metadata"]["uid"].as_str() {
+            self.terminations.remove(uid);
+        }
         self.rv += 1;
         if let Some((mirror_key, _)) = super::events::mirror(key, &obj)
             && let Some(m) = self.objects.remove(&mirror_key)
@@ -513,7 +545,8 @@ impl State {
             .to_string();
         let mut o = obj.clone();
         default_object(res, &mut o, false);
-        let set = fields::update_set(None, &o, false);
+        let zero = fields::zero_object(&res.group, &res.kind);
+        let set = fields::update_set(Some(&zero), &o, false);
         let mut managed = Vec::new();
         if !set.is_empty() {
             managed.push(Managed {
@@ -669,11 +702,19 @@ impl State {
             let wanted = super::admission::quota_status(self, &quota);
             let name = quota["metadata"]["name"].as_str().unwrap_or("").to_string();
             let key = ObjKey::new(&quota_res, ns, &name);
-            if let Some(mut stored) = self.objects.get(&key).cloned()
+            if let Some(stored) = self.objects.get(&key).cloned()
                 && stored["status"] != wanted
             {
-                stored["status"] = wanted;
-                self.commit(key, stored, "MODIFIED");
+                let mut next = stored.clone();
+                next["status"] = wanted;
+                let _ = self.update(
+                    &quota_res,
+                    &stored,
+                    next,
+                    "kube-controller-manager",
+                    Some("status"),
+                    false,
+                );
             }
         }
     }
@@ -844,6 +885,17 @@ impl State {
 
     /// Deletes an object the way the real server answers DELETE.
     pub fn delete(&mut self, res: &Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.delete_with(res, ns, name, None)
+    }
+
+    /// Deletes with the DeleteOptions' `gracePeriodSeconds` (`None`: the object's own).
+    pub fn delete_with(
+        &mut self,
+        res: &Resource,
+        ns: &str,
+        name: &str,
+        grace: Option<i64>,
+    ) -> Result<Value, ApiError> {
         let key = ObjKey::new(res, ns, name);
         let cur = self
             .objects
@@ -861,15 +913,7 @@ impl State {
             return Ok(with_type(&stored, res));
         }
         if res.group.is_empty() && res.kind == "Pod" {
-            let mut p = cur.clone();
-            let bound = cur["spec"]["nodeName"]
-                .as_str()
-                .is_some_and(|n| !n.is_empty());
-            p["metadata"]["deletionTimestamp"] = json!(now());
-            p["metadata"]["deletionGracePeriodSeconds"] = json!(if bound { 30 } else { 0 });
-            let stored = self.commit(key.clone(), order_metadata(p), "MODIFIED");
-            self.remove(&key);
-            return Ok(with_type(&stored, res));
+            return Ok(with_type(&self.delete_pod(&key, &cur, grace), res));
         }
         self.remove(&key);
         let mut d = details(res, name);
@@ -879,60 +923,183 @@ impl State {
         )
     }
 
-    /// Finishes deleting a Terminating namespace: conditions, content gone, namespace gone.
+    /// Whether the simulated kubelet runs this Pod (so it must confirm the deletion).
+    fn kubelet_runs(&self, pod: &Value) -> bool {
+        self.simulate && pod["spec"]["nodeName"].as_str() == Some(self.sim_node.as_str())
+    }
+
+    /// DELETE of a Pod: graceful when a kubelet runs it (recordings 124/125: deadline = now +
+    /// grace, the Pod stays until the kubelet confirms), else gone at once (063/064).
+    fn delete_pod(&mut self, key: &ObjKey, cur: &Value, grace: Option<i64>) -> Value {
+        let bound = cur["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        let grace = grace
+            .or_else(|| cur["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(30)
+            .max(0);
+        let finished =
+            ["Succeeded", "Failed"].contains(&cur["status"]["phase"].as_str().unwrap_or(""));
+        if self.kubelet_runs(cur) && grace > 0 && !finished {
+            let current = cur["metadata"]["deletionGracePeriodSeconds"].as_i64();
+            if current.is_some_and(|c| c <= grace) {
+                return cur.clone();
+            }
+            let deadline = time::OffsetDateTime::now_utc() + time::Duration::seconds(grace);
+            let mut p = cur.clone();
+            p["metadata"]["deletionTimestamp"] = json!(format_time(deadline));
+            p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            let stored = self.commit(key.clone(), order_metadata(p), "MODIFIED");
+            let uid = cur["metadata"]["uid"].as_str().unwrap_or("").to_string();
+            // With no container running the kubelet has nothing to wait for (about a second).
+            let running = cur["status"]["containerStatuses"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["state"]["running"].is_object()));
+            let wait = if running { grace } else { 0 };
+            let termination = super::kubelet::Termination {
+                key: key.clone(),
+                deadline: super::kubelet::deadline(self.pod_termination, wait),
+            };
+            self.terminations.insert(uid, termination);
+            return stored;
+        }
+        let mut p = cur.clone();
+        if p["metadata"].get("deletionTimestamp").is_none() {
+            p["metadata"]["deletionTimestamp"] = json!(now());
+        }
+        p["metadata"]["deletionGracePeriodSeconds"] = json!(if bound { grace } else { 0 });
+        let stored = self.commit(key.clone(), order_metadata(p), "MODIFIED");
+        self.remove(key);
+        stored
+    }
+
+    /// The kubelet's last word on a terminated Pod: a delete with grace 0 (which moves the
+    /// deadline back by the old grace period, to the time of the DELETE), then gone.
+    pub fn final_delete(&mut self, key: &ObjKey) {
+        let Some(cur) = self.objects.get(key).cloned() else {
+            return;
+        };
+        let grace = cur["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .unwrap_or(0);
+        let mut p = cur.clone();
+        if let Some(t) = cur["metadata"]["deletionTimestamp"]
+            .as_str()
+            .and_then(parse_time)
+        {
+            p["metadata"]["deletionTimestamp"] =
+                json!(format_time(t - time::Duration::seconds(grace)));
+        }
+        p["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        self.commit(key.clone(), order_metadata(p), "MODIFIED");
+        self.remove(key);
+    }
+
+    /// The scheduler's binding: `spec.nodeName` and condition PodScheduled, written through
+    /// `pods/binding`, which leaves no managedFields entry (recording 115).
+    pub fn bind(&mut self, key: &ObjKey, node: &str) -> Option<Value> {
+        let mut p = self.objects.get(key).cloned()?;
+        p["spec"]["nodeName"] = json!(node);
+        p["status"]["conditions"] = json!([{"type": "PodScheduled", "status": "True",
+            "lastProbeTime": null, "lastTransitionTime": now()}]);
+        Some(self.commit(key.clone(), p, "MODIFIED"))
+    }
+
+    /// Deletes a Terminating namespace's content (Pods a kubelet runs terminate gracefully,
+    /// keeping the namespace until they are gone), then the namespace.
     pub fn finalize_namespace(&mut self, ns: &str) {
         let ns_res = resource("v1", "Namespace");
         let key = ObjKey::new(&ns_res, "", ns);
         let Some(cur) = self.objects.get(&key).cloned() else {
+            self.finalizing.remove(ns);
             return;
         };
-        let t = now();
-        let cond = |ty: &str, st: &str, reason: &str, msg: &str| json!({"type": ty, "status": st, "lastTransitionTime": t, "reason": reason, "message": msg});
-        let mut n = cur.clone();
-        n["status"]["conditions"] = json!([
-            cond(
-                "NamespaceDeletionDiscoveryFailure",
-                "False",
-                "ResourcesDiscovered",
-                "All resources successfully discovered"
-            ),
-            cond(
-                "NamespaceDeletionGroupVersionParsingFailure",
-                "False",
-                "ParsedGroupVersions",
-                "All legacy kube types successfully parsed"
-            ),
-            cond(
-                "NamespaceDeletionContentFailure",
-                "False",
-                "ContentDeleted",
-                "All content successfully deleted, may be waiting on finalization"
-            ),
-            cond(
-                "NamespaceContentRemaining",
-                "False",
-                "ContentRemoved",
-                "All content successfully removed"
-            ),
-            cond(
-                "NamespaceFinalizersRemaining",
-                "False",
-                "ContentHasNoFinalizers",
-                "All content-preserving finalizers finished"
-            ),
-        ]);
-        self.commit(key.clone(), n, "MODIFIED");
+        if !self.finalizing.contains(ns) {
+            self.finalizing.insert(ns.to_string());
+            let mut n = cur.clone();
+            n["status"]["conditions"] = namespace_conditions();
+            self.commit(key.clone(), n, "MODIFIED");
+        }
         let content: Vec<ObjKey> = self
             .objects
             .keys()
             .filter(|k| k.namespace == ns)
             .cloned()
             .collect();
+        let pod_res = resource("v1", "Pod");
         for k in content {
-            self.remove(&k);
+            let is_pod = k.group.is_empty() && k.plural == "pods";
+            match self.objects.get(&k).cloned() {
+                Some(p) if is_pod && p["metadata"].get("deletionTimestamp").is_none() => {
+                    let _ = self.delete(&pod_res, ns, &k.name);
+                }
+                Some(_) if !is_pod => {
+                    self.remove(&k);
+                }
+                _ => {}
+            }
         }
-        self.remove(&key);
+        if !self.objects.keys().any(|k| k.namespace == ns) {
+            self.finalizing.remove(ns);
+            self.remove(&key);
+        }
     }
+}
+
+/// The five conditions the namespace controller writes while deleting content (recording 091).
+fn namespace_conditions() -> Value {
+    let t = now();
+    let cond = |ty: &str, st: &str, reason: &str, msg: &str| json!({"type": ty, "status": st, "lastTransitionTime": t, "reason": reason, "message": msg});
+    json!([
+        cond(
+            "NamespaceDeletionDiscoveryFailure",
+            "False",
+            "ResourcesDiscovered",
+            "All resources successfully discovered"
+        ),
+        cond(
+            "NamespaceDeletionGroupVersionParsingFailure",
+            "False",
+            "ParsedGroupVersions",
+            "All legacy kube types successfully parsed"
+        ),
+        cond(
+            "NamespaceDeletionContentFailure",
+            "False",
+            "ContentDeleted",
+            "All content successfully deleted, may be waiting on finalization"
+        ),
+        cond(
+            "NamespaceContentRemaining",
+            "False",
+            "ContentRemoved",
+            "All content successfully removed"
+        ),
+        cond(
+            "NamespaceFinalizersRemaining",
+            "False",
+            "ContentHasNoFinalizers",
+            "All content-preserving finalizers finished"
+        ),
+    ])
+}
+
+/// A timestamp as Kubernetes writes it (seconds, `Z`).
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Parses a Kubernetes timestamp.
+pub fn parse_time(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
 
 fn managed_equal(a: &[Managed], b: &[Managed]) -> bool {
@@ -1060,7 +1227,7 @@ fn default_pod_spec(spec: &mut Value) {
         return;
     }
     for list in ["containers", "initContainers"] {
-        if let Some(cs) = spec[list].as_array_mut() {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs {
                 set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
                 set_default(c, "terminationMessagePolicy", json!("File"));
@@ -1074,7 +1241,7 @@ fn default_pod_spec(spec: &mut Value) {
                 };
                 set_default(c, "imagePullPolicy", json!(policy));
                 set_default(c, "resources", json!({}));
-                if let Some(ports) = c["ports"].as_array_mut() {
+                if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
                     for p in ports {
                         set_default(p, "protocol", json!("TCP"));
                     }
@@ -1082,7 +1249,7 @@ fn default_pod_spec(spec: &mut Value) {
             }
         }
     }
-    if let Some(vols) = spec["volumes"].as_array_mut() {
+    if let Some(vols) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
         for v in vols {
             for src in ["configMap", "secret"] {
                 if v.get(src).is_some() {
@@ -1141,20 +1308,24 @@ pub fn default_object(res: &Resource, obj: &mut Value, creating: bool) {
                 obj["metadata"]["labels"] = json!({});
             }
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
-            set_default(obj, "spec", json!({}));
-            set_default(&mut obj["spec"], "finalizers", json!(["kubernetes"]));
-            set_default(obj, "status", json!({}));
-            set_default(&mut obj["status"], "phase", json!("Active"));
+            if creating {
+                // The namespace strategy's, not defaulting: nobody owns them.
+                set_default(obj, "spec", json!({}));
+                set_default(&mut obj["spec"], "finalizers", json!(["kubernetes"]));
+                set_default(obj, "status", json!({}));
+                set_default(&mut obj["status"], "phase", json!("Active"));
+            }
         }
         ("", "Pod") => {
             set_default(obj, "spec", json!({}));
             default_pod_spec(&mut obj["spec"]);
+            // Pod defaulting (not for templates): owned by the creator.
+            set_default(&mut obj["spec"], "enableServiceLinks", json!(true));
             if creating {
                 let spec = &mut obj["spec"];
                 set_default(spec, "serviceAccountName", json!("default"));
                 let sa = spec["serviceAccountName"].clone();
                 set_default(spec, "serviceAccount", sa);
-                set_default(spec, "enableServiceLinks", json!(true));
                 set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
                 set_default(spec, "priority", json!(0));
                 set_default(
@@ -1181,7 +1352,7 @@ pub fn default_object(res: &Resource, obj: &mut Value, creating: bool) {
                     if !spec["volumes"].is_array() {
                         spec["volumes"] = json!([]);
                     }
-                    if let Some(v) = spec["volumes"].as_array_mut() {
+                    if let Some(v) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
                         v.push(vol);
                     }
                     if let Some(cs) = spec["containers"].as_array_mut() {
@@ -1250,12 +1421,40 @@ pub fn default_object(res: &Resource, obj: &mut Value, creating: bool) {
             let spec = &mut obj["spec"];
             set_default(spec, "type", json!("ClusterIP"));
             set_default(spec, "sessionAffinity", json!("None"));
-            if let Some(ports) = spec["ports"].as_array_mut() {
+            let kind = spec["type"].as_str().unwrap_or("").to_string();
+            if kind != "ExternalName" {
+                set_default(spec, "internalTrafficPolicy", json!("Cluster"));
+            }
+            if kind == "NodePort" || kind == "LoadBalancer" {
+                set_default(spec, "externalTrafficPolicy", json!("Cluster"));
+            }
+            if kind == "LoadBalancer" {
+                set_default(spec, "allocateLoadBalancerNodePorts", json!(true));
+            }
+            if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
                 for p in ports {
                     set_default(p, "protocol", json!("TCP"));
                     let port = p["port"].clone();
                     set_default(p, "targetPort", port);
+                    if creating && (kind == "NodePort" || kind == "LoadBalancer") {
+                        let n = 30000 + rand::rng().random_range(0..2768);
+                        set_default(p, "nodePort", json!(n));
+                    }
                 }
+            }
+            if creating && kind != "ExternalName" && spec["clusterIP"] != json!("None") {
+                // The service IP allocator's (10.96.0.0/12 on realkube).
+                let ip = format!(
+                    "10.{}.{}.{}",
+                    96 + rand::rng().random_range(0..16),
+                    rand::rng().random_range(0..256),
+                    rand::rng().random_range(1..255)
+                );
+                set_default(spec, "clusterIP", json!(ip));
+                let ip = spec["clusterIP"].clone();
+                set_default(spec, "clusterIPs", json!([ip]));
+                set_default(spec, "ipFamilies", json!(["IPv4"]));
+                set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
             }
             set_default(obj, "status", json!({"loadBalancer": {}}));
         }
@@ -1418,6 +1617,21 @@ fn validate(res: &Resource, old: Option<&Value>, obj: &Value) -> Result<(), ApiE
         && res.kind == "Pod"
         && let Some(old) = old
     {
+        // Checked first, on its own (ValidatePodUpdate).
+        for list in ["containers", "initContainers"] {
+            let count = |p: &Value| p["spec"][list].as_array().map_or(0, Vec::len);
+            if count(old) != count(obj) {
+                return Err(invalid(
+                    res,
+                    name,
+                    vec![(
+                        "FieldValueForbidden",
+                        format!("spec.{list}"),
+                        "Forbidden: pod updates may not add or remove containers".into(),
+                    )],
+                ));
+            }
+        }
         let mutable = |spec: &Value| {
             let mut s = spec.clone();
             if let Some(m) = s.as_object_mut() {
@@ -1431,7 +1645,7 @@ fn validate(res: &Resource, old: Option<&Value>, obj: &Value) -> Result<(), ApiE
                 }
             }
             for list in ["containers", "initContainers"] {
-                if let Some(cs) = s[list].as_array_mut() {
+                if let Some(cs) = s.get_mut(list).and_then(Value::as_array_mut) {
                     for c in cs {
                         if let Some(m) = c.as_object_mut() {
                             m.remove("image");

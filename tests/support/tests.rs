@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::FakeApi;
+use super::{FakeApi, PodTermination};
 
 async fn call(
     fake: &FakeApi,
@@ -600,6 +600,8 @@ async fn kube_rs_discovers_applies_and_watches_through_the_kubeconfig() {
 #[tokio::test]
 async fn simulator_runs_pods_and_rolls_deployments_out_again_on_restart() {
     let fake = FakeApi::start().await;
+    // About the rollout, not the old Pods' grace period.
+    fake.set_pod_termination(PodTermination::AtMost(Duration::from_millis(50)));
     fake.simulate_workloads(true);
     apply(
         &fake,
@@ -828,10 +830,23 @@ async fn exec_default_interpreter_reads_env_files_and_the_sibling_container() {
     let (out, _, _) = kube_exec(&pods, "shared", "busybox", &["cat", "/etc/game.properties"]).await;
     assert_eq!(out, "lives=3\n");
 
+    // A program the image does not have cannot start: no exit code, an InternalError (118).
     let (out, err, st) = kube_exec(&pods, "shared", "busybox", &["kubectl", "version"]).await;
-    assert_eq!(out, "");
-    assert!(err.contains("not found"), "{err}");
+    assert_eq!((out.as_str(), err.as_str()), ("", ""));
     assert_eq!(st["status"], "Failure");
+    assert_eq!(st["reason"], "InternalError");
+    assert_eq!(st["code"], 500);
+    assert!(
+        st["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("exec: \"kubectl\": executable file not found in $PATH")),
+        "{st}"
+    );
+    // Through a shell it is the shell that reports it, with exit code 127.
+    let (out, err, st) =
+        kube_exec(&pods, "shared", "busybox", &["sh", "-c", "kubectl version"]).await;
+    assert_eq!(out, "");
+    assert!(err.contains("sh: kubectl: not found"), "{err}");
     assert_eq!(st["reason"], "NonZeroExitCode");
     assert_eq!(
         st["details"]["causes"],
@@ -896,6 +911,7 @@ async fn exec_custom_handler_exit_codes_delays_and_apiserver_errors() {
             pod: "busybox".into(),
             container: "busybox".into(),
             command: vec!["anything".into(), "at all".into()],
+            stdin: None,
         }
     );
     let (out, err, st) = kube_exec(&pods, "busybox", "busybox", &["fail"]).await;
@@ -1184,6 +1200,8 @@ async fn node_is_colima_and_cordon_keeps_new_pods_pending_until_uncordon() {
 #[tokio::test]
 async fn replicaset_replaces_a_deleted_pod_with_a_new_one() {
     let fake = FakeApi::start().await;
+    // About the replacement, not the victim's grace period.
+    fake.set_pod_termination(PodTermination::AtMost(Duration::from_millis(50)));
     fake.simulate_workloads(true);
     namespace_with_configmap(&fake).await;
     let (code, rs) = apply_json(

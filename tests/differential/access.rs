@@ -1,0 +1,214 @@
+//! Scenarios on access and limits: RBAC with SubjectAccessReview and SelfSubjectAccessReview,
+//! TokenRequest audiences and TokenReview, ResourceQuota on NodePort/LoadBalancer Services,
+//! NetworkPolicy.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::record::Record;
+use super::side::Side;
+
+/// A ServiceAccount `reader` that may get and list Pods in the namespace.
+async fn reader(side: &Side, r: &mut Record) {
+    let ns = &side.ns;
+    let objects = [
+        (
+            format!("/api/v1/namespaces/{ns}/serviceaccounts"),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader"}}),
+        ),
+        (
+            format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": "pod-reader"},
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]}),
+        ),
+        (
+            format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "reader-pod-reader"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+                "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": ns}]}),
+        ),
+    ];
+    for (path, body) in objects {
+        let kind = body["kind"].as_str().unwrap_or("").to_lowercase();
+        r.answer(
+            &format!("rbac/create-{kind}"),
+            &side.post(&path, &body).await,
+        );
+    }
+}
+
+fn attributes(ns: &str, verb: &str, resource: &str) -> Value {
+    json!({"namespace": ns, "verb": verb, "resource": resource})
+}
+
+/// SubjectAccessReview and SelfSubjectAccessReview (recordings 126-133).
+pub async fn access_reviews(side: &Side, r: &mut Record) {
+    reader(side, r).await;
+    let ns = &side.ns;
+    let user = format!("system:serviceaccount:{ns}:reader");
+    let groups = json!([
+        "system:serviceaccounts",
+        format!("system:serviceaccounts:{ns}"),
+        "system:authenticated"
+    ]);
+    let sar = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    for (step, attrs) in [
+        ("sar/list-pods-allowed", attributes(ns, "list", "pods")),
+        ("sar/delete-pods-denied", attributes(ns, "delete", "pods")),
+        (
+            "sar/secrets-default-denied",
+            attributes("default", "list", "secrets"),
+        ),
+    ] {
+        let body = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {"resourceAttributes": attrs, "user": user, "groups": groups}});
+        r.answer(step, &side.post(sar, &body).await);
+    }
+    let anonymous = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": {"resourceAttributes": attributes(ns, "list", "pods")}});
+    r.answer("sar/no-user-422", &side.post(sar, &anonymous).await);
+    let token = side
+        .post(
+            &format!("/api/v1/namespaces/{ns}/serviceaccounts/reader/token"),
+            &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"expirationSeconds": 3600}}),
+        )
+        .await;
+    r.answer("token/default-audience", &token);
+    let as_reader = side
+        .with_token(token.body["status"]["token"].as_str().unwrap_or(""))
+        .await;
+    let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    for (step, attrs) in [
+        ("ssar/list-pods-allowed", attributes(ns, "list", "pods")),
+        ("ssar/delete-pods-denied", attributes(ns, "delete", "pods")),
+        (
+            "ssar/secrets-default-denied",
+            attributes("default", "list", "secrets"),
+        ),
+    ] {
+        let body = json!({"apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attrs}});
+        r.answer(step, &as_reader.post(ssar, &body).await);
+    }
+    r.answer(
+        "rbac/reader-delete-pod-403",
+        &as_reader
+            .delete(&format!("/api/v1/namespaces/{ns}/pods/nothing-here"))
+            .await,
+    );
+    r.answer(
+        "rbac/reader-list-pods",
+        &as_reader
+            .get(&format!(
+                "/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dnone"
+            ))
+            .await,
+    );
+}
+
+/// TokenRequest with an audience, TokenReview of good, foreign-audience and garbage tokens,
+/// and the API's answer to a token minted for another audience (recordings 134-139).
+pub async fn tokens(side: &Side, r: &mut Record) {
+    let ns = &side.ns;
+    let request = |spec: Value| json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec});
+    let path = format!("/api/v1/namespaces/{ns}/serviceaccounts/reader/token");
+    let minted = side
+        .post(
+            &path,
+            &request(json!({"audiences": ["diff-demo"], "expirationSeconds": 600})),
+        )
+        .await;
+    r.answer("token/audience", &minted);
+    let token = minted.body["status"]["token"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    r.answer(
+        "token/599-seconds",
+        &side
+            .post(&path, &request(json!({"expirationSeconds": 599})))
+            .await,
+    );
+    let review = |spec: Value| json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec});
+    let reviews = "/apis/authentication.k8s.io/v1/tokenreviews";
+    for (step, spec) in [
+        (
+            "tokenreview/authenticated",
+            json!({"token": token, "audiences": ["diff-demo"]}),
+        ),
+        ("tokenreview/wrong-audience", json!({"token": token})),
+        (
+            "tokenreview/garbage",
+            json!({"token": "garbage-not-a-token"}),
+        ),
+    ] {
+        r.answer(step, &side.post(reviews, &review(spec)).await);
+    }
+    let foreign = side.with_token(&token).await;
+    r.answer(
+        "token/foreign-audience-401",
+        &foreign.get(&format!("/api/v1/namespaces/{ns}/pods")).await,
+    );
+}
+
+fn service(name: &str, kind: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"type": kind, "selector": {"app": "web"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}})
+}
+
+/// A ResourceQuota without NodePorts and LoadBalancers, Services against it, a NetworkPolicy
+/// (recordings 140-145).
+pub async fn quota_and_policy(side: &Side, r: &mut Record) {
+    let ns = &side.ns;
+    let quotas = format!("/api/v1/namespaces/{ns}/resourcequotas");
+    let created = side
+        .post(
+            &quotas,
+            &json!({"apiVersion": "v1", "kind": "ResourceQuota",
+                "metadata": {"name": "no-external-services"},
+                "spec": {"hard": {"services.nodeports": "0", "services.loadbalancers": "0"}}}),
+        )
+        .await;
+    r.answer("quota/create", &created);
+    let filled = side
+        .wait_until(
+            &format!("{quotas}/no-external-services"),
+            Duration::from_secs(10),
+            |a| !a.body["status"]["used"].is_null(),
+        )
+        .await;
+    r.answer("quota/status", &filled);
+    let services = format!("/api/v1/namespaces/{ns}/services");
+    for (step, name, kind) in [
+        ("quota/nodeport-403", "web-nodeport", "NodePort"),
+        ("quota/loadbalancer-403", "web-lb", "LoadBalancer"),
+        ("quota/clusterip-201", "web", "ClusterIP"),
+    ] {
+        r.answer(step, &side.post(&services, &service(name, kind)).await);
+    }
+    let policy = side
+        .post(
+            &format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies"),
+            &json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "deny-ingress-except-same-namespace"},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                    "ingress": [{"from": [{"podSelector": {}}]}]}}),
+        )
+        .await;
+    r.answer("networkpolicy/create", &policy);
+    let applied = side
+        .apply(
+            &format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/default-deny"),
+            "fieldManager=kubelab&force=true",
+            &json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "default-deny", "namespace": ns},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}),
+        )
+        .await;
+    r.answer("networkpolicy/apply", &applied);
+}
