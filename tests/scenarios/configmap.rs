@@ -319,7 +319,7 @@ fn assert_no_new_pod(report: &super::Report, id: &str) {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(
         diags[0].1,
-        "Pod \"busybox\" created after you started this step"
+        "Pod `busybox` created after you started this step"
     );
     assert!(diags[0].2.starts_with("none since"), "{diags:?}");
 }
@@ -473,8 +473,8 @@ async fn a_pod_recreated_before_the_change_still_has_the_old_value() {
         report.diagnostics("env-after-restart"),
         vec![(
             "stdout".to_owned(),
-            "not \"kubelab\\n\"".to_owned(),
-            "\"kubelab\\n\"".to_owned()
+            "anything but `\"kubelab\\n\"`".to_owned(),
+            "`\"kubelab\\n\"`".to_owned()
         )]
     );
     assert_eq!(report.status(), "failed");
