@@ -23,6 +23,10 @@ pub const KUBELET_SYNC: Duration = Duration::from_secs(180);
 /// A controller's resync (the HPA controller looks every 15 s).
 pub const CONTROLLER: Duration = Duration::from_secs(90);
 
+/// How long after a learner's action a verdict other than `passed` is trusted: kubelab's watch
+/// caches see a change well within this (0.1–0.4 s measured here).
+pub const SETTLE: Duration = Duration::from_millis(1500);
+
 /// Whether the suite runs, from `KUBELAB_REAL_CLUSTER` and `KUBELAB_REQUIRE_REAL_CLUSTER`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Gate {
@@ -329,12 +333,19 @@ impl<'a> Step<'a> {
     ) -> Verdicts {
         let started = Instant::now();
         let ids: Vec<&str> = want.iter().map(|(id, _)| *id).collect();
+        // A verdict that is not `passed` may be the one from before the learner's action: it
+        // counts only once kubelab's watches have had time to see the action.
+        let settle = if want.iter().all(|(_, allowed)| allowed.contains("passed")) {
+            Duration::ZERO
+        } else {
+            SETTLE
+        };
         loop {
             let report = self.check(answers).await;
             let as_wanted = want
                 .iter()
                 .all(|(id, allowed)| allowed.split('|').any(|s| s == report.status(id)));
-            if as_wanted {
+            if as_wanted && started.elapsed() >= settle {
                 self.real.record(Row {
                     place: format!("{}/{}", self.lab, self.step),
                     action: action.to_owned(),

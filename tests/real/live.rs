@@ -114,20 +114,18 @@ impl LiveFeed {
         }
     }
 
-    /// Waits up to `within` for a `step` event of `step` whose verdicts differ from `before`;
-    /// how long it took, and the event.
+    /// Waits up to `within` for a `step` event of `step` whose verdicts differ from `before`.
     pub async fn changed(
         &mut self,
         step: &str,
         before: Option<&SseEvent>,
         within: Duration,
-    ) -> Option<(Duration, SseEvent)> {
-        let started = Instant::now();
-        let deadline = started + within;
+    ) -> Option<SseEvent> {
+        let deadline = Instant::now() + within;
         let before = before.map(SseEvent::verdict_part);
         while let Some(event) = self.next(deadline).await {
             if event.step() == Some(step) && before.as_deref() != Some(&event.verdict_part()) {
-                return Some((started.elapsed(), event));
+                return Some(event);
             }
         }
         None

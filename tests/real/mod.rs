@@ -22,6 +22,7 @@
 
 mod architecture;
 mod configmap;
+mod docker;
 mod environment;
 mod harness;
 mod hpa;
@@ -67,9 +68,11 @@ async fn theme(
     (name, elapsed, failure)
 }
 
-/// The ConfigMap lab, then the Secret lab in the namespace it left, then both Resets.
+/// The ConfigMap lab over a namespace the learner made, then from scratch, the Secret lab in the
+/// namespace it left, then both Resets.
 async fn configmap_then_secret(real: &Real) {
     configmap::clean_namespace(real).await;
+    configmap::learner_namespace_survives_reset(real).await;
     configmap::run(real).await;
     secret::run(real).await;
     let outcome = AssertUnwindSafe(async {
@@ -97,6 +100,7 @@ async fn real_cluster_labs() {
         theme("pod", pod::run(&real)).boxed_local(),
         theme("architecture", architecture::run(&real)).boxed_local(),
         theme("hpa", hpa::run(&real)).boxed_local(),
+        theme("docker", docker::run(&real)).boxed_local(),
         theme("workshop", workshop::run(&real)).boxed_local(),
     ])
     .await;
