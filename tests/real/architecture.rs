@@ -10,7 +10,7 @@ const NS: &str = "default";
 /// The whole lab, from a clean start to Reset.
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
     let unlabel: &[&str] = &["label", "nodes", "--all", "disktype-"];
     k.run(unlabel).await;
     k.wait_gone(&["pod", "picky", "-n", NS], STARTUP).await;

@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use super::harness::{
-    KUBELET_SYNC, REAL_NODE, Real, Row, STARTUP, known_bug, node_of, terminating, wait_for,
+    KUBELET_SYNC, REAL_NODE, Real, Row, STARTUP, kept, known_bug, node_of, reset_deleting,
+    terminating, wait_for,
 };
 use super::live::LiveFeed;
 
@@ -30,7 +31,7 @@ pub async fn clean_namespace(real: &Real) {
 /// then pressed Set up in the ConfigMap lab: Reset must leave their namespace alone.
 pub async fn learner_namespace_survives_reset(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
     k.line(&format!("create namespace {NS}")).await;
     let create = real.step(LAB, "create-configmap");
     create.setup().await;
@@ -67,7 +68,7 @@ pub async fn learner_namespace_survives_reset(real: &Real) {
 /// the secret lab, which shares the namespace (see [`finish`]).
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
 
     let create = real.step(LAB, "create-configmap");
     create
@@ -383,7 +384,7 @@ pub async fn finish(real: &Real) {
     let report = real.reset(LAB).await;
     eprintln!("real cluster: configmap reset → {report}");
     let namespace = k.json(&["namespace", NS]).await;
-    let kept = !namespace.is_null() && !terminating(&namespace);
+    let ns_kept = !namespace.is_null() && !terminating(&namespace);
     // KNOWN BUG (reset-shared-namespace, no issue number yet): Reset of the ConfigMap lab
     // deletes fly-k8s, which its Set up created, although the Secret lab's progress (and the
     // learner's Secrets and Pods) live in it; DESIGN.md: Reset never deletes "a namespace ...
@@ -392,13 +393,20 @@ pub async fn finish(real: &Real) {
         real,
         &format!("{LAB} (Reset)"),
         "reset-shared-namespace",
-        kept,
-        &if kept {
+        ns_kept,
+        &if ns_kept {
             format!("{NS} kept: the secret lab still uses it")
         } else {
             format!("{NS} deleted although the secret lab has progress and objects in it")
         },
     );
+    // The Pod `kubectl replace --force` made is the learner's now (a new object): kept until
+    // they confirm.
+    let yours = kept(&report, "yours");
+    eprintln!("real cluster: configmap reset kept as the learner's: {yours:?}");
+    if !yours.is_empty() {
+        reset_deleting(&real.app, LAB, &yours).await;
+    }
     k.wait_gone(&["pod", "busybox", "-n", NS], STARTUP).await;
     k.wait_gone(&["configmap", "base-map", "-n", NS], STARTUP)
         .await;
@@ -408,6 +416,29 @@ pub async fn finish(real: &Real) {
             &[("env-from-configmap", "failed"), ("pod-ready", "failed")],
         )
         .await;
+}
+
+/// Once no other lab uses it, Reset removes the namespace the ConfigMap lab's Set up created.
+pub async fn last_reset(real: &Real) {
+    let k = &real.kubectl;
+    let report = real.reset(LAB).await;
+    let namespace = k.json(&["namespace", NS]).await;
+    let gone = namespace.is_null() || terminating(&namespace);
+    eprintln!("real cluster: configmap reset once the secret lab was reset → {report}");
+    real.record(Row {
+        place: format!("{LAB} (Reset)"),
+        action: "Reset again once the secret lab was reset too".into(),
+        verdicts: if gone {
+            format!("{NS}, created by Set up, deleted")
+        } else {
+            format!("{NS} still there: {}", report["kept"])
+        },
+        waited: 0.0,
+    });
+    assert!(
+        gone,
+        "Reset removes the namespace Set up created once no lab uses it: {report}"
+    );
 }
 
 const SUBPATH_DEMO: &str = r#"

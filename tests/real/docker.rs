@@ -12,7 +12,7 @@ const OWN_TAG: &str = "docker.io/fly-k8s/busybox:0.0.1";
 /// The whole lab (its steps without checks are skipped).
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
     k.line("delete pod my-image no-such-image -n default --now --ignore-not-found")
         .await;
 

@@ -8,7 +8,7 @@ const LAB: &str = "environment";
 /// The whole lab (nothing to set up).
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
     real.step(LAB, "start")
         .expect(
             "kubectl get nodes",

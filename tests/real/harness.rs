@@ -173,6 +173,17 @@ impl Real {
         reset_on(&self.app, lab).await
     }
 
+    /// Reset, then Reset again confirming the deletion of what the first one kept as the
+    /// learner's own (`why: yours`): a clean start. The second report, if there was one.
+    pub async fn reset_everything(&self, lab: &str) -> Option<Value> {
+        let first = self.reset(lab).await;
+        let yours = kept(&first, "yours");
+        if yours.is_empty() {
+            return None;
+        }
+        Some(reset_deleting(&self.app, lab, &yours).await)
+    }
+
     /// Adds a line to the final table.
     pub fn record(&self, row: Row) {
         self.rows.lock().expect("rows").push(row);
@@ -205,6 +216,49 @@ pub async fn reset_on(app: &TestApp, lab: &str) -> Value {
     let (status, report) = app.post_json(&format!("/api/labs/{lab}/reset")).await;
     assert_eq!(status, 200, "reset {lab}: {report}");
     report
+}
+
+/// `POST /api/labs/{lab}/reset` with `{"delete": [...]}`: the learner confirms that Reset
+/// deletes these objects of theirs too.
+pub async fn reset_deleting(app: &TestApp, lab: &str, objects: &[Value]) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/api/labs/{lab}/reset", app.url))
+        .json(&json!({ "delete": objects }))
+        .send()
+        .await
+        .expect("POST reset");
+    let status = response.status().as_u16();
+    let report: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 200, "reset {lab} deleting {objects:?}: {report}");
+    report
+}
+
+/// The objects a reset report kept for `why` (`yours`, `used-by-lab`, `not-created-by-kubelab`,
+/// `learner-namespace`), as object keys.
+pub fn kept(report: &Value, why: &str) -> Vec<Value> {
+    report["kept"]
+        .as_array()
+        .map(|kept| {
+            kept.iter()
+                .filter(|k| k["why"] == why)
+                .map(|k| {
+                    json!({"apiVersion": k["apiVersion"], "kind": k["kind"],
+                           "namespace": k["namespace"], "name": k["name"]})
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The names of the objects of `kind` in a reset report's `deleted` list, or in its `kept`
+/// list for `why`.
+pub fn names(objects: &[Value], kind: &str) -> Vec<String> {
+    objects
+        .iter()
+        .filter(|o| o["kind"] == kind)
+        .filter_map(|o| o["name"].as_str().map(str::to_owned))
+        .collect()
 }
 
 /// The step report of a check: per-check verdicts.

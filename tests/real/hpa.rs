@@ -2,7 +2,9 @@
 //! the set-up, the learner's HPA (a wrong target first), and the real HPA controller saying it
 //! cannot get metrics — ScalingActive False, no current CPU, no scale-out under load.
 
-use super::harness::{CONTROLLER, REAL_NODE, Real, Row, STARTUP, node_of};
+use super::harness::{
+    CONTROLLER, REAL_NODE, Real, Row, STARTUP, kept, names, node_of, reset_deleting,
+};
 
 const LAB: &str = "hpa";
 const NS: &str = "default";
@@ -10,7 +12,7 @@ const NS: &str = "default";
 /// The whole lab, from a clean start to Reset.
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
     k.line(&format!("delete hpa cpu-burner -n {NS} --ignore-not-found"))
         .await;
     k.wait_gone(&["pods", "-n", NS, "-l", "app=cpu-burner"], STARTUP)
@@ -130,12 +132,31 @@ pub async fn run(real: &Real) {
     )
     .await;
 
+    // Reset deletes what Set up made; the HPA the learner made with kubectl autoscale is theirs:
+    // kept and listed until they confirm.
     let report = real.reset(LAB).await;
-    eprintln!("real cluster: hpa reset → {report}");
+    let deleted = report["deleted"].as_array().cloned().unwrap_or_default();
+    assert_eq!(names(&deleted, "Deployment"), ["cpu-burner"], "{report}");
+    assert_eq!(names(&deleted, "Service"), ["cpu-burner"], "{report}");
+    let yours = kept(&report, "yours");
+    assert_eq!(
+        names(&yours, "HorizontalPodAutoscaler"),
+        ["cpu-burner"],
+        "the learner's HPA is kept as theirs: {report}"
+    );
     k.wait_gone(&["deployment", "cpu-burner", "-n", NS], STARTUP)
         .await;
     k.wait_gone(&["service", "cpu-burner", "-n", NS], STARTUP)
         .await;
-    // The learner made the HPA with kubectl autoscale; Reset removes it too (a check names it).
+    assert!(!k.json(&["hpa", "cpu-burner", "-n", NS]).await.is_null());
+    reset_deleting(&real.app, LAB, &yours).await;
     k.wait_gone(&["hpa", "cpu-burner", "-n", NS], STARTUP).await;
+    real.record(Row {
+        place: format!("{LAB} (Reset)"),
+        action: "Reset, then Reset confirming the learner's own objects".into(),
+        verdicts:
+            "Deployment + Service deleted; the learner's HPA kept (yours), deleted on confirmation"
+                .into(),
+        waited: 0.0,
+    });
 }

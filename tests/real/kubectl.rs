@@ -17,7 +17,7 @@ const NGINX: &[&str] = &["pods", "-n", "default", "-l", "app=nginx"];
 /// The whole lab, from a clean start to Reset.
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
     // Left over from an interrupted run: nginx ignores SIGTERM, so do not wait 30 s for it.
     k.line("delete pods -n default -l app=nginx --grace-period=0 --force --ignore-not-found")
         .await;

@@ -78,6 +78,7 @@ async fn configmap_then_secret(real: &Real) {
     let outcome = AssertUnwindSafe(async {
         configmap::finish(real).await;
         secret::finish(real).await;
+        configmap::last_reset(real).await;
     })
     .catch_unwind()
     .await;
@@ -85,6 +86,29 @@ async fn configmap_then_secret(real: &Real) {
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Prints the verdicts asserted and the wall times past the test harness's output capture (so
+/// CI's plain `cargo test` shows them), and keeps them in `target/tmp/real-cluster-report.md`.
+fn report(real: &Real, results: &[(&str, Duration, Option<String>)], wall: Duration) {
+    let mut text = format!(
+        "\n## Real cluster: verdicts asserted\n\n{}\n## Real cluster: wall time\n\n",
+        real.table()
+    );
+    for (name, elapsed, failure) in results {
+        text.push_str(&format!(
+            "- {name}: {:.0} s{}\n",
+            elapsed.as_secs_f64(),
+            if failure.is_some() { " FAILED" } else { "" }
+        ));
+    }
+    text.push_str(&format!("- the whole suite: {:.0} s\n", wall.as_secs_f64()));
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("real-cluster-report.md");
+    if std::fs::write(&file, &text).is_ok() {
+        text.push_str(&format!("(kept in {})\n", file.display()));
+    }
+    // Not eprintln!: libtest captures that for passing tests.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -107,18 +131,7 @@ async fn real_cluster_labs() {
     results.push(theme("node", node::run(&real)).await);
     let wall = started.elapsed();
 
-    eprintln!("\nreal cluster: verdicts asserted\n{}", real.table());
-    for (name, elapsed, failure) in &results {
-        eprintln!(
-            "real cluster: {name:<18} {:>5.0} s  {}",
-            elapsed.as_secs_f64(),
-            failure.as_deref().map_or("ok", |_| "FAILED")
-        );
-    }
-    eprintln!(
-        "real cluster: the whole suite took {:.0} s",
-        wall.as_secs_f64()
-    );
+    report(&real, &results, wall);
     real.stop().await;
     let failures: Vec<String> = results
         .into_iter()

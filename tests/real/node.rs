@@ -10,7 +10,7 @@ const NODE: &str = REAL_NODE;
 /// The whole lab; the node is put back (label, cordon, demo Pod) even when a check fails.
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
     let _restore = Restore::new(&[
         &["uncordon", NODE],
         &["label", "node", NODE, "kubelab-lab-"],

@@ -4,14 +4,14 @@
 //! (exec), the Secrets counted on 1.24+ — and Reset keeping a namespace it did not create.
 
 use super::configmap::NS;
-use super::harness::{REAL_NODE, Real, STARTUP, node_of};
+use super::harness::{REAL_NODE, Real, Row, STARTUP, kept, names, node_of, reset_deleting};
 
 const LAB: &str = "secret";
 
 /// The whole lab; the namespace exists (made by the ConfigMap lab's Set up).
 pub async fn run(real: &Real) {
     let k = &real.kubectl;
-    real.reset(LAB).await;
+    real.reset_everything(LAB).await;
 
     let regcred = real.step(LAB, "create-regcred");
     regcred
@@ -150,20 +150,37 @@ pub async fn run(real: &Real) {
         .await;
 }
 
-/// Reset: the lab's Pods and the Secrets its checks name go; the namespace, which this lab
-/// did not create, stays.
+/// Reset: the Pods Set up made go; the Secrets the learner made are theirs, kept and listed
+/// until they confirm.
 pub async fn finish(real: &Real) {
     let k = &real.kubectl;
     let report = real.reset(LAB).await;
     eprintln!("real cluster: secret reset → {report}");
-    for what in [
-        ["pod", "pull-demo"],
-        ["pod", "secret-env"],
-        ["secret", "regcred"],
-        ["secret", "db-login"],
-    ] {
-        k.wait_gone(&[what[0], what[1], "-n", NS], STARTUP).await;
+    let deleted = report["deleted"].as_array().cloned().unwrap_or_default();
+    let mut pods = names(&deleted, "Pod");
+    pods.sort();
+    assert_eq!(pods, ["pull-demo", "secret-env"], "{report}");
+    let yours = kept(&report, "yours");
+    let mut secrets = names(&yours, "Secret");
+    secrets.sort();
+    assert_eq!(
+        secrets,
+        ["db-login", "regcred"],
+        "the learner's Secrets are kept as theirs: {report}"
+    );
+    for pod in ["pull-demo", "secret-env"] {
+        k.wait_gone(&["pod", pod, "-n", NS], STARTUP).await;
     }
+    reset_deleting(&real.app, LAB, &yours).await;
+    for secret in ["regcred", "db-login"] {
+        k.wait_gone(&["secret", secret, "-n", NS], STARTUP).await;
+    }
+    real.record(Row {
+        place: format!("{LAB} (Reset)"),
+        action: "Reset, then Reset confirming the learner's own objects".into(),
+        verdicts: "Pods pull-demo, secret-env deleted; Secrets regcred, db-login kept (yours), deleted on confirmation".into(),
+        waited: 0.0,
+    });
     real.step(LAB, "create-regcred")
         .expect(
             "after Reset",
