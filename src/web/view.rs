@@ -821,5 +821,4 @@ mod tests {
         let item = check_item(ui(Lang::En), Lang::En, &report, true);
         assert_eq!(item.rows[0].expected[0], span("text containing ", false));
     }
-
 }

@@ -90,6 +90,20 @@ pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
     start(dir, settings).await
 }
 
+/// Starts kubelab in workshop mode (`--workshop`) with the embedded labs against a cluster
+/// chosen by `options` (a real one).
+pub async fn spawn_workshop_app_with_cluster(options: ClusterOptions) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        database_url: dir.path().join("kubelab.db").display().to_string(),
+        labs: LabSource::Embedded,
+        cluster: options,
+        workshop: true,
+    };
+    start(dir, settings).await
+}
+
 /// Starts kubelab serving the labs in `labs` against `kubeconfig`.
 pub async fn spawn_app_with_labs(kubeconfig: &Path, labs: PathBuf) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
