@@ -1,26 +1,30 @@
-//! Shared, self-healing watch caches: one `kube::runtime::watcher` per (kind, namespace) however
-//! many learners and pages look at it, feeding a reflector store that check evaluations read
-//! instead of the API server. Every change is announced on a broadcast channel; a failing watch
-//! backs off, re-lists and catches up, and the aggregated health says "reconnecting" meanwhile.
+//! Shared watch caches: one kube-runtime `watcher` per (kind, namespace) however many learners
+//! and pages look at it, feeding a reflector store (managedFields dropped) that check
+//! evaluations read instead of the API server. Every change is announced on a broadcast channel;
+//! an interrupted watch resumes from its last resourceVersion, a 410 Gone re-lists (announcing
+//! what disappeared meanwhile), and the aggregated health says "reconnecting" while one fails.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod answered;
+mod follow;
+mod health;
+
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use futures::StreamExt;
 use kube::api::Api;
 use kube::core::DynamicObject;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher::{self, DefaultBackoff};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
 use super::discovery::Resolved;
-use super::error::{from_kube, from_status};
 use super::labels::{object_matches, parse_label_selector};
 use super::{Cluster, ClusterError, ObjectKey, bounded, to_value};
+use follow::Follow;
+use health::HealthBoard;
 
 /// How many changes a slow [`Cluster::changes`] receiver may fall behind before it is told it
 /// lagged (and should then re-read everything it cares about).
@@ -47,8 +51,8 @@ impl std::fmt::Display for WatchKey {
     }
 }
 
-/// One object of a watched kind was added, changed or deleted (or listed again after a
-/// re-list, or found gone by one).
+/// One object of a watched kind was added, changed or deleted: seen on the watch, or found by a
+/// (re-)list to be new, at another resourceVersion, or gone (deleted while the watch was down).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Change {
     /// `apiVersion` of the watch that saw it.
@@ -86,7 +90,8 @@ impl Change {
 pub enum WatchHealth {
     /// Every watch is connected (or has not failed yet).
     Live,
-    /// At least one watch failed and is backing off / re-listing; caches may be stale.
+    /// At least one watch failed and is retrying (resuming, or re-listing after a 410 Gone);
+    /// caches may be stale.
     Reconnecting,
 }
 
@@ -135,7 +140,8 @@ impl WatchedKind {
             })
     }
 
-    /// The cached objects (with `apiVersion` and `kind`), sorted by namespace and name: the one
+    /// The cached objects (with `apiVersion` and `kind`, without `metadata.managedFields`, which
+    /// the cache does not keep), sorted by namespace and name: the one
     /// named `name`, and/or those matching the label `selector`. An unparsable selector matches
     /// nothing (see [`parse_label_selector`] to validate one).
     pub fn snapshot(&self, name: Option<&str>, selector: Option<&str>) -> Vec<Value> {
@@ -230,57 +236,6 @@ impl Drop for Registry {
     }
 }
 
-/// The aggregated health of all watches: the failing ones and their last error.
-struct HealthBoard {
-    board: Mutex<Board>,
-    updates: broadcast::Sender<WatchState>,
-}
-
-struct Board {
-    failing: BTreeMap<WatchKey, String>,
-    current: WatchState,
-}
-
-impl Default for HealthBoard {
-    fn default() -> Self {
-        HealthBoard {
-            board: Mutex::new(Board {
-                failing: BTreeMap::new(),
-                current: (WatchHealth::Live, None),
-            }),
-            updates: broadcast::channel(64).0,
-        }
-    }
-}
-
-impl HealthBoard {
-    /// Records whether `key` fails; returns whether it was failing before.
-    fn set(&self, key: &WatchKey, failure: Option<String>) -> bool {
-        let mut guard = self.board.lock().unwrap_or_else(|e| e.into_inner());
-        let Board { failing, current } = &mut *guard;
-        let was_failing = match failure {
-            Some(message) => failing.insert(key.clone(), message),
-            None => failing.remove(key),
-        }
-        .is_some();
-        let next = match failing.values().next() {
-            Some(message) => (WatchHealth::Reconnecting, Some(message.clone())),
-            None => (WatchHealth::Live, None),
-        };
-        if *current != next {
-            *current = next.clone();
-            // Sent under the lock so receivers see the transitions in order.
-            let _ = self.updates.send(next);
-        }
-        was_failing
-    }
-
-    fn current(&self) -> WatchState {
-        let guard = self.board.lock().unwrap_or_else(|e| e.into_inner());
-        guard.current.clone()
-    }
-}
-
 impl Cluster {
     /// The shared watch cache of `kind` in `namespace` (`None`: all namespaces; ignored for
     /// cluster-scoped kinds), starting its watch on first use; later calls for the same key
@@ -311,9 +266,11 @@ impl Cluster {
         if let Some((watched, _)) = entries.get(&key) {
             return Ok(watched.clone());
         }
+        let (answered_tx, answered) = tokio::sync::watch::channel(0);
+        let client = answered::counting_watches(client.clone(), answered_tx);
         let api: Api<DynamicObject> = match &key.namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resolved.resource),
-            None => Api::all_with(client.clone(), &resolved.resource),
+            Some(ns) => Api::namespaced_with(client, ns, &resolved.resource),
+            None => Api::all_with(client, &resolved.resource),
         };
         let writer = Writer::new(resolved.resource.clone());
         let (ready_tx, ready_rx) = tokio::sync::watch::channel(false);
@@ -323,15 +280,15 @@ impl Cluster {
             store: writer.as_reader(),
             ready: ready_rx,
         };
-        let task = tokio::spawn(run(Follow {
-            api,
+        let follow = Follow {
             key: key.clone(),
-            writer,
+            store: writer.as_reader(),
             ready: ready_tx,
             changes: registry.changes.clone(),
             board: registry.board.clone(),
             server,
-        }));
+        };
+        let task = tokio::spawn(follow::run(follow, api, writer, answered));
         tracing::debug!(%key, "watch started");
         entries.insert(key, (watched.clone(), task.abort_handle()));
         Ok(watched)
@@ -349,7 +306,7 @@ impl Cluster {
 
     /// Every later transition of [`Cluster::watch_state`], in order.
     pub fn watch_state_changes(&self) -> broadcast::Receiver<WatchState> {
-        self.inner.watches.board.updates.subscribe()
+        self.inner.watches.board.subscribe()
     }
 
     /// The keys being watched, sorted.
@@ -363,136 +320,5 @@ impl Cluster {
         let mut keys: Vec<WatchKey> = entries.keys().cloned().collect();
         keys.sort();
         keys
-    }
-}
-
-/// Everything one watch task owns (nothing that keeps the cluster handle alive).
-struct Follow {
-    api: Api<DynamicObject>,
-    key: WatchKey,
-    writer: Writer<DynamicObject>,
-    ready: tokio::sync::watch::Sender<bool>,
-    changes: broadcast::Sender<Change>,
-    board: Arc<HealthBoard>,
-    server: String,
-}
-
-/// Follows the kind forever: list, then watch; on any error, report it, back off and start
-/// over with a fresh list, so the cache always ends up equal to the cluster.
-async fn run(mut follow: Follow) {
-    let mut backoff = DefaultBackoff::default();
-    loop {
-        let stream = watcher::watcher(follow.api.clone(), watcher::Config::default());
-        let mut stream = std::pin::pin!(stream);
-        let mut listing: Option<Listing> = None;
-        let failure = loop {
-            match stream.next().await {
-                None => break "the watch stream ended".to_owned(),
-                Some(Err(e)) => break failure_message(e, &follow.server),
-                Some(Ok(event)) => follow.apply(event, &mut listing),
-            }
-        };
-        tracing::warn!(key = %follow.key, %failure, "watch failed; will re-list");
-        follow.board.set(&follow.key, Some(failure));
-        let delay = backoff.next().unwrap_or(std::time::Duration::from_secs(30));
-        tokio::time::sleep(delay).await;
-    }
-}
-
-impl Follow {
-    /// Applies one event to the store, then announces what changed (after, so that a receiver
-    /// reading the cache sees the new state).
-    fn apply(&mut self, event: watcher::Event<DynamicObject>, listing: &mut Option<Listing>) {
-        match &event {
-            watcher::Event::Init => {
-                let before = self.writer.as_reader().state();
-                let before = before.iter().map(|o| identity(o)).collect();
-                *listing = Some(Listing {
-                    before,
-                    listed: Vec::new(),
-                });
-            }
-            watcher::Event::InitApply(object) => {
-                if let Some(listing) = listing.as_mut() {
-                    listing.listed.push(self.change(object));
-                }
-            }
-            _ => {}
-        }
-        self.writer.apply_watcher_event(&event);
-        match event {
-            watcher::Event::Apply(object) | watcher::Event::Delete(object) => {
-                let _ = self.changes.send(self.change(&object));
-            }
-            watcher::Event::InitDone => {
-                let Listing { before, listed } = listing.take().unwrap_or_default();
-                let now: HashSet<_> = listed
-                    .iter()
-                    .map(|c| (c.namespace.clone(), c.name.clone()))
-                    .collect();
-                let gone = before.into_iter().filter(|id| !now.contains(id));
-                let gone: Vec<Change> = gone
-                    .map(|(namespace, name)| Change {
-                        api_version: self.key.api_version.clone(),
-                        kind: self.key.kind.clone(),
-                        namespace,
-                        name,
-                    })
-                    .collect();
-                // Changes first: whoever hears "ready" or "live" finds them already queued.
-                for change in listed.into_iter().chain(gone) {
-                    let _ = self.changes.send(change);
-                }
-                self.ready.send_replace(true);
-                if self.board.set(&self.key, None) {
-                    tracing::info!(key = %self.key, "watch re-listed; live again");
-                }
-            }
-            watcher::Event::Init | watcher::Event::InitApply(_) => {}
-        }
-    }
-
-    fn change(&self, object: &DynamicObject) -> Change {
-        let (namespace, name) = identity(object);
-        Change {
-            api_version: self.key.api_version.clone(),
-            kind: self.key.kind.clone(),
-            namespace,
-            name,
-        }
-    }
-}
-
-/// An object's namespace and name.
-type Identity = (Option<String>, String);
-
-/// A re-list in progress: who was cached before it, and what it has listed so far.
-#[derive(Default)]
-struct Listing {
-    before: HashSet<Identity>,
-    listed: Vec<Change>,
-}
-
-fn identity(object: &DynamicObject) -> Identity {
-    (
-        object.metadata.namespace.clone(),
-        object.metadata.name.clone().unwrap_or_default(),
-    )
-}
-
-/// A sentence for the page's "reconnecting" notice.
-fn failure_message(err: watcher::Error, server: &str) -> String {
-    match err {
-        watcher::Error::InitialListFailed(e)
-        | watcher::Error::WatchStartFailed(e)
-        | watcher::Error::WatchFailed(e) => from_kube(e, server).to_string(),
-        watcher::Error::WatchError(status) if status.code == 410 => format!(
-            "{server} no longer has the history this watch needs (it may have restarted); \
-             re-reading the current state"
-        ),
-        watcher::Error::WatchError(status) => from_status(&status, server).to_string(),
-        watcher::Error::NoResourceVersion => {
-            format!("{server} sent a watch answer without a resourceVersion")
-        }
     }
 }

@@ -1,17 +1,21 @@
 //! Integration tests of the shared watch caches against the fake API server: changes appear
-//! in snapshots and as `Change`s, one watch per key however many readers, recovery after the
-//! API server restarts (re-list, catching up) or stops (reconnecting with a message), and
-//! watches ending with the cluster handle.
+//! in snapshots and as `Change`s, one watch per key however many readers, managedFields left
+//! out of the cache, recovery after a cut watch stream or a network outage (resuming from the
+//! last resourceVersion, no re-list) and after the API server restarts (410 Gone: re-list,
+//! catching up, deletions announced), reconnecting with a message, and watches ending with the
+//! cluster handle.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::future::join_all;
-use kubelab::cluster::{Change, Cluster, WatchHealth, WatchedKind};
+use kubelab::cluster::{Change, Cluster, ClusterOptions, WatchHealth, WatchedKind};
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
 
 use super::connected;
-use crate::support::FakeApi;
+use crate::support::{FakeApi, RecordedRequest};
 
 /// Generous bound for conditions that hold within milliseconds normally; recovery after a
 /// failure waits for the watch's backoff (about a second, jittered, doubling).
@@ -70,16 +74,52 @@ async fn until(watched: &WatchedKind, what: &str, cond: impl Fn(&WatchedKind) ->
     }
 }
 
+fn is_watch(request: &RecordedRequest) -> bool {
+    request
+        .query
+        .get("watch")
+        .is_some_and(|w| w == "true" || w == "1")
+}
+
 fn watch_requests(fake: &FakeApi, path: &str) -> usize {
     fake.requests()
         .iter()
-        .filter(|r| r.path == path)
-        .filter(|r| {
-            r.query
-                .get("watch")
-                .is_some_and(|w| w == "true" || w == "1")
-        })
+        .filter(|r| r.path == path && is_watch(r))
         .count()
+}
+
+/// The watch requests made on `path`, in order.
+fn watches_of(fake: &FakeApi, path: &str) -> Vec<RecordedRequest> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path == path && is_watch(r))
+        .collect()
+}
+
+/// How many (re-)lists were made on `path`: GETs that are not watches.
+fn lists_of(fake: &FakeApi, path: &str) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == path && !is_watch(r))
+        .count()
+}
+
+fn names(list: &[Value]) -> Vec<&str> {
+    list.iter()
+        .filter_map(|o| o["metadata"]["name"].as_str())
+        .collect()
+}
+
+const MAPS: &str = "/api/v1/namespaces/fly-k8s/configmaps";
+
+/// Waits for the next state the board announces.
+async fn next_state(
+    states: &mut broadcast::Receiver<(WatchHealth, Option<String>)>,
+) -> (WatchHealth, Option<String>) {
+    tokio::time::timeout(WAIT, states.recv())
+        .await
+        .expect("the watch state changes")
+        .expect("watch state stream")
 }
 
 #[tokio::test]
@@ -419,4 +459,299 @@ async fn watches_end_with_the_cluster_handle() {
     fake.put(config_map("fly-k8s", "late", json!({})))
         .expect("put");
     assert!(maps.snapshot(Some("late"), None).is_empty());
+}
+
+#[tokio::test]
+async fn cached_objects_leave_managed_fields_out() {
+    let (fake, cluster, _dir) = with_namespaces().await;
+    cluster
+        .apply(
+            &config_map("fly-k8s", "applied", json!({"v": "1"})),
+            "fly-k8s",
+        )
+        .await
+        .expect("apply");
+    let stored = fake
+        .get("v1", "ConfigMap", Some("fly-k8s"), "applied")
+        .expect("stored");
+    assert_eq!(stored["metadata"]["managedFields"][0]["manager"], "kubelab");
+    let mut changes = cluster.changes();
+    let maps = ready(&cluster, "v1", "ConfigMap", Some("fly-k8s")).await;
+
+    let listed = &maps.snapshot(Some("applied"), None)[0];
+    assert_eq!(listed["data"]["v"], "1");
+    assert!(
+        listed["metadata"].get("managedFields").is_none(),
+        "{listed}"
+    );
+    // The rest of the metadata is kept.
+    assert_eq!(listed["metadata"]["labels"]["app"], "applied");
+    assert!(listed["metadata"]["resourceVersion"].is_string());
+    assert!(listed["metadata"]["uid"].is_string());
+
+    // Objects arriving on the watch lose them too.
+    fake.put(config_map("fly-k8s", "applied", json!({"v": "2"})))
+        .expect("put");
+    change_for(&mut changes, "applied").await;
+    until(&maps, "the change in the cache", |m| {
+        m.snapshot(Some("applied"), None)[0]["data"]["v"] == "2"
+    })
+    .await;
+    let watched = &maps.snapshot(Some("applied"), None)[0];
+    assert!(
+        watched["metadata"].get("managedFields").is_none(),
+        "{watched}"
+    );
+    assert!(
+        fake.get("v1", "ConfigMap", Some("fly-k8s"), "applied")
+            .expect("stored")["metadata"]["managedFields"]
+            .is_array(),
+        "only the cache drops them"
+    );
+}
+
+#[tokio::test]
+async fn a_cut_watch_stream_resumes_from_its_last_resource_version_without_a_relist() {
+    let (fake, cluster, _dir) = with_namespaces().await;
+    fake.put(config_map("fly-k8s", "kept", json!({})))
+        .expect("put");
+    let mut changes = cluster.changes();
+    let maps = ready(&cluster, "v1", "ConfigMap", Some("fly-k8s")).await;
+    let mut states = cluster.watch_state_changes();
+    fake.put(config_map("fly-k8s", "before-cut", json!({})))
+        .expect("put");
+    change_for(&mut changes, "before-cut").await;
+    let seen = maps.snapshot(Some("before-cut"), None)[0]["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("resourceVersion")
+        .to_owned();
+
+    // The API server ends every watch stream (as a load balancer or its own timeout does).
+    fake.drop_watches();
+    assert!(
+        fake.wait_for(WAIT, |f| watch_requests(f, MAPS) >= 2).await,
+        "the watch is made again"
+    );
+    let resumed = &watches_of(&fake, MAPS)[1];
+    assert_eq!(
+        resumed.query.get("resourceVersion"),
+        Some(&seen),
+        "resumed from the last object seen: {resumed:?}"
+    );
+    fake.put(config_map("fly-k8s", "after-cut", json!({})))
+        .expect("put");
+    change_for(&mut changes, "after-cut").await;
+    assert_eq!(
+        names(&maps.snapshot(None, Some("app"))),
+        ["after-cut", "before-cut", "kept"]
+    );
+
+    assert_eq!(
+        lists_of(&fake, MAPS),
+        1,
+        "no re-list: {:#?}",
+        fake.requests()
+    );
+    // Nothing failed, so the board never left "live".
+    assert!(states.try_recv().is_err());
+    assert_eq!(cluster.watch_state(), (WatchHealth::Live, None));
+}
+
+/// A TCP proxy between kubelab and the fake API server, standing for the network: `cut` breaks
+/// every connection and refuses new ones, `mend` lets them through again. The API server (and
+/// its watch history) is untouched meanwhile.
+struct Link {
+    url: String,
+    up: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Link {
+    async fn to(fake: &FakeApi) -> Link {
+        let target: SocketAddr = fake
+            .url()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the fake's address");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the link");
+        let url = format!("http://{}", listener.local_addr().expect("link address"));
+        let (up, state) = watch::channel(true);
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = state.clone();
+                if !*state.borrow_and_update() {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Link { url, up, task }
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn mend(&self) {
+        self.up.send_replace(true);
+    }
+
+    /// A cluster handle that reaches `fake` through this link.
+    async fn cluster(&self, fake: &FakeApi, dir: &std::path::Path) -> Cluster {
+        let path = dir.join("kubeconfig-through-link");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: link\n  cluster:\n    server: {url}\ncontexts:\n- name: link\n  context:\n    cluster: link\n    user: admin\ncurrent-context: link\nusers:\n- name: admin\n  user:\n    token: {token}\n",
+            url = self.url,
+            token = fake.token()
+        );
+        std::fs::write(&path, text).expect("write the kubeconfig");
+        Cluster::connect(&ClusterOptions {
+            kubeconfig: Some(path),
+            context: None,
+        })
+        .await
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn after_a_network_outage_the_watch_resumes_and_the_board_goes_live_again() {
+    let (fake, _direct, dir) = with_namespaces().await;
+    fake.put(config_map("fly-k8s", "kept", json!({})))
+        .expect("put");
+    fake.put(config_map("fly-k8s", "removed", json!({})))
+        .expect("put");
+    let link = Link::to(&fake).await;
+    let cluster = link.cluster(&fake, dir.path()).await;
+    let maps = ready(&cluster, "v1", "ConfigMap", Some("fly-k8s")).await;
+    let mut states = cluster.watch_state_changes();
+    let mut changes = cluster.changes();
+
+    assert!(
+        fake.wait_for(WAIT, |f| watch_requests(f, MAPS) >= 1).await,
+        "the watch request is made"
+    );
+
+    link.cut();
+    let (health, message) = next_state(&mut states).await;
+    assert_eq!(health, WatchHealth::Reconnecting);
+    let message = message.expect("a reason");
+    assert!(message.contains(&link.url), "{message}");
+    // The cluster changes while kubelab cannot see it.
+    fake.put(config_map("fly-k8s", "added", json!({})))
+        .expect("put");
+    fake.delete("v1", "ConfigMap", Some("fly-k8s"), "removed")
+        .expect("delete");
+    assert!(maps.is_ready(), "the cache keeps its last state meanwhile");
+
+    link.mend();
+    assert_eq!(next_state(&mut states).await, (WatchHealth::Live, None));
+    // The resumed watch replays what happened meanwhile.
+    change_for(&mut changes, "added").await;
+    change_for(&mut changes, "removed").await;
+    until(&maps, "the cache caught up", |m| {
+        names(&m.snapshot(None, Some("app"))) == ["added", "kept"]
+    })
+    .await;
+
+    // A second outage in which nothing changes: no event will come, yet the resumed watch
+    // counts as live once the API server has accepted it.
+    link.cut();
+    assert_eq!(next_state(&mut states).await.0, WatchHealth::Reconnecting);
+    link.mend();
+    assert_eq!(next_state(&mut states).await, (WatchHealth::Live, None));
+    assert_eq!(names(&maps.snapshot(None, Some("app"))), ["added", "kept"]);
+
+    assert_eq!(
+        lists_of(&fake, MAPS),
+        1,
+        "no re-list: {:#?}",
+        fake.requests()
+    );
+    let watches = watches_of(&fake, MAPS);
+    assert!(watches.len() >= 3, "{watches:#?}");
+    assert!(
+        watches
+            .iter()
+            .all(|w| w.query.get("resourceVersion").is_some_and(|rv| rv != "0")),
+        "every watch starts from a resourceVersion seen: {watches:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_history_relists_and_announces_what_was_deleted_meanwhile() {
+    let (fake, cluster, _dir) = with_namespaces().await;
+    fake.put(config_map("fly-k8s", "kept", json!({})))
+        .expect("put");
+    fake.put(config_map("fly-k8s", "removed", json!({})))
+        .expect("put");
+    let maps = ready(&cluster, "v1", "ConfigMap", Some("fly-k8s")).await;
+    let mut states = cluster.watch_state_changes();
+    let mut changes = cluster.changes();
+    let stale = fake.resource_version();
+
+    // Deleted while the API server is down; it comes back without the old history (410 Gone).
+    fake.stop().await;
+    fake.delete("v1", "ConfigMap", Some("fly-k8s"), "removed")
+        .expect("delete");
+    fake.clear_requests();
+    fake.restart().await;
+
+    let mut seen = Vec::new();
+    let relisted = tokio::time::timeout(WAIT, async {
+        loop {
+            let state = states.recv().await.expect("watch state stream");
+            seen.push(state.clone());
+            if state.0 == WatchHealth::Live {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(relisted.is_ok(), "live again; states seen: {seen:?}");
+    assert!(
+        seen.iter()
+            .any(|(h, m)| *h == WatchHealth::Reconnecting && m.is_some()),
+        "{seen:?}"
+    );
+    // "Live" only once the re-list is in the cache (not when the stale watch was accepted).
+    assert_eq!(names(&maps.snapshot(None, Some("app"))), ["kept"]);
+    assert!(maps.snapshot(Some("removed"), None).is_empty());
+    let gone = change_for(&mut changes, "removed").await;
+    assert_eq!(gone.namespace.as_deref(), Some("fly-k8s"));
+
+    // The stale watch was refused, so the watcher listed again, then watched from the new list.
+    let requests = fake.requests();
+    let stale_watch = requests
+        .iter()
+        .position(|r| {
+            r.path == MAPS
+                && is_watch(r)
+                && r.query
+                    .get("resourceVersion")
+                    .and_then(|rv| rv.parse::<u64>().ok())
+                    .is_some_and(|rv| rv <= stale)
+        })
+        .expect("a watch from the old resourceVersion");
+    let relist = requests
+        .iter()
+        .position(|r| r.path == MAPS && r.method == "GET" && !is_watch(r))
+        .expect("a re-list");
+    assert!(stale_watch < relist, "{requests:#?}");
+    assert_eq!(lists_of(&fake, MAPS), 1);
 }
