@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::harness::{
-    KUBELET_SYNC, REAL_NODE, Real, Row, STARTUP, kept, known_bug, node_of, reset_deleting,
+    KUBELET_SYNC, REAL_NODE, Real, Row, STARTUP, kept, must_hold, node_of, reset_deleting,
     terminating, wait_for,
 };
 use super::live::LiveFeed;
@@ -44,11 +44,7 @@ pub async fn learner_namespace_survives_reset(real: &Real) {
     let report = real.reset(LAB).await;
     let namespace = k.json(&["namespace", NS]).await;
     let kept = !namespace.is_null() && !terminating(&namespace);
-    // KNOWN BUG (reset-learner-namespace, no issue number yet): Set up server-side applies the
-    // lab's Namespace over the learner's own, adding the lab's label, and Reset then takes it
-    // for kubelab's and deletes it with everything in it. Prints until fixed; then:
-    // assert!(kept, ...).
-    known_bug(
+    must_hold(
         real,
         &format!("{LAB} (Reset)"),
         "reset-learner-namespace",
@@ -278,11 +274,7 @@ async fn kubelet_refresh_seen_live(real: &Real, patched: Instant) {
         .changed("change-config", before.as_ref(), LIVE_EXEC_RERUN)
         .await
         .map(|_| changed.elapsed());
-    // KNOWN BUG (exec checks never re-run): the live path re-evaluates a step only when a
-    // watched object changes, and the kubelet's write changes none, so an open page keeps
-    // showing file-follows pending until the learner presses Check. Prints until fixed; then:
-    // assert!(live.is_some(), ...).
-    known_bug(
+    must_hold(
         real,
         &format!("{LAB}/change-config"),
         "exec checks never re-run",
@@ -385,11 +377,7 @@ pub async fn finish(real: &Real) {
     eprintln!("real cluster: configmap reset → {report}");
     let namespace = k.json(&["namespace", NS]).await;
     let ns_kept = !namespace.is_null() && !terminating(&namespace);
-    // KNOWN BUG (reset-shared-namespace, no issue number yet): Reset of the ConfigMap lab
-    // deletes fly-k8s, which its Set up created, although the Secret lab's progress (and the
-    // learner's Secrets and Pods) live in it; DESIGN.md: Reset never deletes "a namespace ...
-    // another lab's progress uses". Prints until fixed; then: assert!(kept, ...).
-    known_bug(
+    must_hold(
         real,
         &format!("{LAB} (Reset)"),
         "reset-shared-namespace",

@@ -601,22 +601,21 @@ pub fn node_of(pod: &Value) -> &str {
     pod["spec"]["nodeName"].as_str().unwrap_or("")
 }
 
-/// A behaviour kubelab gets wrong today, with its fix landing in parallel: prints (and lists
-/// in the table) instead of failing while `holds` is false. Once the fix is merged, the call
-/// becomes an `assert!`.
-pub fn known_bug(real: &Real, place: &str, bug: &str, holds: bool, observed: &str) {
+/// A behaviour the trial on a real cluster found wrong and #8/#10 fixed: listed in the table
+/// with what was observed, and asserted (a regression fails the suite).
+pub fn must_hold(real: &Real, place: &str, finding: &str, holds: bool, observed: &str) {
     let verdicts = if holds {
         format!("as designed: {observed}")
     } else {
-        eprintln!("KNOWN BUG ({bug}) at {place}: {observed}");
-        format!("KNOWN BUG ({bug}): {observed}")
+        format!("REGRESSION ({finding}): {observed}")
     };
     real.record(Row {
         place: place.to_owned(),
-        action: format!("{bug} probe"),
+        action: format!("{finding} probe"),
         verdicts,
         waited: 0.0,
     });
+    assert!(holds, "{finding} at {place}: {observed}");
 }
 
 /// Runs admin `kubectl` commands when dropped — also when a theme panics — to put back what

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::harness::{
-    REAL_NODE, Real, Row, STARTUP, items, known_bug, node_of, pod_ready, terminating,
+    REAL_NODE, Real, Row, STARTUP, items, must_hold, node_of, pod_ready, terminating,
 };
 use super::live::LiveFeed;
 
@@ -273,11 +273,7 @@ async fn graceful_deletion(real: &Real) {
         seen.join("\n  ")
     );
     let terminating_ready_seen = seen.iter().any(|l| !l.contains("terminating(ready)=0(0)"));
-    // KNOWN BUG (#8): terminating objects — kubelab counts a Pod that is being deleted (and
-    // still reports Ready while its 30 s grace period runs) as one of the "three pods ready".
-    // The fix lands in parallel; until it is merged this prints instead of failing. Then:
-    // assert!(wrong.is_empty(), ...).
-    known_bug(
+    must_hold(
         real,
         &format!("{LAB}/explore"),
         "#8: terminating objects",
