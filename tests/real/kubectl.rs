@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::harness::{
-    REAL_NODE, Real, Row, STARTUP, items, must_hold, node_of, pod_ready, terminating,
-};
+use super::harness::{REAL_NODE, Real, Row, STARTUP, items, node_of, pod_ready, terminating};
 use super::live::LiveFeed;
 
 const LAB: &str = "kubectl";
@@ -273,24 +271,24 @@ async fn graceful_deletion(real: &Real) {
         seen.join("\n  ")
     );
     let terminating_ready_seen = seen.iter().any(|l| !l.contains("terminating(ready)=0(0)"));
-    must_hold(
-        real,
-        &format!("{LAB}/explore"),
-        "#8: terminating objects",
+    real.record(Row {
+        place: format!("{LAB}/explore"),
+        action: "kubectl delete pod; kubectl scale --replicas=2 (Pods Terminating)".to_owned(),
+        verdicts: format!(
+            "three-pods-ready not passed with fewer than 3 live ready Pods: {} of {} samples wrong; a Terminating Pod reported Ready: {terminating_ready_seen}",
+            wrong.len(),
+            seen.len()
+        ),
+        waited: 0.0,
+    });
+    // Issue #8, item 9: a Pod being deleted still says Running and Ready for its grace period,
+    // yet it is not one of the "three Pods ready".
+    assert!(
         wrong.is_empty(),
-        &if wrong.is_empty() {
-            format!(
-                "three-pods-ready not passed with 2 live ready Pods ({} samples; a Terminating Pod reported Ready: {terminating_ready_seen})",
-                seen.len()
-            )
-        } else {
-            format!(
-                "three-pods-ready=passed while only 2 non-terminating Pods were ready ({} of {} samples), e.g. {}",
-                wrong.len(),
-                seen.len(),
-                wrong[0]
-            )
-        },
+        "three-pods-ready passed while fewer than 3 non-terminating Pods were ready ({} of {} samples), e.g. {}",
+        wrong.len(),
+        seen.len(),
+        wrong[0]
     );
 
     k.line("scale deployment nginx-deployment -n default --replicas=3")

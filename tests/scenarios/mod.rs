@@ -12,6 +12,7 @@ mod lifecycle;
 mod node;
 mod pod;
 mod secret;
+mod terminating;
 
 use std::time::Duration;
 
