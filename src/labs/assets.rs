@@ -1,12 +1,11 @@
-//! Lab images: `labs/<lab>/images/*.{svg,png}`, validated (no scripts, event handlers,
-//! `javascript:` or external references in SVG; at most 512 KiB each) and kept in memory so
+//! Lab images: `labs/<lab>/images/*.{svg,png}`, validated (SVG against allowlists, see
+//! [`super::svg`]; at most 512 KiB each) and kept in memory so
 //! the web layer can serve them at `/labs/<lab>/images/<file>`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use pulldown_cmark::{Event, Parser, Tag};
-use regex::Regex;
 
 use super::Problem;
 use super::source::Files;
@@ -37,33 +36,6 @@ impl LabImage {
     }
 }
 
-/// What SVG images may not contain, with the reason shown to the author.
-static SVG_RULES: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        (r"(?i)<\s*script", "a <script> element"),
-        (
-            r#"(?i)(^|[\s"'/])on[a-z]+\s*="#,
-            "an event-handler attribute (on...=)",
-        ),
-        (r"(?i)javascript\s*:", "a javascript: URL"),
-        (
-            r#"(?i)(href|src)\s*=\s*["']?\s*(https?:|//|ftp:)"#,
-            "an external reference (images must be self-contained)",
-        ),
-        (
-            r#"(?i)url\(\s*["']?\s*(https?:|//)"#,
-            "an external reference in url() (images must be self-contained)",
-        ),
-        (
-            r"(?i)@import",
-            "a CSS @import (images must be self-contained)",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(pattern, why)| Regex::new(pattern).ok().map(|re| (re, why)))
-    .collect()
-});
-
 /// A short, stable content hash (FNV-1a, 64 bits) in hex.
 fn version_of(bytes: &[u8]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -81,25 +53,6 @@ fn is_file_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
-}
-
-/// Problems in an SVG's text: one per offending line and rule.
-fn svg_problems(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    if !text.contains("<svg") {
-        found.push((1, "this is not an SVG image (no <svg> element)".to_owned()));
-    }
-    for (i, line) in text.lines().enumerate() {
-        for (re, why) in SVG_RULES.iter() {
-            if re.is_match(line) {
-                found.push((
-                    i + 1,
-                    format!("the SVG contains {why}: lab images may not run code or load anything"),
-                ));
-            }
-        }
-    }
-    found
 }
 
 /// Reads and validates every file under `<lab>/images/`. Returns the images that are safe to
@@ -164,7 +117,7 @@ pub fn load_images(files: &Files, lab: &str) -> (BTreeMap<String, LabImage>, Vec
                 problem(path, None, "the SVG is not UTF-8 text".to_owned());
                 continue;
             };
-            let found = svg_problems(text);
+            let found = super::svg::problems(text);
             if !found.is_empty() {
                 for (line, message) in found {
                     problem(path, Some(line), message);

@@ -132,9 +132,22 @@ fn is_check_id(id: &str) -> bool {
 fn text<'a>(files: &'a Files, path: &str, problems: &mut Problems) -> Option<&'a str> {
     let bytes = files.get(path)?;
     match std::str::from_utf8(bytes) {
+        Ok(t) if path.ends_with(".md") => match super::markdown::markdown_problem(t) {
+            Some((line, why)) => {
+                problems.add(path, Some(line), why);
+                None
+            }
+            None => Some(t),
+        },
         Ok(t) => Some(t),
         Err(e) => {
-            problems.add(path, None, format!("the file is not UTF-8 text ({e})"));
+            let valid = &bytes[..e.valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            problems.add(
+                path,
+                Some(line),
+                "the file is not UTF-8 text: save it as UTF-8".to_owned(),
+            );
             None
         }
     }

@@ -49,6 +49,75 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     b
 });
 
+/// The largest Markdown file a lab may have (the longest chapter text is ~12 KiB).
+pub const MAX_MARKDOWN_BYTES: usize = 256 * 1024;
+
+/// The deepest nesting of block quotes, lists and inline HTML elements a lab text may use.
+pub const MAX_MARKDOWN_NESTING: usize = 24;
+
+/// Why a lab's Markdown is refused before it is rendered, with its 1-based line: too large, or
+/// nested too deeply (the HTML sanitizer's cost grows much faster than the nesting, so a hostile
+/// file could otherwise stall `kubelab validate` and the server).
+pub fn markdown_problem(md: &str) -> Option<(usize, String)> {
+    if md.len() > MAX_MARKDOWN_BYTES {
+        return Some((
+            1,
+            format!(
+                "the text is {} KiB; a lab text may be at most {} KiB (split the step)",
+                md.len().div_ceil(1024),
+                MAX_MARKDOWN_BYTES / 1024
+            ),
+        ));
+    }
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let (mut blocks, mut html) = (0usize, 0usize);
+    for (event, range) in Parser::new_ext(md, options).into_offset_iter() {
+        match event {
+            Event::Start(_) => blocks += 1,
+            Event::End(_) => blocks = blocks.saturating_sub(1),
+            Event::Html(raw) | Event::InlineHtml(raw) => html = html_depth_after(html, &raw),
+            _ => {}
+        }
+        if blocks + html > MAX_MARKDOWN_NESTING {
+            let line = md[..range.start].matches('\n').count() + 1;
+            return Some((
+                line,
+                format!(
+                    "the text nests block quotes, lists or HTML more than {MAX_MARKDOWN_NESTING} levels deep here; flatten it"
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// The open-element depth after the raw HTML `raw`, counting `<tag` up and `</tag` down
+/// (void and self-closing elements count nothing): a bound, not a parser.
+fn html_depth_after(mut depth: usize, raw: &str) -> usize {
+    const VOID: &[&str] = &[
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr",
+    ];
+    for tag in raw.split('<').skip(1) {
+        let body = tag.split('>').next().unwrap_or("");
+        if let Some(closing) = body.strip_prefix('/') {
+            if !closing.is_empty() {
+                depth = depth.saturating_sub(1);
+            }
+            continue;
+        }
+        let name: String = body
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if !name.is_empty() && !body.ends_with('/') && !VOID.contains(&name.as_str()) {
+            depth += 1;
+        }
+    }
+    depth
+}
+
 /// Renders lab Markdown to HTML that is safe to put in a page: no scripts, event handlers or
 /// `javascript:` URLs survive; inline HTML is reduced to harmless tags.
 pub fn render_markdown(md: &str) -> String {
@@ -183,6 +252,35 @@ fn escape_attr(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_or_huge_texts_are_refused_before_rendering() {
+        let quotes = format!("# T\n\n{}deep\n", "> ".repeat(50_000));
+        let (line, why) = markdown_problem(&quotes).expect("deep quotes refused");
+        assert_eq!(line, 3);
+        assert!(why.contains("more than 24 levels"), "{why}");
+        let lists = (0..40)
+            .map(|i| format!("{}- item\n", "  ".repeat(i)))
+            .collect::<String>();
+        assert!(markdown_problem(&lists).is_some());
+        let tags = format!("text {} x", "<b>".repeat(30));
+        assert!(markdown_problem(&tags).is_some());
+        let huge = "word ".repeat(60_000);
+        assert!(
+            markdown_problem(&huge)
+                .expect("huge")
+                .1
+                .contains("at most 256 KiB")
+        );
+    }
+
+    #[test]
+    fn ordinary_texts_with_html_pass() {
+        let md = "> a quote\n>\n> - list\n>   - nested\n\n<details><summary>s</summary>\n\n                  x<br>y <img src=\"images/a.svg\"/> <b>b</b> <i>i</i>\n\n</details>\n";
+        assert_eq!(markdown_problem(md), None);
+        let many = "<b>bold</b> and <br> line\n\n".repeat(2_000);
+        assert_eq!(markdown_problem(&many), None);
+    }
 
     #[test]
     fn scripts_handlers_and_javascript_urls_are_neutralized() {

@@ -8,6 +8,7 @@ mod markdown;
 pub mod model;
 pub mod node;
 pub mod source;
+mod svg;
 
 pub use assets::LabImage;
 pub use markdown::{render_lab_markdown, render_markdown};

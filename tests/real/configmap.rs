@@ -412,7 +412,10 @@ pub async fn last_reset(real: &Real) {
     // secret::finish pressed Check on a Secret step after its Reset, which started that lab
     // again (rightly keeping the namespace in use): reset it once more first.
     let secret = real.reset("secret").await;
-    assert!(secret["deleted"].as_array().is_none_or(Vec::is_empty), "{secret}");
+    assert!(
+        secret["deleted"].as_array().is_none_or(Vec::is_empty),
+        "{secret}"
+    );
     let report = real.reset(LAB).await;
     let namespace = k.json(&["namespace", NS]).await;
     let gone = namespace.is_null() || terminating(&namespace);

@@ -86,3 +86,102 @@ fn a_folder_without_labs_is_a_problem() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("no labs found"), "{stderr}");
 }
+
+/// Copies the good fixture into a temp folder and lets `change` spoil it.
+fn spoiled(change: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/labs/good");
+    copy_dir(&from, dir.path());
+    change(&dir.path().join("hello"));
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Runs `kubelab validate` on `dir`; a run still going after a minute is a hang (killed).
+fn validate_path(dir: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .arg("validate")
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the kubelab binary runs");
+    for _ in 0..600 {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!(
+        "kubelab validate did not finish within a minute on {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn hostile_markdown_is_refused_with_file_and_line_instead_of_hanging() {
+    let dir = spoiled(|lab| {
+        let text = format!("# Read it back\n\n{}deep\n", "> ".repeat(50_000));
+        std::fs::write(lab.join("steps/read-map.en.md"), text).expect("write");
+        std::fs::write(lab.join("steps/read-map.zh.md"), b"# \xff\xfe\n").expect("write");
+    });
+    let out = validate_path(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("hello/steps/read-map.en.md:3: the text nests block quotes, lists or HTML more than 24 levels deep here; flatten it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("hello/steps/read-map.zh.md:1: the file is not UTF-8 text: save it as UTF-8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn svg_tricks_are_refused_with_file_and_line() {
+    let dir = spoiled(|lab| {
+        std::fs::create_dir_all(lab.join("images")).expect("mkdir");
+        let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:svg=\"http://www.w3.org/2000/svg\">\n\
+                   <svg:script>alert(1)</svg:script>\n\
+                   <rect\nonload=\"alert(2)\"/>\n\
+                   <a href=\"&#106;avascript:alert(3)\"><text>x</text></a>\n\
+                   <foreignObject><div xmlns=\"http://www.w3.org/1999/xhtml\">x</div></foreignObject>\n\
+                   </svg>\n";
+        std::fs::write(lab.join("images/tricks.svg"), svg).expect("write");
+        let step = std::fs::read_to_string(lab.join("steps/read-map.en.md")).expect("read");
+        std::fs::write(
+            lab.join("steps/read-map.en.md"),
+            format!("{step}\n![tricks](images/tricks.svg)\n"),
+        )
+        .expect("write");
+    });
+    let out = validate_path(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for expected in [
+        "hello/images/tricks.svg:2: the SVG contains a <script> element",
+        "hello/images/tricks.svg:3: the SVG contains an event-handler attribute (onload=)",
+        "hello/images/tricks.svg:5: the SVG contains a javascript: URL (in href=)",
+        "hello/images/tricks.svg:6: the SVG contains a <foreignObject> element",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+}
