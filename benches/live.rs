@@ -4,8 +4,10 @@
 //! the server's RSS, and check throughput from the watch caches; then criterion times one
 //! `POST .../check` with warm caches. See `bench/README.md` for how to run and read it.
 
-// The fake's own unit tests are compiled out here (no cfg(test)), leaving their imports unused.
-#[allow(unused_imports)]
+// The fake's own unit tests are compiled out here (no cfg(test)), leaving their imports unused,
+// and this bench drives only a few parts of the fake; the integration tests, which use all of
+// it, are where unused code is reported.
+#[allow(unused_imports, dead_code)]
 #[path = "../tests/support/mod.rs"]
 mod support;
 

@@ -59,9 +59,7 @@ impl Lang {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Text {
-    /// English.
     pub en: String,
-    /// Chinese.
     pub zh: String,
 }
 

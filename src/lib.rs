@@ -5,7 +5,6 @@
 pub mod checks;
 pub mod cli;
 pub mod cluster;
-pub mod config;
 pub mod engine;
 pub mod i18n;
 pub mod labs;

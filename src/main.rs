@@ -8,7 +8,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     kubelab::telemetry::init();
-    let cli = kubelab::config::Cli::parse();
+    let cli = kubelab::cli::Cli::parse();
     match kubelab::cli::run(cli.command).await {
         Ok(code) => code,
         Err(e) => {

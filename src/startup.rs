@@ -1,4 +1,5 @@
-//! Building the app from settings, serving it, and stopping it (used by `main` and the tests).
+//! Building the app from settings, serving it, and stopping it (used by the `serve` and `check`
+//! commands and by the tests).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -46,19 +46,19 @@ pub const DESCRIBE: &str = "$describe";
 
 /// A compiled expectation.
 #[derive(Debug)]
-pub enum Node {
+pub enum Expectation {
     /// A scalar that must be equal (numbers numerically).
     Equal(Value),
     /// `null`: the key must be missing or null.
     Null,
     /// A partial map: every listed key must match.
-    Map(Vec<(String, Node)>),
+    Map(Vec<(String, Expectation)>),
     /// Each expected element must be matched by a distinct actual element.
-    Array(Vec<Node>),
+    Array(Vec<Expectation>),
     /// An operator map: every operator must hold.
     Ops(Vec<Op>),
     /// An expectation with the lab author's words (`$describe`), shown instead of kubelab's.
-    Described(Box<Node>, Text),
+    Described(Box<Expectation>, Text),
 }
 
 /// A comparison operator.
@@ -157,23 +157,27 @@ pub enum Op {
     /// `$contains`: a string containing the text.
     Contains(String),
     /// `$len`: the length of an array, string or map matches.
-    Len(Box<Node>),
+    Len(Box<Expectation>),
     /// `$not`: the inner expectation does not match.
-    Not(Box<Node>),
+    Not(Box<Expectation>),
     /// `$every`: every element matches (an empty or missing array passes).
-    Every(Box<Node>),
+    Every(Box<Expectation>),
     /// `$some`: at least one element matches.
-    Some(Box<Node>),
+    Some(Box<Expectation>),
     /// `$none`: no element matches.
-    None(Box<Node>),
+    None(Box<Expectation>),
     /// `$exact`: exactly these elements in this order.
-    Exact(Vec<Node>),
+    Exact(Vec<Expectation>),
 }
 
 /// Compiles an expectation, appending every problem (with its location) to `errors`.
-pub fn compile<'v>(value: &'v Value, loc: &mut Vec<Segment<'v>>, errors: &mut Vec<String>) -> Node {
+pub fn compile<'v>(
+    value: &'v Value,
+    loc: &mut Vec<Segment<'v>>,
+    errors: &mut Vec<String>,
+) -> Expectation {
     match value {
-        Value::Null => Node::Null,
+        Value::Null => Expectation::Null,
         Value::Array(items) => {
             let nodes = items
                 .iter()
@@ -185,14 +189,14 @@ pub fn compile<'v>(value: &'v Value, loc: &mut Vec<Segment<'v>>, errors: &mut Ve
                     node
                 })
                 .collect();
-            Node::Array(nodes)
+            Expectation::Array(nodes)
         }
         Value::Object(map) => {
             let node = compile_map(map, loc, errors);
             match map.get(DESCRIBE) {
                 None => node,
                 Some(words) => match description(words) {
-                    Ok(text) if map.len() > 1 => Node::Described(Box::new(node), text),
+                    Ok(text) if map.len() > 1 => Expectation::Described(Box::new(node), text),
                     Ok(_) => {
                         errors.push(located(
                             loc,
@@ -207,7 +211,7 @@ pub fn compile<'v>(value: &'v Value, loc: &mut Vec<Segment<'v>>, errors: &mut Ve
                 },
             }
         }
-        scalar => Node::Equal(scalar.clone()),
+        scalar => Expectation::Equal(scalar.clone()),
     }
 }
 
@@ -216,7 +220,7 @@ fn compile_map<'v>(
     map: &'v Map<String, Value>,
     loc: &mut Vec<Segment<'v>>,
     errors: &mut Vec<String>,
-) -> Node {
+) -> Expectation {
     let keys = || map.iter().filter(|(k, _)| k.as_str() != DESCRIBE);
     let operators = keys().filter(|(k, _)| k.starts_with('$')).count();
     let plain = keys().find(|(k, _)| !k.starts_with('$'));
@@ -239,7 +243,7 @@ fn compile_map<'v>(
             .filter(|(k, _)| k.starts_with('$'))
             .filter_map(|(k, v)| compile_op(k, v, loc, errors))
             .collect();
-        Node::Ops(ops)
+        Expectation::Ops(ops)
     } else {
         let entries = keys()
             .map(|(k, v)| {
@@ -249,7 +253,7 @@ fn compile_map<'v>(
                 (k.clone(), node)
             })
             .collect();
-        Node::Map(entries)
+        Expectation::Map(entries)
     }
 }
 
@@ -286,139 +290,157 @@ pub fn located(loc: &[Segment<'_>], message: &str) -> String {
     }
 }
 
+/// Compiles one operator of an operator map; a problem with it goes to `errors` (at `loc`).
 fn compile_op<'v>(
     op: &'v str,
     operand: &'v Value,
     loc: &mut Vec<Segment<'v>>,
     errors: &mut Vec<String>,
 ) -> Option<Op> {
-    let mut fail = |message: String| {
-        errors.push(located(loc, &message));
-        None
-    };
     let nested = |loc: &mut Vec<Segment<'v>>, errors: &mut Vec<String>| {
         loc.push(Segment::Key(op));
         let node = compile(operand, loc, errors);
         loc.pop();
         Box::new(node)
     };
-    match op {
-        "$eq" => Some(Op::Eq(operand.clone())),
-        "$ne" => Some(Op::Ne(operand.clone())),
-        "$gt" | "$gte" | "$lt" | "$lte" => {
-            let cmp = match op {
-                "$gt" => Cmp::Gt,
-                "$gte" => Cmp::Gte,
-                "$lt" => Cmp::Lt,
-                _ => Cmp::Lte,
-            };
-            match Operand::parse(operand) {
-                Some(parsed) => Some(Op::Cmp(cmp, parsed)),
-                None => fail(format!(
-                    "`{op}` needs a number, a quantity such as \"500m\" or an RFC 3339 timestamp, not {}",
-                    path::show(operand)
-                )),
-            }
-        }
+    let compiled = match op {
+        "$eq" => Ok(Op::Eq(operand.clone())),
+        "$ne" => Ok(Op::Ne(operand.clone())),
+        "$gt" | "$gte" | "$lt" | "$lte" => comparison(op, operand),
         "$exists" => match operand {
-            Value::Bool(b) => Some(Op::Exists(*b)),
-            other => fail(format!(
+            Value::Bool(b) => Ok(Op::Exists(*b)),
+            other => Err(format!(
                 "`$exists` needs true or false, not {}",
                 path::show(other)
             )),
         },
-        "$regex" => match operand {
-            Value::String(src) => match cached_regex(src) {
-                Ok(re) => Some(Op::Regex(re, src.clone())),
-                Err(e) => fail(format!(
-                    "`$regex` {} does not compile: {}",
-                    path::show(operand),
-                    regex_error(&e)
-                )),
-            },
-            other => fail(format!(
-                "`$regex` needs a string, not {}",
-                path::show(other)
-            )),
-        },
-        "$glob" => match operand {
-            Value::String(src) => match glob_regex(src) {
-                Ok(re) => Some(Op::Glob(re, src.clone())),
-                Err(e) => fail(format!(
-                    "`$glob` {} is too large: {}",
-                    path::show(operand),
-                    regex_error(&e)
-                )),
-            },
-            other => fail(format!(
-                "`$glob` needs a string pattern, not {}",
-                path::show(other)
-            )),
-        },
+        "$regex" | "$glob" | "$contains" => text_op(op, operand),
         "$in" => match operand {
-            Value::Array(items) => Some(Op::In(items.clone())),
-            other => fail(format!(
+            Value::Array(items) => Ok(Op::In(items.clone())),
+            other => Err(format!(
                 "`$in` needs an array of values, not {}",
-                path::show(other)
-            )),
-        },
-        "$contains" => match operand {
-            Value::String(s) => Some(Op::Contains(s.clone())),
-            other => fail(format!(
-                "`$contains` needs a string, not {}",
                 path::show(other)
             )),
         },
         "$len" => match operand {
             Value::Number(n) if n.as_u64().is_some() => {
-                Some(Op::Len(Box::new(Node::Equal(operand.clone()))))
+                Ok(Op::Len(Box::new(Expectation::Equal(operand.clone()))))
             }
             Value::Object(map) if !map.is_empty() && map.keys().all(|k| k.starts_with('$')) => {
-                Some(Op::Len(nested(loc, errors)))
+                Ok(Op::Len(nested(loc, errors)))
             }
-            other => fail(format!(
+            other => Err(format!(
                 "`$len` needs a whole number or an operator map such as {{$gte: 1}}, not {}",
                 path::show(other)
             )),
         },
-        "$not" => Some(Op::Not(nested(loc, errors))),
-        "$every" => Some(Op::Every(nested(loc, errors))),
-        "$some" => Some(Op::Some(nested(loc, errors))),
-        "$none" => Some(Op::None(nested(loc, errors))),
-        "$exact" => match operand {
-            Value::Array(items) => {
-                let nodes = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| {
-                        loc.push(Segment::Key(op));
-                        loc.push(Segment::Index(i));
-                        let node = compile(item, loc, errors);
-                        loc.truncate(loc.len() - 2);
-                        node
-                    })
-                    .collect();
-                Some(Op::Exact(nodes))
-            }
-            other => fail(format!(
-                "`$exact` needs an array of elements, not {}",
-                path::show(other)
-            )),
-        },
-        unknown => {
-            let hint = closest_operator(unknown)
-                .map(|k| format!(" (did you mean `{k}`?)"))
-                .unwrap_or_default();
-            fail(format!(
-                "unknown operator `{unknown}`{hint}; the operators are {}",
-                OPERATORS
-                    .iter()
-                    .map(|o| format!("`{o}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+        "$not" => Ok(Op::Not(nested(loc, errors))),
+        "$every" => Ok(Op::Every(nested(loc, errors))),
+        "$some" => Ok(Op::Some(nested(loc, errors))),
+        "$none" => Ok(Op::None(nested(loc, errors))),
+        "$exact" => exact(op, operand, loc, errors),
+        unknown => Err(unknown_operator(unknown)),
+    };
+    match compiled {
+        Ok(op) => Some(op),
+        Err(message) => {
+            errors.push(located(loc, &message));
+            None
         }
     }
+}
+
+// `$gt`, `$gte`, `$lt` and `$lte`.
+fn comparison(op: &str, operand: &Value) -> Result<Op, String> {
+    let cmp = match op {
+        "$gt" => Cmp::Gt,
+        "$gte" => Cmp::Gte,
+        "$lt" => Cmp::Lt,
+        _ => Cmp::Lte,
+    };
+    match Operand::parse(operand) {
+        Some(parsed) => Ok(Op::Cmp(cmp, parsed)),
+        None => Err(format!(
+            "`{op}` needs a number, a quantity such as \"500m\" or an RFC 3339 timestamp, not {}",
+            path::show(operand)
+        )),
+    }
+}
+
+// The operators whose operand is a string: `$regex`, `$glob` and `$contains`.
+fn text_op(op: &str, operand: &Value) -> Result<Op, String> {
+    let Value::String(src) = operand else {
+        let wanted = if op == "$glob" {
+            "a string pattern"
+        } else {
+            "a string"
+        };
+        return Err(format!(
+            "`{op}` needs {wanted}, not {}",
+            path::show(operand)
+        ));
+    };
+    match op {
+        "$regex" => match cached_regex(src) {
+            Ok(re) => Ok(Op::Regex(re, src.clone())),
+            Err(e) => Err(format!(
+                "`$regex` {} does not compile: {}",
+                path::show(operand),
+                regex_error(&e)
+            )),
+        },
+        "$glob" => match glob_regex(src) {
+            Ok(re) => Ok(Op::Glob(re, src.clone())),
+            Err(e) => Err(format!(
+                "`$glob` {} is too large: {}",
+                path::show(operand),
+                regex_error(&e)
+            )),
+        },
+        _ => Ok(Op::Contains(src.clone())),
+    }
+}
+
+// `$exact`: each element is an expectation of its own, located under `$exact[i]`.
+fn exact<'v>(
+    op: &'v str,
+    operand: &'v Value,
+    loc: &mut Vec<Segment<'v>>,
+    errors: &mut Vec<String>,
+) -> Result<Op, String> {
+    let Value::Array(items) = operand else {
+        return Err(format!(
+            "`$exact` needs an array of elements, not {}",
+            path::show(operand)
+        ));
+    };
+    let elements = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            loc.push(Segment::Key(op));
+            loc.push(Segment::Index(i));
+            let element = compile(item, loc, errors);
+            loc.truncate(loc.len() - 2);
+            element
+        })
+        .collect();
+    Ok(Op::Exact(elements))
+}
+
+// An operator kubelab does not know, with the closest known one as a hint.
+fn unknown_operator(unknown: &str) -> String {
+    let hint = closest_operator(unknown)
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown operator `{unknown}`{hint}; the operators are {}",
+        OPERATORS
+            .iter()
+            .map(|o| format!("`{o}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 // regex's errors draw a caret diagram over several lines; the last line says what is wrong.
@@ -544,42 +566,42 @@ pub fn range(ops: &[Op]) -> Option<(usize, usize)> {
 }
 
 /// Where mismatches go: counted only (fast), or recorded as diagnostics with their paths.
-pub struct Report<'a> {
+pub struct Mismatches<'a> {
     path: Vec<Segment<'a>>,
     diagnostics: Option<Vec<Diagnostic>>,
     // The lab author's words for the expectations being checked, with the path depth they
     // apply at: a mismatch right there is worded by them, deeper ones keep their own words.
     described: Vec<(usize, &'a Text)>,
-    mismatches: usize,
+    count: usize,
     limit: usize,
 }
 
-impl<'a> Report<'a> {
+impl<'a> Mismatches<'a> {
     /// Counts mismatches, giving up once `limit` is reached (1 = a yes/no test).
-    pub fn counting(limit: usize) -> Report<'a> {
-        Report {
+    pub fn counting(limit: usize) -> Mismatches<'a> {
+        Mismatches {
             path: Vec::new(),
             diagnostics: None,
             described: Vec::new(),
-            mismatches: 0,
+            count: 0,
             limit,
         }
     }
 
     /// Records every mismatch as a diagnostic.
-    pub fn collecting() -> Report<'a> {
-        Report {
+    pub fn collecting() -> Mismatches<'a> {
+        Mismatches {
             path: Vec::new(),
             diagnostics: Some(Vec::new()),
             described: Vec::new(),
-            mismatches: 0,
+            count: 0,
             limit: usize::MAX,
         }
     }
 
     /// Mismatches so far.
-    pub fn mismatches(&self) -> usize {
-        self.mismatches
+    pub fn count(&self) -> usize {
+        self.count
     }
 
     /// The diagnostics recorded (empty when only counting).
@@ -588,13 +610,13 @@ impl<'a> Report<'a> {
     }
 
     fn done(&self) -> bool {
-        self.mismatches >= self.limit
+        self.count >= self.limit
     }
 
     // `make` gives what was expected and what was found; it only runs when diagnostics are
     // recorded.
     fn fail(&mut self, make: impl FnOnce() -> (Text, Shown)) {
-        self.mismatches += 1;
+        self.count += 1;
         if let Some(diagnostics) = &mut self.diagnostics {
             let (mut expected, shown) = make();
             if let Some((_, words)) = self
@@ -634,37 +656,37 @@ impl<'a> Report<'a> {
 }
 
 /// True when `actual` (None = missing) satisfies the expectation.
-pub fn matches(node: &Node, actual: Option<&Value>) -> bool {
-    let mut report = Report::counting(1);
+pub fn matches(node: &Expectation, actual: Option<&Value>) -> bool {
+    let mut report = Mismatches::counting(1);
     check(node, actual, &mut report);
-    report.mismatches == 0
+    report.count == 0
 }
 
 /// Runs the expectation against `actual`, recording mismatches in `report`.
-pub fn check<'a>(node: &'a Node, actual: Option<&'a Value>, r: &mut Report<'a>) {
+pub fn check<'a>(node: &'a Expectation, actual: Option<&'a Value>, r: &mut Mismatches<'a>) {
     match node {
-        Node::Null => {
+        Expectation::Null => {
             if present(actual).is_some() {
                 r.fail(|| (describe::absent(), values::found(actual)));
             }
         }
-        Node::Equal(expected) => {
+        Expectation::Equal(expected) => {
             if !eq_opt(actual, expected) {
                 r.fail(|| unequal(expected, actual));
             }
         }
-        Node::Map(entries) => match present(actual) {
+        Expectation::Map(entries) => match present(actual) {
             None => check_entries(entries, None, r),
             Some(Value::Object(map)) => check_entries(entries, Some(map), r),
             Some(other) => r.fail(|| (describe::describe(node), values::found(Some(other)))),
         },
-        Node::Array(elements) => match present(actual) {
+        Expectation::Array(elements) => match present(actual) {
             None => check_array(elements, &[], actual, r),
             Some(Value::Array(items)) => check_array(elements, items, actual, r),
             Some(other) => r.fail(|| (describe::describe(node), values::found(Some(other)))),
         },
-        Node::Ops(ops) => check_ops(ops, actual, r),
-        Node::Described(inner, words) => {
+        Expectation::Ops(ops) => check_ops(ops, actual, r),
+        Expectation::Described(inner, words) => {
             let recording = r.diagnostics.is_some();
             if recording {
                 r.described.push((r.path.len(), words));
@@ -689,7 +711,7 @@ fn unequal(expected: &Value, actual: Option<&Value>) -> (Text, Shown) {
 }
 
 // Every operator must hold; a range (`$gte` with `$lte`) is one expectation, reported once.
-fn check_ops<'a>(ops: &'a [Op], actual: Option<&'a Value>, r: &mut Report<'a>) {
+fn check_ops<'a>(ops: &'a [Op], actual: Option<&'a Value>, r: &mut Mismatches<'a>) {
     let range = range(ops);
     for (i, op) in ops.iter().enumerate() {
         match range {
@@ -717,9 +739,9 @@ fn check_ops<'a>(ops: &'a [Op], actual: Option<&'a Value>, r: &mut Report<'a>) {
 }
 
 fn check_entries<'a>(
-    entries: &'a [(String, Node)],
+    entries: &'a [(String, Expectation)],
     map: Option<&'a Map<String, Value>>,
-    r: &mut Report<'a>,
+    r: &mut Mismatches<'a>,
 ) {
     for (key, node) in entries {
         r.push(Segment::Key(key));
@@ -734,10 +756,10 @@ fn check_entries<'a>(
 // Each expected element needs its own actual element: a maximum bipartite matching
 // (augmenting paths), small enough here since arrays in objects are short.
 fn check_array<'a>(
-    elements: &'a [Node],
+    elements: &'a [Expectation],
     items: &'a [Value],
     whole: Option<&'a Value>,
-    r: &mut Report<'a>,
+    r: &mut Mismatches<'a>,
 ) {
     if elements.is_empty() {
         return;
@@ -774,17 +796,17 @@ fn check_array<'a>(
 }
 
 fn report_unmatched<'a>(
-    element: &'a Node,
+    element: &'a Expectation,
     items: &'a [Value],
     whole: Option<&'a Value>,
-    r: &mut Report<'a>,
+    r: &mut Mismatches<'a>,
 ) {
     if let Some((j, name)) = named_candidate(element, items) {
-        let before = r.mismatches;
+        let before = r.count;
         r.push(Segment::Named(name));
         check(element, Some(&items[j]), r);
         r.pop();
-        if r.mismatches > before {
+        if r.count > before {
             return;
         }
     }
@@ -812,17 +834,17 @@ fn augment(
 
 // An expected element that names itself (`name: nginx`) is compared with the actual element of
 // that name, so the learner sees `containers[name=nginx].image` rather than the whole array.
-fn named_candidate<'a>(element: &'a Node, items: &'a [Value]) -> Option<(usize, &'a str)> {
+fn named_candidate<'a>(element: &'a Expectation, items: &'a [Value]) -> Option<(usize, &'a str)> {
     let entries = match element {
-        Node::Map(entries) => entries,
-        Node::Described(inner, _) => match inner.as_ref() {
-            Node::Map(entries) => entries,
+        Expectation::Map(entries) => entries,
+        Expectation::Described(inner, _) => match inner.as_ref() {
+            Expectation::Map(entries) => entries,
             _ => return None,
         },
         _ => return None,
     };
     let name = entries.iter().find_map(|(k, n)| match (k.as_str(), n) {
-        ("name", Node::Equal(Value::String(s))) => Some(s.as_str()),
+        ("name", Expectation::Equal(Value::String(s))) => Some(s.as_str()),
         _ => None,
     })?;
     let j = items
@@ -851,12 +873,12 @@ fn as_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
 
 // Whether a simple operator holds (the structural ones report per element in `check_op`).
 fn check_op_holds(op: &Op, actual: Option<&Value>) -> bool {
-    let mut report = Report::counting(1);
+    let mut report = Mismatches::counting(1);
     check_op(op, actual, &mut report);
-    report.mismatches == 0
+    report.count == 0
 }
 
-fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Report<'a>) {
+fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Mismatches<'a>) {
     let words = || (describe::op_words(op), values::found(actual));
     let ok = match op {
         Op::Eq(v) => {

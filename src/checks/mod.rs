@@ -27,7 +27,7 @@ pub use words::{object_id, terminating};
 use serde_json::Value;
 
 use self::cel::CelExpr;
-use self::matching::{Node, Report, describe};
+use self::matching::{Expectation, Mismatches, describe};
 use crate::i18n::Text;
 
 /// Evaluates one check against the objects its `find` returned (one or none for a name,
@@ -55,7 +55,7 @@ pub fn validate(spec: &CheckSpec) -> Vec<String> {
             "The check's `id` is empty; give it a short name that is unique within the step, such as `configmap-keys`.".to_owned(),
         );
     }
-    problems.extend(observed::validate_v2(spec));
+    problems.extend(observed::validate_observed(spec));
     problems.extend(validate_describe(spec));
     let Some(find) = &spec.find else {
         return problems;
@@ -114,11 +114,11 @@ fn validate_describe(spec: &CheckSpec) -> Vec<String> {
 #[derive(Debug)]
 pub struct CompiledCheck {
     find: Option<Find>,
-    expect: Option<Node>,
+    expect: Option<Expectation>,
     cel: Option<CelExpr>,
     absent: bool,
-    count: Option<Node>,
-    pending: Option<Node>,
+    count: Option<Expectation>,
+    pending: Option<Expectation>,
     // The author's words for the check as a whole.
     describe: Option<Text>,
     // What a false CEL expression says was expected: `describe`, else the title.
@@ -227,7 +227,7 @@ impl CompiledCheck {
     }
 
     // Objects being deleted are not counted.
-    fn try_count(&self, count: &Node, objects: &[Value]) -> Result<Verdict, String> {
+    fn try_count(&self, count: &Expectation, objects: &[Value]) -> Result<Verdict, String> {
         let mut matching = 0usize;
         let mut deleting = 0usize;
         for object in objects {
@@ -270,9 +270,9 @@ impl CompiledCheck {
             let limit = best.map_or(usize::MAX, |(_, score, _)| score);
             let mismatches = match &self.expect {
                 Some(expect) => {
-                    let mut report = Report::counting(limit);
+                    let mut report = Mismatches::counting(limit);
                     matching::check(expect, Some(object), &mut report);
-                    report.mismatches()
+                    report.count()
                 }
                 None => 0,
             };
@@ -298,7 +298,7 @@ impl CompiledCheck {
                 words::not_the_case(),
             )]
         } else {
-            let mut report = Report::collecting();
+            let mut report = Mismatches::collecting();
             if let Some(expect) = &self.expect {
                 matching::check(expect, Some(object), &mut report);
             }
@@ -373,7 +373,7 @@ impl CompiledCheck {
     }
 }
 
-fn compile_field(field: &str, value: &Value, problems: &mut Vec<String>) -> Node {
+fn compile_field(field: &str, value: &Value, problems: &mut Vec<String>) -> Expectation {
     let mut errors = Vec::new();
     let node = matching::compile(value, &mut Vec::new(), &mut errors);
     problems.extend(errors.into_iter().map(|e| format!("`{field}`{e}.")));
@@ -382,11 +382,11 @@ fn compile_field(field: &str, value: &Value, problems: &mut Vec<String>) -> Node
 
 const COUNT_OPERATORS: &[&str] = &["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$not"];
 
-fn compile_count(value: &Value, problems: &mut Vec<String>) -> Node {
+fn compile_count(value: &Value, problems: &mut Vec<String>) -> Expectation {
     let before = problems.len();
     check_count(value, problems);
     if problems.len() > before {
-        return Node::Null;
+        return Expectation::Null;
     }
     let mut errors = Vec::new();
     let node = matching::compile(value, &mut Vec::new(), &mut errors);

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::matching::{self, Report};
+use super::matching::{self, Mismatches};
 use super::*;
 use crate::i18n::Text;
 
@@ -138,9 +138,9 @@ fn diags(expect: Value, object: &Value) -> Vec<(String, String, String)> {
     let mut errors = Vec::new();
     let node = matching::compile(&expect, &mut Vec::new(), &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
-    let mut report = Report::collecting();
+    let mut report = Mismatches::collecting();
     matching::check(&node, Some(object), &mut report);
-    let count = report.mismatches();
+    let count = report.count();
     let out: Vec<_> = report
         .into_diagnostics()
         .into_iter()
@@ -380,7 +380,7 @@ fn long_values_are_shown_where_they_differ() {
 /// The diagnostics of one expectation against one object, whole.
 fn full_diags(expect: Value, object: &Value) -> Vec<Diagnostic> {
     let node = matching::compile(&expect, &mut Vec::new(), &mut Vec::new());
-    let mut report = Report::collecting();
+    let mut report = Mismatches::collecting();
     matching::check(&node, Some(object), &mut report);
     report.into_diagnostics()
 }
@@ -1786,7 +1786,7 @@ fn described_expectations_use_the_authors_words_where_they_are() {
         &mut Vec::new(),
         &mut Vec::new(),
     );
-    let mut report = Report::collecting();
+    let mut report = Mismatches::collecting();
     matching::check(&node, Some(&dep), &mut report);
     let out = report.into_diagnostics();
     assert_eq!(out.len(), 1);

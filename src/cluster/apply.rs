@@ -16,9 +16,7 @@ use super::{ApplyAction, ClusterError, FIELD_MANAGER, ObjectKey};
 
 /// What identifies the object to apply, read from the manifest.
 pub(crate) struct Target {
-    /// `apiVersion`.
     pub api_version: String,
-    /// `kind`.
     pub kind: String,
     /// `metadata.name`.
     pub name: String,

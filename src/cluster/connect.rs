@@ -19,7 +19,6 @@ const START_A_CLUSTER: &str = "start a cluster with `colima start --kubernetes`"
 
 /// A client ready to use, and what it points at.
 pub(crate) struct Connected {
-    /// The client.
     pub client: kube::Client,
     /// The kubeconfig context, when a kubeconfig was used.
     pub context: Option<String>,

@@ -24,12 +24,7 @@ pub enum ClusterError {
     },
     /// The cluster does not serve this apiVersion/kind.
     #[error("the cluster does not serve {kind} in {api_version}")]
-    UnknownKind {
-        /// `apiVersion`.
-        api_version: String,
-        /// `kind`.
-        kind: String,
-    },
+    UnknownKind { api_version: String, kind: String },
     /// The object is not a valid Kubernetes object (no kind, no name...).
     #[error("invalid object: {0}")]
     InvalidObject(String),

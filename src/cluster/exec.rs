@@ -28,9 +28,7 @@ pub const MAX_OUTPUT: usize = 1024 * 1024;
 pub enum ExecResult {
     /// It finished.
     Finished {
-        /// Standard output.
         stdout: String,
-        /// Standard error.
         stderr: String,
         /// Exit code (from the exec status channel).
         exit_code: i32,

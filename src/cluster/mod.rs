@@ -20,7 +20,7 @@ pub use learners::{
     LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, Provisioned,
     QuotaSpec, WORKSHOP_LABEL, learner_rules,
 };
-pub use watch::{CHANGES_CAPACITY, Change, WatchHealth, WatchKey, WatchState, WatchedKind};
+pub use watch::{CHANGES_CAPACITY, Change, WatchHealth, WatchKey, WatchedKind};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -61,10 +61,8 @@ pub struct Probe {
 /// The identity of one object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub struct ObjectKey {
-    /// `apiVersion`.
     #[serde(rename = "apiVersion")]
     pub api_version: String,
-    /// `kind`.
     pub kind: String,
     /// `metadata.namespace` (None for cluster-scoped kinds).
     pub namespace: Option<String>,
@@ -98,7 +96,6 @@ pub enum ApplyAction {
 pub struct Applied {
     /// Which object (namespace filled in for namespaced kinds).
     pub key: ObjectKey,
-    /// What happened.
     pub action: ApplyAction,
     /// The object as the server returned it.
     pub object: Value,

@@ -57,7 +57,6 @@ impl std::fmt::Display for WatchKey {
 pub struct Change {
     /// `apiVersion` of the watch that saw it.
     pub api_version: String,
-    /// `kind`.
     pub kind: String,
     /// `metadata.namespace` (None for cluster-scoped kinds).
     pub namespace: Option<String>,
@@ -94,9 +93,6 @@ pub enum WatchHealth {
     /// caches may be stale.
     Reconnecting,
 }
-
-/// The aggregated state of the watches, and why they reconnect (`None` when live).
-pub type WatchState = (WatchHealth, Option<String>);
 
 /// The shared cache of one watched kind (cheap to clone).
 #[derive(Clone)]
@@ -299,13 +295,14 @@ impl Cluster {
         self.inner.watches.changes.subscribe()
     }
 
-    /// Whether the watches follow the cluster, and why not when they do not.
-    pub fn watch_state(&self) -> WatchState {
+    /// Whether the watches follow the cluster, and why not when they do not (`None` when
+    /// live).
+    pub fn watch_state(&self) -> (WatchHealth, Option<String>) {
         self.inner.watches.board.current()
     }
 
     /// Every later transition of [`Cluster::watch_state`], in order.
-    pub fn watch_state_changes(&self) -> broadcast::Receiver<WatchState> {
+    pub fn watch_state_changes(&self) -> broadcast::Receiver<(WatchHealth, Option<String>)> {
         self.inner.watches.board.subscribe()
     }
 

@@ -63,6 +63,43 @@ impl Engine {
         step: &Step,
         context: &StepContext,
     ) -> Result<Evaluation, EngineError> {
+        let gathered = self.gather(lab, step, context).await;
+        if let Some(message) = gathered.unavailable() {
+            self.set_health(Health::Unreachable {
+                message: message.clone(),
+            });
+            return Err(EngineError::ClusterUnavailable(message));
+        }
+        if !step.checks.is_empty() {
+            self.set_reachable_if_unknown();
+        }
+        let reports = step
+            .checks
+            .iter()
+            .enumerate()
+            .map(|(i, check)| {
+                let verdict =
+                    gathered
+                        .judge(i, check, context)
+                        .unwrap_or_else(|e| Verdict::Error {
+                            message: e.to_string(),
+                        });
+                let answered = context
+                    .answers
+                    .get(&check.id)
+                    .is_some_and(|a| !a.trim().is_empty());
+                super::report(check, verdict, answered)
+            })
+            .collect();
+        Ok(Evaluation {
+            checks: reports,
+            newest: gathered.newest(),
+        })
+    }
+
+    /// Reads everything the step's checks need, concurrently: each distinct `find` once, the
+    /// `/version` document once, discovery and extras per check.
+    async fn gather<'s>(&self, lab: &Lab, step: &'s Step, context: &StepContext) -> Gathered<'s> {
         let cluster = &self.inner.cluster;
         let needs: Vec<Needs> = step.checks.iter().map(checks::needs).collect();
 
@@ -74,13 +111,6 @@ impl Engine {
         }
         let fetched = join_all(finds.iter().map(|f| self.fetch(f, lab))).await;
         let (objects, searched) = by_find(finds, fetched);
-        let searched_in = |check: &CheckSpec| {
-            check
-                .find
-                .as_ref()
-                .and_then(|f| searched.get(f))
-                .map(String::as_str)
-        };
 
         let version = if needs.iter().any(|n| n.server_version) {
             Some(cluster.server_version().await)
@@ -102,98 +132,21 @@ impl Engine {
         }))
         .await;
         let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
-            let found = check.find.as_ref().and_then(|f| objects.get(f));
-            self.extras(check, need, found, lab, context, searched_in(check))
+            let find = check.find.as_ref();
+            let found = find.and_then(|f| objects.get(f));
+            let searched_in = find.and_then(|f| searched.get(f)).map(String::as_str);
+            self.extras(check, need, found, lab, context, searched_in)
         }))
         .await;
-
-        let unavailable = objects
-            .values()
-            .filter_map(|r| r.as_ref().err())
-            .chain(version.iter().filter_map(|r| r.as_ref().err()))
-            .chain(served.iter().flatten().filter_map(|r| r.as_ref().err()))
-            .chain(groups.iter().flatten().filter_map(|r| r.as_ref().err()))
-            .chain(extras.iter().filter_map(|r| r.as_ref().err()))
-            .find_map(|e| match e {
-                ClusterError::Unavailable { message } => Some(message.clone()),
-                _ => None,
-            });
-        if let Some(message) = unavailable {
-            self.set_health(Health::Unreachable {
-                message: message.clone(),
-            });
-            return Err(EngineError::ClusterUnavailable(message));
+        Gathered {
+            needs,
+            objects,
+            searched,
+            version,
+            served,
+            groups,
+            extras,
         }
-        if !step.checks.is_empty() {
-            self.set_reachable_if_unknown();
-        }
-
-        let no_objects: Vec<Value> = Vec::new();
-        let mut reports = Vec::with_capacity(step.checks.len());
-        for (i, check) in step.checks.iter().enumerate() {
-            let verdict = (|| -> Result<Verdict, ClusterError> {
-                let found = match check.find.as_ref().and_then(|f| objects.get(f)) {
-                    Some(Ok(found)) => found,
-                    Some(Err(e)) => return Err(e.clone()),
-                    None => &no_objects,
-                };
-                let version = match &version {
-                    Some(Ok(v)) if needs[i].server_version => Some(v),
-                    Some(Err(e)) if needs[i].server_version => return Err(e.clone()),
-                    _ => None,
-                };
-                let served = match &served[i] {
-                    Some(Ok(s)) => Some(*s),
-                    Some(Err(e)) => return Err(e.clone()),
-                    None => None,
-                };
-                let api_groups: &[String] = match &groups[i] {
-                    Some(Ok(g)) => g,
-                    Some(Err(e)) => return Err(e.clone()),
-                    None => &[],
-                };
-                let extras = match &extras[i] {
-                    Ok(x) => x,
-                    Err(e) => return Err(e.clone()),
-                };
-                if let Some(settled) = &extras.settled {
-                    return Ok(settled.clone());
-                }
-                Ok(checks::evaluate_observed(
-                    check,
-                    &Observed {
-                        objects: found,
-                        namespace: searched_in(check),
-                        step_started: context.started.as_deref(),
-                        events: &extras.events,
-                        exec: extras.exec.as_ref(),
-                        answer: context.answers.get(&check.id).map(String::as_str),
-                        served,
-                        server_version: version,
-                        api_groups,
-                    },
-                ))
-            })()
-            .unwrap_or_else(|e| Verdict::Error {
-                message: e.to_string(),
-            });
-            let answered = context
-                .answers
-                .get(&check.id)
-                .is_some_and(|a| !a.trim().is_empty());
-            reports.push(super::report(check, verdict, answered));
-        }
-        let newest = objects
-            .values()
-            .filter_map(|r| r.as_ref().ok())
-            .flatten()
-            .filter_map(|o| o.pointer("/metadata/creationTimestamp")?.as_str())
-            .filter_map(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-            .max();
-        Ok(Evaluation {
-            checks: reports,
-            newest,
-        })
     }
 
     /// Events about the check's objects and the outcome of its command, when it needs them.
@@ -364,6 +317,121 @@ impl Engine {
             }
         };
         Ok((found, namespace))
+    }
+}
+
+/// What a step's checks need, as read from the cluster: each part, or why it could not be read.
+struct Gathered<'s> {
+    /// What each check needs, in the step's order.
+    needs: Vec<Needs>,
+    /// What each distinct `find` returned.
+    objects: HashMap<&'s Find, Found>,
+    /// The namespace each `find` looked in (none for cluster-scoped kinds).
+    searched: HashMap<&'s Find, String>,
+    /// The `/version` document, when a check needs it.
+    version: Option<Result<Value, ClusterError>>,
+    /// Per check: whether its `served` kind is served.
+    served: Vec<Option<Result<bool, ClusterError>>>,
+    /// Per check: the groups serving its `answer.apiGroupOf` kind.
+    groups: Vec<Option<Result<Vec<String>, ClusterError>>>,
+    /// Per check: events about its objects and its command's outcome.
+    extras: Vec<Result<Extras, ClusterError>>,
+}
+
+impl Gathered<'_> {
+    /// Why the cluster could not be reached, when any read failed for that reason.
+    fn unavailable(&self) -> Option<String> {
+        self.objects
+            .values()
+            .filter_map(|r| r.as_ref().err())
+            .chain(self.version.iter().filter_map(|r| r.as_ref().err()))
+            .chain(
+                self.served
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| r.as_ref().err()),
+            )
+            .chain(
+                self.groups
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| r.as_ref().err()),
+            )
+            .chain(self.extras.iter().filter_map(|r| r.as_ref().err()))
+            .find_map(|e| match e {
+                ClusterError::Unavailable { message } => Some(message.clone()),
+                _ => None,
+            })
+    }
+
+    /// The namespace `check`'s find looked in.
+    fn searched_in(&self, check: &CheckSpec) -> Option<&str> {
+        check
+            .find
+            .as_ref()
+            .and_then(|f| self.searched.get(f))
+            .map(String::as_str)
+    }
+
+    /// The verdict of the step's check number `i`, or why something it needs could not be read.
+    fn judge(
+        &self,
+        i: usize,
+        check: &CheckSpec,
+        context: &StepContext,
+    ) -> Result<Verdict, ClusterError> {
+        let found: &[Value] = match check.find.as_ref().and_then(|f| self.objects.get(f)) {
+            Some(Ok(found)) => found,
+            Some(Err(e)) => return Err(e.clone()),
+            None => &[],
+        };
+        let version = match &self.version {
+            Some(Ok(v)) if self.needs[i].server_version => Some(v),
+            Some(Err(e)) if self.needs[i].server_version => return Err(e.clone()),
+            _ => None,
+        };
+        let served = match &self.served[i] {
+            Some(Ok(s)) => Some(*s),
+            Some(Err(e)) => return Err(e.clone()),
+            None => None,
+        };
+        let api_groups: &[String] = match &self.groups[i] {
+            Some(Ok(g)) => g,
+            Some(Err(e)) => return Err(e.clone()),
+            None => &[],
+        };
+        let extras = match &self.extras[i] {
+            Ok(x) => x,
+            Err(e) => return Err(e.clone()),
+        };
+        if let Some(settled) = &extras.settled {
+            return Ok(settled.clone());
+        }
+        Ok(checks::evaluate_observed(
+            check,
+            &Observed {
+                objects: found,
+                namespace: self.searched_in(check),
+                step_started: context.started.as_deref(),
+                events: &extras.events,
+                exec: extras.exec.as_ref(),
+                answer: context.answers.get(&check.id).map(String::as_str),
+                served,
+                server_version: version,
+                api_groups,
+            },
+        ))
+    }
+
+    /// When the newest object the checks looked at was created.
+    fn newest(&self) -> Option<OffsetDateTime> {
+        self.objects
+            .values()
+            .filter_map(|r| r.as_ref().ok())
+            .flatten()
+            .filter_map(|o| o.pointer("/metadata/creationTimestamp")?.as_str())
+            .filter_map(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+            .max()
     }
 }
 

@@ -39,7 +39,6 @@ impl SetupReport {
 /// One object Set up handled.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppliedObject {
-    /// Which object.
     #[serde(flatten)]
     pub key: ObjectKey,
     /// What happened to it.
@@ -75,7 +74,6 @@ impl From<ApplyAction> for SetupAction {
 /// An object in the way of Set up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Obstacle {
-    /// Which object.
     #[serde(flatten)]
     pub key: ObjectKey,
     /// Why it is in the way.
@@ -177,7 +175,6 @@ pub struct CheckReport {
 pub struct ResetReport {
     /// Lab id.
     pub lab: String,
-    /// Objects deleted.
     pub deleted: Vec<ObjectKey>,
     /// Objects left alone on purpose, with why.
     pub kept: Vec<KeptObject>,
@@ -196,7 +193,6 @@ impl ResetReport {
 /// An object reset did not delete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeptObject {
-    /// Which object.
     #[serde(flatten)]
     pub key: ObjectKey,
     /// Why it was kept.
@@ -228,10 +224,7 @@ pub enum Health {
     /// Not probed yet.
     Unknown,
     /// The API server answered.
-    Reachable {
-        /// Server version.
-        version: String,
-    },
+    Reachable { version: String },
     /// No cluster, or it does not answer.
     Unreachable {
         /// Why.

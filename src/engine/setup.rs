@@ -113,6 +113,8 @@ impl Engine {
         Ok(report)
     }
 
+    /// Sets up one of the step's objects: creates it, replaces it (when the learner chose to),
+    /// applies it over kubelab's own copy, or says what of the learner's is in the way.
     async fn set_up_one(
         &self,
         lab: &Lab,
@@ -148,26 +150,7 @@ impl Engine {
             .get(&key)
             .is_some_and(|c| Some(c.uid.as_str()) == uid(&existing));
         if replace.contains(&key) {
-            if !cluster
-                .delete_and_wait(&key, REPLACE_GRACE_SECONDS, REPLACE_WAIT)
-                .await?
-            {
-                return Ok(Outcome::Refused(format!(
-                    "{key} is still being deleted; wait a few seconds and press Set up again"
-                )));
-            }
-            self.inner
-                .store
-                .forget_created(
-                    &self.learner.id,
-                    &key.api_version,
-                    &key.kind,
-                    key.namespace.as_deref(),
-                    &key.name,
-                )
-                .await
-                .map_err(store_failed)?;
-            return self.create(lab, &key, &plain, SetupAction::Replaced).await;
+            return self.replace(lab, &key, &plain).await;
         }
         if ours {
             let object = self.labelled_for_learner(&plain, lab);
@@ -193,9 +176,59 @@ impl Engine {
                 action: SetupAction::Yours,
             }));
         }
-        match cluster.apply_dry_run(&plain, self.namespace_for(lab)).await {
+        self.check_learners_object(lab, key, &existing, &plain)
+            .await
+    }
+
+    /// Deletes the object for a fresh copy (the learner chose to replace it) and creates the
+    /// lab's.
+    async fn replace(
+        &self,
+        lab: &Lab,
+        key: &ObjectKey,
+        plain: &Value,
+    ) -> Result<Outcome, ClusterError> {
+        if !self
+            .inner
+            .cluster
+            .delete_and_wait(key, REPLACE_GRACE_SECONDS, REPLACE_WAIT)
+            .await?
+        {
+            return Ok(Outcome::Refused(format!(
+                "{key} is still being deleted; wait a few seconds and press Set up again"
+            )));
+        }
+        self.inner
+            .store
+            .forget_created(
+                &self.learner.id,
+                &key.api_version,
+                &key.kind,
+                key.namespace.as_deref(),
+                &key.name,
+            )
+            .await
+            .map_err(store_failed)?;
+        self.create(lab, key, plain, SetupAction::Replaced).await
+    }
+
+    /// The learner's own `existing` object where the lab has one: kept as it is when applying
+    /// the lab's would change nothing (a server-side dry run), otherwise in the way.
+    async fn check_learners_object(
+        &self,
+        lab: &Lab,
+        key: ObjectKey,
+        existing: &Value,
+        plain: &Value,
+    ) -> Result<Outcome, ClusterError> {
+        match self
+            .inner
+            .cluster
+            .apply_dry_run(plain, self.namespace_for(lab))
+            .await
+        {
             Ok(would) => {
-                let fields = differences(&existing, &would.object);
+                let fields = differences(existing, &would.object);
                 if fields.is_empty() {
                     Ok(Outcome::Done(AppliedObject {
                         key,

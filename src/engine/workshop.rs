@@ -19,7 +19,6 @@ use super::{Engine, EngineError, Learner, StepState, StepStatus, now_text};
 /// What an instructor asks for when creating a workshop.
 #[derive(Debug, Clone)]
 pub struct WorkshopRequest {
-    /// Its name.
     pub name: String,
     /// The labs it offers (ids); each must support workshop mode.
     pub labs: Vec<String>,
@@ -33,9 +32,7 @@ pub struct WorkshopRequest {
 /// (only its hash is stored).
 #[derive(Debug, Clone)]
 pub struct Joined {
-    /// The learner.
     pub learner: LearnerRecord,
-    /// The workshop.
     pub workshop: Workshop,
     /// The raw session token.
     pub session: String,
@@ -44,7 +41,6 @@ pub struct Joined {
 /// The instructor's view of a workshop: every learner's state in every step of its labs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Grid {
-    /// The workshop.
     pub workshop: Workshop,
     /// Columns: (lab id, step id), in order.
     pub steps: Vec<(String, String)>,
@@ -55,7 +51,6 @@ pub struct Grid {
 /// One learner's row of the grid.
 #[derive(Debug, Clone, Serialize)]
 pub struct GridRow {
-    /// The learner.
     pub learner: LearnerRecord,
     /// One cell per column of [`Grid::steps`].
     pub cells: Vec<GridCell>,

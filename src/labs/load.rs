@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::assets;
+use super::assets::{self, LabImage};
 use super::manifest::{dns1123_label_problem, parse_manifests};
 use super::markdown::render_lab_markdown;
 use super::model::{Lab, LabFile, Localized, Manifest, Step, StepFile};
@@ -33,6 +33,29 @@ impl Problems {
             message: message.into(),
         });
     }
+
+    /// Adds problems found by another part of the loader, as they are.
+    fn extend(&mut self, found: impl IntoIterator<Item = Problem>) {
+        self.0.extend(found);
+    }
+
+    /// How many so far: a lab is kept only when loading it added none.
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The catalog of `labs` in home-page order when nothing was found, otherwise every
+    /// problem in file and line order.
+    fn into_result(self, mut labs: Vec<Lab>) -> Result<Catalog, Report> {
+        if self.0.is_empty() {
+            labs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
+            Ok(Catalog { labs })
+        } else {
+            let mut problems = self.0;
+            problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
+            Err(Report { problems })
+        }
+    }
 }
 
 /// Loads and validates every lab in `files`; `root` names the folder in messages that are
@@ -53,7 +76,7 @@ pub fn load_files(files: &Files, root: &str) -> Result<Catalog, Report> {
     let mut labs = Vec::new();
     let mut orders: BTreeMap<u32, Vec<(&str, Option<usize>)>> = BTreeMap::new();
     for id in ids {
-        let before = problems.0.len();
+        let before = problems.count();
         if !is_id(id) {
             problems.add(
                 id,
@@ -68,12 +91,19 @@ pub fn load_files(files: &Files, root: &str) -> Result<Catalog, Report> {
             orders.entry(order).or_default().push((id, line));
         }
         if let Some(lab) = loaded.lab
-            && problems.0.len() == before
+            && problems.count() == before
         {
             labs.push(lab);
         }
     }
-    for (order, users) in &orders {
+    shared_orders(&orders, &mut problems);
+    problems.into_result(labs)
+}
+
+/// Reports every lab whose `order` another lab uses too (`orders`: the labs by order, each
+/// with the line of its `order`).
+fn shared_orders(orders: &BTreeMap<u32, Vec<(&str, Option<usize>)>>, problems: &mut Problems) {
+    for (order, users) in orders {
         if users.len() < 2 {
             continue;
         }
@@ -92,14 +122,6 @@ pub fn load_files(files: &Files, root: &str) -> Result<Catalog, Report> {
                 ),
             );
         }
-    }
-    if problems.0.is_empty() {
-        labs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
-        Ok(Catalog { labs })
-    } else {
-        let mut problems = problems.0;
-        problems.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
-        Err(Report { problems })
     }
 }
 
@@ -153,63 +175,18 @@ fn text<'a>(files: &'a Files, path: &str, problems: &mut Problems) -> Option<&'a
     }
 }
 
+/// Loads one lab folder, reporting every problem in it.
 fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
     let mut loaded = Loaded {
         lab: None,
         order: None,
     };
-    // Manifests are checked even when lab.yaml is broken: their problems are independent.
-    let mut manifests = BTreeMap::new();
-    let manifest_prefix = format!("{id}/manifests/");
-    for path in files.paths() {
-        if let Some(rel) = path.strip_prefix(&manifest_prefix)
-            && (rel.ends_with(".yaml") || rel.ends_with(".yml"))
-        {
-            let lab_rel = format!("manifests/{rel}");
-            let objects = manifest_objects(files, id, &lab_rel, problems);
-            manifests.insert(lab_rel, objects);
-        }
-    }
-
-    // Images too: a broken image is reported even when lab.yaml is broken.
-    let (images, image_problems) = assets::load_images(files, id);
-    problems.0.extend(image_problems);
-    let image_names = assets::image_files(files, id);
-    let mut used_images = BTreeSet::new();
-
-    let lab_yaml = format!("{id}/lab.yaml");
-    if !files.contains(&lab_yaml) {
-        problems.add(
-            id,
-            None,
-            "the lab folder has no lab.yaml (or remove the folder if it is not a lab)",
-        );
-        return loaded;
-    }
-    let Some(src) = text(files, &lab_yaml, problems) else {
+    let mut lab = LabLoader::new(files, id, problems);
+    let Some(root) = lab.read_lab_yaml() else {
         return loaded;
     };
-    let root = match node::parse(src) {
-        Ok(root) => root,
-        Err(e) => {
-            problems.add(&lab_yaml, e.line, e.message);
-            return loaded;
-        }
-    };
-    if !matches!(root.value, Value::Map(_)) {
-        problems.add(
-            &lab_yaml,
-            Some(root.line),
-            format!(
-                "lab.yaml must be a mapping with order, title, summary, namespace and steps, found {}",
-                root.type_name()
-            ),
-        );
-        return loaded;
-    }
-
     let step_nodes = root.get("steps").map(Node::items).unwrap_or_default();
-    let header = from_node_or_report::<LabFile>(&emptied(&root, "steps"), &lab_yaml, "", problems);
+    let header = lab.header(&root);
     let order_line = root.get("order").map(|n| n.line);
     loaded.order = match &header {
         Some(header) => Some((header.order, order_line)),
@@ -218,169 +195,30 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
             .and_then(node_u32)
             .map(|o| (o, order_line)),
     };
-    if let Some(header) = &header
-        && let Some(why) = dns1123_label_problem(&header.namespace)
-    {
-        problems.add(
-            &lab_yaml,
-            root.get("namespace").map(|n| n.line),
-            format!(
-                "namespace {:?} is not a valid namespace name: {why}",
-                header.namespace
-            ),
-        );
-    }
     // Steps are looked at even when the header or another step is broken, so one run reports
     // everything; only checks that could give false alarms (unused files) need every step.
-    let (step_files, all_steps_read) = steps_of(step_nodes, &lab_yaml, problems);
+    let (step_files, all_steps_read) = steps_of(step_nodes, &lab.lab_yaml, lab.problems);
     if step_nodes.is_empty()
         && root
             .get("steps")
             .is_some_and(|n| matches!(n.value, Value::Seq(_)))
     {
-        problems.add(
-            &lab_yaml,
+        lab.problems.add(
+            &lab.lab_yaml,
             root.entry("steps").map(|(k, _)| k.line),
             "the lab has no steps",
         );
     }
-
-    let mut used_manifests = BTreeSet::new();
     let mut seen_steps: HashMap<&str, usize> = HashMap::new();
     let mut steps = Vec::new();
     for parsed in &step_files {
-        let (step_file, step_node) = (&parsed.step, parsed.node);
-        let id_line = step_node.get("id").map_or(step_node.line, |n| n.line);
-        let sid = step_file.id.as_str();
-        if !is_id(sid) {
-            problems.add(
-                &lab_yaml,
-                Some(id_line),
-                format!(
-                    "step id {sid:?} is not allowed: use lowercase letters, digits and `-` (it names steps/{sid}.en.md)"
-                ),
-            );
-        }
-        if let Some(first) = seen_steps.insert(sid, id_line) {
-            problems.add(
-                &lab_yaml,
-                Some(id_line),
-                format!("duplicate step id `{sid}` (first used on line {first})"),
-            );
-        }
-
-        let mut html = Localized::default();
-        for (lang, language) in LANGS {
-            let rel = format!("steps/{sid}.{lang}.md");
-            let path = format!("{id}/{rel}");
-            if !files.contains(&path) {
-                problems.add(
-                    &lab_yaml,
-                    Some(id_line),
-                    format!("step `{sid}` has no {language} text: create {rel}"),
-                );
-                continue;
-            }
-            if let Some(md) = text(files, &path, problems) {
-                problems.0.extend(assets::check_refs(
-                    md,
-                    &path,
-                    &images,
-                    &image_names,
-                    &mut used_images,
-                ));
-                let rendered = render_lab_markdown(md, id);
-                match lang {
-                    "en" => html.en = rendered,
-                    _ => html.zh = rendered,
-                }
-            }
-        }
-
-        let mut objects = Vec::new();
-        let entry_nodes = step_node
-            .get("manifests")
-            .map(Node::items)
-            .unwrap_or_default();
-        for (rel, entry) in step_file.manifests.iter().zip(entry_nodes) {
-            let line = Some(entry.line);
-            if rel.starts_with('/') || rel.contains('\\') || rel.split('/').any(|p| p == "..") {
-                problems.add(
-                    &lab_yaml,
-                    line,
-                    format!(
-                        "manifest {rel:?} must be a path inside the lab folder, like manifests/app.yaml"
-                    ),
-                );
-                continue;
-            }
-            if !manifests.contains_key(rel) {
-                if files.contains(&format!("{id}/{rel}")) {
-                    let parsed = manifest_objects(files, id, rel, problems);
-                    manifests.insert(rel.clone(), parsed);
-                } else {
-                    let hint = if files.contains(&format!("{id}/manifests/{rel}")) {
-                        format!(" (did you mean manifests/{rel}?)")
-                    } else {
-                        String::new()
-                    };
-                    problems.add(
-                        &lab_yaml,
-                        line,
-                        format!("manifest {rel} does not exist in the lab folder{hint}"),
-                    );
-                    continue;
-                }
-            }
-            used_manifests.insert(rel.clone());
-            objects.extend(manifests.get(rel).into_iter().flatten().cloned());
-        }
-
-        check_checks(parsed, &lab_yaml, problems);
-
-        steps.push(Step {
-            id: step_file.id.clone(),
-            title: step_file.title.clone(),
-            html,
-            manifests: objects,
-            checks: step_file.checks.clone(),
-            hints: step_file.hints.clone(),
-            hint_after_seconds: step_file.hint_after_seconds,
-            confirm: step_file.confirm || step_file.checks.is_empty(),
-        });
+        steps.push(lab.load_step(parsed, &mut seen_steps));
     }
-
-    // Every name a step mentions counts as used, even in a step that is otherwise broken, so
-    // one mistake does not also make its files look unused.
-    for entry in step_nodes
-        .iter()
-        .flat_map(|n| n.get("manifests").map(Node::items).unwrap_or_default())
-    {
-        if let Some(rel) = entry.as_str() {
-            used_manifests.insert(rel.to_owned());
-        }
-    }
-    for rel in manifests.keys() {
-        if rel.starts_with("manifests/") && !used_manifests.contains(rel) {
-            problems.add(
-                &format!("{id}/{rel}"),
-                None,
-                "not used by any step: list it in a step's `manifests:` or delete it",
-            );
-        }
-    }
-    stray_step_files(files, id, step_nodes, problems);
-    let intro_html = intro(files, id, problems, &images, &image_names, &mut used_images);
+    lab.report_unused_manifests(step_nodes);
+    stray_step_files(files, id, step_nodes, lab.problems);
+    let intro_html = lab.intro();
     if all_steps_read {
-        for name in images.keys().filter(|name| !used_images.contains(*name)) {
-            problems.add(
-                &format!("{id}/{}{name}", assets::IMAGES_DIR),
-                None,
-                format!(
-                    "not used by any step or introduction: show it with ![description](images/{name}) or delete it"
-                ),
-            );
-        }
+        lab.report_unused_images();
     }
 
     let Some(header) = header.filter(|_| all_steps_read) else {
@@ -395,9 +233,318 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         modes: header.modes,
         intro_html,
         steps,
-        images,
+        images: lab.images.valid,
     });
     loaded
+}
+
+/// One lab folder while it loads: its files, where its problems go, and which manifests and
+/// images its steps use (for the unused-file report).
+struct LabLoader<'a> {
+    files: &'a Files,
+    id: &'a str,
+    /// `<id>/lab.yaml`, the file most problems are in.
+    lab_yaml: String,
+    problems: &'a mut Problems,
+    /// The parsed manifest files, by path relative to the lab folder.
+    manifests: BTreeMap<String, Vec<Manifest>>,
+    /// The manifest files some step names.
+    used_manifests: BTreeSet<String>,
+    images: Images,
+}
+
+/// A lab's images and which of them its texts show.
+struct Images {
+    /// The images that are safe to serve, by file name.
+    valid: BTreeMap<String, LabImage>,
+    /// Every file in `images/`, valid or not.
+    names: BTreeSet<String>,
+    /// The images some text shows.
+    used: BTreeSet<String>,
+}
+
+impl<'a> LabLoader<'a> {
+    /// Starts loading lab `id`. Manifests and images are checked even when lab.yaml turns out
+    /// broken: their problems are independent.
+    fn new(files: &'a Files, id: &'a str, problems: &'a mut Problems) -> LabLoader<'a> {
+        let mut manifests = BTreeMap::new();
+        let manifest_prefix = format!("{id}/manifests/");
+        for path in files.paths() {
+            if let Some(rel) = path.strip_prefix(&manifest_prefix)
+                && (rel.ends_with(".yaml") || rel.ends_with(".yml"))
+            {
+                let lab_rel = format!("manifests/{rel}");
+                let objects = manifest_objects(files, id, &lab_rel, problems);
+                manifests.insert(lab_rel, objects);
+            }
+        }
+        let (valid, image_problems) = assets::load_images(files, id);
+        problems.extend(image_problems);
+        LabLoader {
+            files,
+            id,
+            lab_yaml: format!("{id}/lab.yaml"),
+            problems,
+            manifests,
+            used_manifests: BTreeSet::new(),
+            images: Images {
+                valid,
+                names: assets::image_files(files, id),
+                used: BTreeSet::new(),
+            },
+        }
+    }
+
+    /// The parsed `lab.yaml`, when there is one and it is a mapping.
+    fn read_lab_yaml(&mut self) -> Option<Node> {
+        if !self.files.contains(&self.lab_yaml) {
+            self.problems.add(
+                self.id,
+                None,
+                "the lab folder has no lab.yaml (or remove the folder if it is not a lab)",
+            );
+            return None;
+        }
+        let src = text(self.files, &self.lab_yaml, self.problems)?;
+        let root = match node::parse(src) {
+            Ok(root) => root,
+            Err(e) => {
+                self.problems.add(&self.lab_yaml, e.line, e.message);
+                return None;
+            }
+        };
+        if !matches!(root.value, Value::Map(_)) {
+            self.problems.add(
+                &self.lab_yaml,
+                Some(root.line),
+                format!(
+                    "lab.yaml must be a mapping with order, title, summary, namespace and steps, found {}",
+                    root.type_name()
+                ),
+            );
+            return None;
+        }
+        Some(root)
+    }
+
+    /// The lab's fields other than its steps, when they deserialize, with the namespace
+    /// checked.
+    fn header(&mut self, root: &Node) -> Option<LabFile> {
+        let header = from_node_or_report::<LabFile>(
+            &emptied(root, "steps"),
+            &self.lab_yaml,
+            "",
+            self.problems,
+        )?;
+        if let Some(why) = dns1123_label_problem(&header.namespace) {
+            self.problems.add(
+                &self.lab_yaml,
+                root.get("namespace").map(|n| n.line),
+                format!(
+                    "namespace {:?} is not a valid namespace name: {why}",
+                    header.namespace
+                ),
+            );
+        }
+        Some(header)
+    }
+
+    /// One step that deserialized: its id checked against the others (`seen`: first line of
+    /// each id), its texts rendered and its manifests and checks read.
+    fn load_step<'s>(
+        &mut self,
+        parsed: &'s ParsedStep<'_>,
+        seen: &mut HashMap<&'s str, usize>,
+    ) -> Step {
+        let (step_file, step_node) = (&parsed.step, parsed.node);
+        let id_line = step_node.get("id").map_or(step_node.line, |n| n.line);
+        let sid = step_file.id.as_str();
+        if !is_id(sid) {
+            self.problems.add(
+                &self.lab_yaml,
+                Some(id_line),
+                format!(
+                    "step id {sid:?} is not allowed: use lowercase letters, digits and `-` (it names steps/{sid}.en.md)"
+                ),
+            );
+        }
+        if let Some(first) = seen.insert(sid, id_line) {
+            self.problems.add(
+                &self.lab_yaml,
+                Some(id_line),
+                format!("duplicate step id `{sid}` (first used on line {first})"),
+            );
+        }
+        let html = self.step_html(sid, id_line);
+        let manifests = self.step_manifests(parsed);
+        check_checks(parsed, &self.lab_yaml, self.problems);
+        Step {
+            id: step_file.id.clone(),
+            title: step_file.title.clone(),
+            html,
+            manifests,
+            checks: step_file.checks.clone(),
+            hints: step_file.hints.clone(),
+            hint_after_seconds: step_file.hint_after_seconds,
+            confirm: step_file.confirm || step_file.checks.is_empty(),
+        }
+    }
+
+    /// The step's text in every language (`id_line`: the line of the step's id, for a missing
+    /// text).
+    fn step_html(&mut self, sid: &str, id_line: usize) -> Localized {
+        let mut html = Localized::default();
+        for (lang, language) in LANGS {
+            let rel = format!("steps/{sid}.{lang}.md");
+            let path = format!("{}/{rel}", self.id);
+            if !self.files.contains(&path) {
+                self.problems.add(
+                    &self.lab_yaml,
+                    Some(id_line),
+                    format!("step `{sid}` has no {language} text: create {rel}"),
+                );
+                continue;
+            }
+            if let Some(rendered) = self.markdown(&path) {
+                match lang {
+                    "en" => html.en = rendered,
+                    _ => html.zh = rendered,
+                }
+            }
+        }
+        html
+    }
+
+    /// The objects of the manifest files a step names, in order; a file not under
+    /// `manifests/` is read here.
+    fn step_manifests(&mut self, parsed: &ParsedStep<'_>) -> Vec<Manifest> {
+        let mut objects = Vec::new();
+        let entry_nodes = parsed
+            .node
+            .get("manifests")
+            .map(Node::items)
+            .unwrap_or_default();
+        for (rel, entry) in parsed.step.manifests.iter().zip(entry_nodes) {
+            let line = Some(entry.line);
+            if rel.starts_with('/') || rel.contains('\\') || rel.split('/').any(|p| p == "..") {
+                self.problems.add(
+                    &self.lab_yaml,
+                    line,
+                    format!(
+                        "manifest {rel:?} must be a path inside the lab folder, like manifests/app.yaml"
+                    ),
+                );
+                continue;
+            }
+            if !self.manifests.contains_key(rel) {
+                if self.files.contains(&format!("{}/{rel}", self.id)) {
+                    let parsed = manifest_objects(self.files, self.id, rel, self.problems);
+                    self.manifests.insert(rel.clone(), parsed);
+                } else {
+                    let hint = if self.files.contains(&format!("{}/manifests/{rel}", self.id)) {
+                        format!(" (did you mean manifests/{rel}?)")
+                    } else {
+                        String::new()
+                    };
+                    self.problems.add(
+                        &self.lab_yaml,
+                        line,
+                        format!("manifest {rel} does not exist in the lab folder{hint}"),
+                    );
+                    continue;
+                }
+            }
+            self.used_manifests.insert(rel.clone());
+            objects.extend(self.manifests.get(rel).into_iter().flatten().cloned());
+        }
+        objects
+    }
+
+    /// The Markdown file at `path` rendered, its image references checked and recorded; None
+    /// when it is not text.
+    fn markdown(&mut self, path: &str) -> Option<String> {
+        let md = text(self.files, path, self.problems)?;
+        self.problems.extend(assets::check_refs(
+            md,
+            path,
+            &self.images.valid,
+            &self.images.names,
+            &mut self.images.used,
+        ));
+        Some(render_lab_markdown(md, self.id))
+    }
+
+    /// The optional introduction; when one language has it, the other must too.
+    fn intro(&mut self) -> Localized {
+        let mut html = Localized::default();
+        let present: Vec<bool> = LANGS
+            .iter()
+            .map(|(lang, _)| self.files.contains(&format!("{}/intro.{lang}.md", self.id)))
+            .collect();
+        for (i, (lang, language)) in LANGS.iter().enumerate() {
+            let path = format!("{}/intro.{lang}.md", self.id);
+            if !present[i] {
+                if present.iter().any(|p| *p) {
+                    self.problems.add(
+                        &path,
+                        None,
+                        format!(
+                            "missing: the introduction exists in another language but not in {language}"
+                        ),
+                    );
+                }
+                continue;
+            }
+            if let Some(rendered) = self.markdown(&path) {
+                match *lang {
+                    "en" => html.en = rendered,
+                    _ => html.zh = rendered,
+                }
+            }
+        }
+        html
+    }
+
+    /// Manifest files under `manifests/` that no step names. Every name a step mentions counts
+    /// as used, even in a step that is otherwise broken, so one mistake does not also make its
+    /// files look unused.
+    fn report_unused_manifests(&mut self, step_nodes: &[Node]) {
+        for entry in step_nodes
+            .iter()
+            .flat_map(|n| n.get("manifests").map(Node::items).unwrap_or_default())
+        {
+            if let Some(rel) = entry.as_str() {
+                self.used_manifests.insert(rel.to_owned());
+            }
+        }
+        for rel in self.manifests.keys() {
+            if rel.starts_with("manifests/") && !self.used_manifests.contains(rel) {
+                self.problems.add(
+                    &format!("{}/{rel}", self.id),
+                    None,
+                    "not used by any step: list it in a step's `manifests:` or delete it",
+                );
+            }
+        }
+    }
+
+    /// Images no text shows (only said when every step could be read).
+    fn report_unused_images(&mut self) {
+        let images = &self.images;
+        for name in images
+            .valid
+            .keys()
+            .filter(|name| !images.used.contains(*name))
+        {
+            self.problems.add(
+                &format!("{}/{}{name}", self.id, assets::IMAGES_DIR),
+                None,
+                format!(
+                    "not used by any step or introduction: show it with ![description](images/{name}) or delete it"
+                ),
+            );
+        }
+    }
 }
 
 fn node_u32(node: &Node) -> Option<u32> {
@@ -560,52 +707,6 @@ fn stray_step_files(files: &Files, id: &str, step_nodes: &[Node], problems: &mut
             );
         }
     }
-}
-
-/// The optional introduction; when one language has it, the other must too.
-fn intro(
-    files: &Files,
-    id: &str,
-    problems: &mut Problems,
-    images: &BTreeMap<String, assets::LabImage>,
-    image_names: &BTreeSet<String>,
-    used_images: &mut BTreeSet<String>,
-) -> Localized {
-    let mut html = Localized::default();
-    let present: Vec<bool> = LANGS
-        .iter()
-        .map(|(lang, _)| files.contains(&format!("{id}/intro.{lang}.md")))
-        .collect();
-    for (i, (lang, language)) in LANGS.iter().enumerate() {
-        let path = format!("{id}/intro.{lang}.md");
-        if !present[i] {
-            if present.iter().any(|p| *p) {
-                problems.add(
-                    &path,
-                    None,
-                    format!(
-                        "missing: the introduction exists in another language but not in {language}"
-                    ),
-                );
-            }
-            continue;
-        }
-        if let Some(md) = text(files, &path, problems) {
-            problems.0.extend(assets::check_refs(
-                md,
-                &path,
-                images,
-                image_names,
-                used_images,
-            ));
-            let rendered = render_lab_markdown(md, id);
-            match *lang {
-                "en" => html.en = rendered,
-                _ => html.zh = rendered,
-            }
-        }
-    }
-    html
 }
 
 #[cfg(test)]

@@ -84,9 +84,7 @@ pub struct Lab {
     pub id: String,
     /// Position on the home page.
     pub order: u32,
-    /// Title.
     pub title: Text,
-    /// Summary.
     pub summary: Text,
     /// Default namespace.
     pub namespace: String,
@@ -106,15 +104,12 @@ pub struct Lab {
 pub struct Step {
     /// Unique within the lab.
     pub id: String,
-    /// Title.
     pub title: Text,
     /// The step text rendered to sanitized HTML, per language.
     pub html: Localized,
     /// The manifests' objects, parsed, in apply order.
     pub manifests: Vec<Manifest>,
-    /// Checks.
     pub checks: Vec<CheckSpec>,
-    /// Hints.
     pub hints: Vec<Text>,
     /// Seconds on the step before the first hint is offered (author-set; `None`: the default).
     pub hint_after_seconds: Option<u64>,
@@ -126,9 +121,7 @@ pub struct Step {
 /// HTML in both languages.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Localized {
-    /// English.
     pub en: String,
-    /// Chinese.
     pub zh: String,
 }
 
@@ -147,9 +140,7 @@ impl Localized {
 pub struct Manifest {
     /// The file it came from, relative to the lab folder.
     pub file: String,
-    /// `apiVersion`.
     pub api_version: String,
-    /// `kind`.
     pub kind: String,
     /// `metadata.name`.
     pub name: String,

@@ -24,7 +24,6 @@ use serde_saphyr::Spanned;
 pub struct Node {
     /// 1-based line of the node (for a block mapping in a list: the line of its first key).
     pub line: usize,
-    /// The value.
     pub value: Value,
 }
 

@@ -12,13 +12,10 @@ use super::{Backend, Store, StoreError, parse_time, time_text};
 pub struct CreatedObject {
     /// The lab whose Set up created it.
     pub lab: String,
-    /// `apiVersion`.
     pub api_version: String,
-    /// `kind`.
     pub kind: String,
     /// Namespace (`None` for cluster-scoped kinds).
     pub namespace: Option<String>,
-    /// Name.
     pub name: String,
     /// The object's uid at creation: an object of the same name with another uid was made by
     /// someone else after kubelab's was deleted.

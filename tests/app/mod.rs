@@ -1,8 +1,5 @@
 //! `spawn_app()`: starts kubelab on port 0 with a temporary database, like a user would run it.
 
-// Each test module uses a different part of this helper.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use kubelab::cluster::ClusterOptions;

@@ -218,8 +218,8 @@ pub struct Session {
 pub enum Incoming {
     /// Bytes on stdin.
     Stdin(Vec<u8>),
-    /// A resize.
-    Resize(TerminalSize),
+    /// A resize (its size is in the session's record).
+    Resize,
     /// The client half-closed stdin (v5, channel 255).
     StdinClosed,
     /// The client closed the connection or it broke.
@@ -274,7 +274,7 @@ impl Session {
                     height: v["Height"].as_u64().unwrap_or(0) as u16,
                 };
                 self.record(|s| s.resizes.push(size));
-                Incoming::Resize(size)
+                Incoming::Resize
             }
             (Some(255), [0]) if self.protocol.starts_with("v5") => {
                 self.record(|s| s.stdin_closed = true);

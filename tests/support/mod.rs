@@ -7,9 +7,6 @@
 //! termination, exec over WebSocket with tty sessions, logs). `tests/differential/` holds it to
 //! a real cluster.
 
-// Each test module uses a different part of this support code; unused parts are not dead.
-#![allow(dead_code)]
-
 pub mod admission;
 pub mod client;
 pub mod container;
@@ -242,12 +239,6 @@ impl FakeApi {
             .exec_handler
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
-    /// What the default exec interpreter answers for `call` (for handlers that only override
-    /// some commands).
-    pub fn default_exec_reply(&self, call: &ExecCall) -> ExecReply {
-        self.shared.with_state(|s| server::default_exec(s, call))
     }
 
     /// Which exec WebSocket subprotocols the simulated node speaks (default: 1.28, v4 only).

@@ -79,7 +79,7 @@ pub async fn serve(mut socket: WebSocket, session: Session) {
     loop {
         let data = match session.receive(&mut socket).await {
             Incoming::Stdin(data) => data,
-            Incoming::Resize(_) => {
+            Incoming::Resize => {
                 let redraw = format!("\r{}{line}\u{1b}[J", script.prompt);
                 if !send(&mut socket, &redraw).await {
                     return;

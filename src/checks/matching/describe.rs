@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::super::path::{self, Segment};
 use super::super::values::{self, cjk, code, text};
-use super::{Cmp, Node, Op, range};
+use super::{Cmp, Expectation, Op, range};
 use crate::i18n::Text;
 
 /// One expectation in words, in the forms its place in a sentence needs.
@@ -39,7 +39,7 @@ impl Desc {
 }
 
 /// What an expectation wants, as the *expected* of a diagnostic.
-pub fn describe(node: &Node) -> Text {
+pub fn describe(node: &Expectation) -> Text {
     desc(node).text()
 }
 
@@ -77,24 +77,24 @@ pub fn length(n: usize) -> Text {
 }
 
 /// A `count` as words: `exactly 3`, `at least 3`.
-pub fn count(node: &Node) -> Text {
+pub fn count(node: &Expectation) -> Text {
     match node {
-        Node::Equal(Value::Number(n)) => text(format!("exactly {n}"), format!("恰好 {n}")),
+        Expectation::Equal(Value::Number(n)) => text(format!("exactly {n}"), format!("恰好 {n}")),
         other => describe(other),
     }
 }
 
 /// "An element …": what an expected list element (or `$some`) wants.
-pub fn some_element(node: &Node) -> Text {
+pub fn some_element(node: &Expectation) -> Text {
     let (en, zh) = some_forms(node);
     text(en, zh)
 }
 
 /// Something (an event) that must exist: `an event with `reason` = "Pulled"` /
 /// `` `reason` 为 "Pulled" 的事件 ``; with the author's words, those words.
-pub fn thing(node: &Node, noun: (&str, &str)) -> Text {
+pub fn thing(node: &Expectation, noun: (&str, &str)) -> Text {
     match node {
-        Node::Described(_, words) => words.clone(),
+        Expectation::Described(_, words) => words.clone(),
         other if is_anything(other) => {
             text(format!("an {}", noun.0), format!("任意一条{}", noun.1))
         }
@@ -106,9 +106,9 @@ pub fn thing(node: &Node, noun: (&str, &str)) -> Text {
 }
 
 /// Something (an event) that must not exist: `no event with …` / `没有 … 的事件`.
-pub fn no_thing(node: &Node, noun: (&str, &str)) -> Text {
+pub fn no_thing(node: &Expectation, noun: (&str, &str)) -> Text {
     match node {
-        Node::Described(_, words) => text(
+        Expectation::Described(_, words) => text(
             format!("no {} like: {}", noun.0, words.en),
             format!("没有这样的{}：{}", noun.1, words.zh),
         ),
@@ -121,9 +121,9 @@ pub fn no_thing(node: &Node, noun: (&str, &str)) -> Text {
 }
 
 /// How many things (events) matching `node` there must be: `events with …: at least 2`.
-pub fn count_of(node: &Node, noun: (&str, &str), wanted: &Text) -> Text {
+pub fn count_of(node: &Expectation, noun: (&str, &str), wanted: &Text) -> Text {
     match node {
-        Node::Described(_, words) => text(
+        Expectation::Described(_, words) => text(
             format!("{} ({}s): {}", words.en, noun.0, wanted.en),
             format!("{}（{}数）：{}", words.zh, noun.1, wanted.zh),
         ),
@@ -138,29 +138,29 @@ pub fn count_of(node: &Node, noun: (&str, &str), wanted: &Text) -> Text {
     }
 }
 
-fn is_anything(node: &Node) -> bool {
-    matches!(node, Node::Map(entries) if entries.is_empty())
+fn is_anything(node: &Expectation) -> bool {
+    matches!(node, Expectation::Map(entries) if entries.is_empty())
 }
 
-fn desc(node: &Node) -> Desc {
+fn desc(node: &Expectation) -> Desc {
     match node {
-        Node::Equal(v) => Desc {
+        Expectation::Equal(v) => Desc {
             en: values::json(v),
             en_pred: format!("= {}", values::json(v)),
             zh: values::json(v),
             zh_pred: format!("为 {}", values::json(v)),
         },
-        Node::Null => {
+        Expectation::Null => {
             let a = absent();
             Desc::same_forms(a.en, a.zh)
         }
-        Node::Map(entries) if entries.is_empty() => Desc {
+        Expectation::Map(entries) if entries.is_empty() => Desc {
             en: "a map".to_owned(),
             en_pred: "a map".to_owned(),
             zh: "一个映射".to_owned(),
             zh_pred: "为映射".to_owned(),
         },
-        Node::Map(entries) => {
+        Expectation::Map(entries) => {
             let (en, zh) = fields(entries);
             Desc {
                 en: format!("a map with {}", join_en(&en)),
@@ -169,13 +169,13 @@ fn desc(node: &Node) -> Desc {
                 zh_pred: format!("满足：{}", zh.join("、")),
             }
         }
-        Node::Array(elements) => desc_array(elements),
-        Node::Ops(ops) => desc_ops(ops),
-        Node::Described(_, words) => Desc::same_forms(words.en.clone(), words.zh.clone()),
+        Expectation::Array(elements) => desc_array(elements),
+        Expectation::Ops(ops) => desc_ops(ops),
+        Expectation::Described(_, words) => Desc::same_forms(words.en.clone(), words.zh.clone()),
     }
 }
 
-fn desc_array(elements: &[Node]) -> Desc {
+fn desc_array(elements: &[Expectation]) -> Desc {
     if elements.is_empty() {
         return Desc {
             en: "a list".to_owned(),
@@ -301,7 +301,9 @@ fn desc_op(op: &Op) -> Desc {
         }
         Op::Len(inner) => {
             let (en, zh) = match inner.as_ref() {
-                Node::Equal(Value::Number(n)) => (format!("of length {n}"), format!("长度为 {n}")),
+                Expectation::Equal(Value::Number(n)) => {
+                    (format!("of length {n}"), format!("长度为 {n}"))
+                }
                 other => {
                     let d = desc(other);
                     (format!("of length {}", d.en), format!("长度{}", d.zh))
@@ -334,10 +336,10 @@ fn desc_op(op: &Op) -> Desc {
 }
 
 // `$eq: null` is `null`, which means absent; other values are equalities.
-fn equal(value: &Value) -> Node {
+fn equal(value: &Value) -> Expectation {
     match value {
-        Value::Null => Node::Null,
-        other => Node::Equal(other.clone()),
+        Value::Null => Expectation::Null,
+        other => Expectation::Equal(other.clone()),
     }
 }
 
@@ -368,11 +370,11 @@ fn desc_glob(pattern: &str) -> Desc {
     }
 }
 
-fn desc_not(inner: &Node) -> Desc {
+fn desc_not(inner: &Expectation) -> Desc {
     match inner {
-        Node::Null => desc_op(&Op::Exists(true)),
-        Node::Equal(v) => desc_op(&Op::Ne(v.clone())),
-        Node::Ops(ops) if ops.len() == 1 => match &ops[0] {
+        Expectation::Null => desc_op(&Op::Exists(true)),
+        Expectation::Equal(v) => desc_op(&Op::Ne(v.clone())),
+        Expectation::Ops(ops) if ops.len() == 1 => match &ops[0] {
             Op::Exists(b) => desc_op(&Op::Exists(!b)),
             Op::Eq(v) => desc_op(&Op::Ne(v.clone())),
             Op::Some(x) => {
@@ -386,11 +388,11 @@ fn desc_not(inner: &Node) -> Desc {
             }
             _ => negated(desc(inner), true),
         },
-        Node::Described(_, words) => Desc::same_forms(
+        Expectation::Described(_, words) => Desc::same_forms(
             format!("not: {}", words.en),
             format!("不符合：{}", words.zh),
         ),
-        other => negated(desc(other), matches!(other, Node::Ops(_))),
+        other => negated(desc(other), matches!(other, Expectation::Ops(_))),
     }
 }
 
@@ -412,9 +414,9 @@ fn negated(d: Desc, predicate: bool) -> Desc {
     }
 }
 
-fn desc_every(inner: &Node) -> Desc {
+fn desc_every(inner: &Expectation) -> Desc {
     match inner {
-        Node::Described(_, words) => Desc {
+        Expectation::Described(_, words) => Desc {
             en: format!("every element: {}", words.en),
             en_pred: format!("with every element: {}", words.en),
             zh: format!("每个元素都符合：{}", words.zh),
@@ -432,11 +434,11 @@ fn desc_every(inner: &Node) -> Desc {
     }
 }
 
-fn desc_exact(nodes: &[Node]) -> Desc {
+fn desc_exact(nodes: &[Expectation]) -> Desc {
     let plain: Option<Vec<Value>> = nodes
         .iter()
         .map(|n| match n {
-            Node::Equal(v) => Some(v.clone()),
+            Expectation::Equal(v) => Some(v.clone()),
             _ => None,
         })
         .collect();
@@ -465,9 +467,9 @@ fn desc_exact(nodes: &[Node]) -> Desc {
 }
 
 // "an element with …" / "包含 … 的元素".
-fn some_forms(node: &Node) -> (String, String) {
+fn some_forms(node: &Expectation) -> (String, String) {
     match node {
-        Node::Described(_, words) => (words.en.clone(), cjk(&["包含", &words.zh])),
+        Expectation::Described(_, words) => (words.en.clone(), cjk(&["包含", &words.zh])),
         other if is_anything(other) => ("an element".to_owned(), "至少一个元素".to_owned()),
         other => (
             format!("an element {}", cond_en(other)),
@@ -477,9 +479,9 @@ fn some_forms(node: &Node) -> (String, String) {
 }
 
 // "no element with …" / "不包含 … 的元素".
-fn none_forms(node: &Node) -> (String, String) {
+fn none_forms(node: &Expectation) -> (String, String) {
     match node {
-        Node::Described(_, words) => (
+        Expectation::Described(_, words) => (
             format!("no element like: {}", words.en),
             cjk(&["不包含", &words.zh]),
         ),
@@ -492,32 +494,32 @@ fn none_forms(node: &Node) -> (String, String) {
 }
 
 // What follows "an element" in English: `equal to `3``, `with `type` = "Ready"`.
-fn cond_en(node: &Node) -> String {
+fn cond_en(node: &Expectation) -> String {
     match node {
-        Node::Equal(v) => format!("equal to {}", values::json(v)),
-        Node::Null => "that is absent".to_owned(),
-        Node::Map(entries) if entries.is_empty() => String::new(),
-        Node::Map(entries) => format!("with {}", join_en(&fields(entries).0)),
+        Expectation::Equal(v) => format!("equal to {}", values::json(v)),
+        Expectation::Null => "that is absent".to_owned(),
+        Expectation::Map(entries) if entries.is_empty() => String::new(),
+        Expectation::Map(entries) => format!("with {}", join_en(&fields(entries).0)),
         other => desc(other).en_pred,
     }
 }
 
 // The clause of "包含…的元素" in Chinese: `等于 `3``, `` `type` 为 "Ready"、`status` 为 "True" ``.
-fn rel_zh(node: &Node) -> String {
+fn rel_zh(node: &Expectation) -> String {
     match node {
-        Node::Equal(v) => format!("等于 {}", values::json(v)),
-        Node::Null => "不存在".to_owned(),
-        Node::Map(entries) if entries.is_empty() => "任意".to_owned(),
-        Node::Map(entries) => fields(entries).1.join("、"),
+        Expectation::Equal(v) => format!("等于 {}", values::json(v)),
+        Expectation::Null => "不存在".to_owned(),
+        Expectation::Map(entries) if entries.is_empty() => "任意".to_owned(),
+        Expectation::Map(entries) => fields(entries).1.join("、"),
         other => desc(other).zh_pred,
     }
 }
 
 // What follows "每个元素都" in Chinese: a verb, or "满足：" and the condition.
-fn verb_zh(node: &Node) -> String {
+fn verb_zh(node: &Expectation) -> String {
     const VERBS: &[&str] = &["匹配", "包含", "为", "符合", "等于", "存在", "不"];
     match node {
-        Node::Map(entries) if !entries.is_empty() => {
+        Expectation::Map(entries) if !entries.is_empty() => {
             format!("满足：{}", fields(entries).1.join("、"))
         }
         other => {
@@ -533,7 +535,7 @@ fn verb_zh(node: &Node) -> String {
 
 // A partial map as one phrase per leaf field, nested maps flattened into paths:
 // `` `resource.name` = "cpu" ``, `` `target.averageUtilization` between 1 and 80 ``.
-fn fields(entries: &[(String, Node)]) -> (Vec<String>, Vec<String>) {
+fn fields(entries: &[(String, Expectation)]) -> (Vec<String>, Vec<String>) {
     let mut en = Vec::new();
     let mut zh = Vec::new();
     let mut path = Vec::new();
@@ -542,7 +544,7 @@ fn fields(entries: &[(String, Node)]) -> (Vec<String>, Vec<String>) {
 }
 
 fn flatten<'a>(
-    entries: &'a [(String, Node)],
+    entries: &'a [(String, Expectation)],
     path: &mut Vec<Segment<'a>>,
     en: &mut Vec<String>,
     zh: &mut Vec<String>,
@@ -550,7 +552,7 @@ fn flatten<'a>(
     for (key, node) in entries {
         path.push(Segment::Key(key));
         match node {
-            Node::Map(inner) if !inner.is_empty() => flatten(inner, path, en, zh),
+            Expectation::Map(inner) if !inner.is_empty() => flatten(inner, path, en, zh),
             leaf => {
                 let field = code(&path::render(path));
                 let (e, z) = field_forms(&field, leaf);
@@ -562,9 +564,9 @@ fn flatten<'a>(
     }
 }
 
-fn field_forms(field: &str, node: &Node) -> (String, String) {
+fn field_forms(field: &str, node: &Expectation) -> (String, String) {
     match node {
-        Node::Described(_, words) => (
+        Expectation::Described(_, words) => (
             format!("{field}: {}", words.en),
             format!("{field}：{}", words.zh),
         ),

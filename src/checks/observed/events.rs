@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::super::matching::{self, Node, describe};
+use super::super::matching::{self, Expectation, describe};
 use super::super::spec::CheckSpec;
 use super::super::values::{Shown, code, text};
 use super::super::verdict::{Diagnostic, Verdict};
@@ -50,7 +50,7 @@ pub(super) fn evaluate(
         .copied()
         .filter(|event| matching::matches(&node, Some(event)))
         .collect();
-    let words = |generated: fn(&Node) -> crate::i18n::Text| {
+    let words = |generated: fn(&Expectation) -> crate::i18n::Text| {
         check.describe.clone().unwrap_or_else(|| generated(&node))
     };
     let failure = if let Some(count) = &check.count {

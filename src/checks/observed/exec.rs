@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::super::matching::{self, Report};
+use super::super::matching::{self, Mismatches};
 use super::super::spec::CheckSpec;
 use super::super::values::{self, code, text};
 use super::super::verdict::{Diagnostic, Verdict};
@@ -278,7 +278,7 @@ pub(super) fn evaluate(
             &default
         }
     };
-    let mut report = Report::collecting();
+    let mut report = Mismatches::collecting();
     matching::check(expect, Some(&output), &mut report);
     let diagnostics = report.into_diagnostics();
     if diagnostics.is_empty() {

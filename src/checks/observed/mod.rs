@@ -1,5 +1,6 @@
-//! The v2 check kinds (exec, events, questions, capabilities, "since the step started"): what
-//! the engine observed for a check, and the pure verdict over it.
+//! The check kinds that observe more than the found objects (exec, events, questions,
+//! capabilities, "since the step started"): what the engine observed for a check, and the pure
+//! verdict over it.
 
 mod events;
 mod exec;
@@ -12,14 +13,14 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::matching::{self, Report};
+use super::matching::{self, Mismatches};
 use super::spec::{ApiRef, CheckSpec, Find};
 use super::values::{self, code, text};
 use super::verdict::{Diagnostic, Verdict};
 use super::{CompiledCheck, words};
 
 pub use question::{accepts, normalize_text};
-pub use validate::validate_v2;
+pub use validate::validate_observed;
 
 /// What the engine gathered for one check before judging it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,11 +51,8 @@ pub struct Observed<'a> {
 pub enum ExecOutcome {
     /// The command ran to completion.
     Finished {
-        /// Standard output.
         stdout: String,
-        /// Standard error.
         stderr: String,
-        /// Exit code.
         exit_code: i32,
     },
     /// The command did not finish within the timeout.
@@ -76,7 +74,6 @@ pub struct ExecTarget {
     pub namespace: Option<String>,
     /// The Pod's name.
     pub pod: String,
-    /// The container.
     pub container: String,
 }
 
@@ -134,8 +131,8 @@ pub fn exec_target(
     exec::target(spec, &check, &objects, &scope)
 }
 
-/// Judges a check from everything observed for it. A check without v2 parts gives exactly what
-/// [`super::evaluate`] gives for `observed.objects`.
+/// Judges a check from everything observed for it. A check that only matches objects gives
+/// exactly what [`super::evaluate`] gives for `observed.objects`.
 pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
     let check = match compile(spec) {
         Ok(check) => check,
@@ -172,9 +169,10 @@ pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
     }
 }
 
-// Both the v1 and the v2 parts must be written correctly before anything is judged.
+// Both the expectations on objects and the observing parts must be written correctly before
+// anything is judged.
 fn compile(spec: &CheckSpec) -> Result<CompiledCheck, Verdict> {
-    let mut problems = validate_v2(spec);
+    let mut problems = validate_observed(spec);
     let compiled = CompiledCheck::compile(spec);
     if let Err(more) = &compiled {
         problems.extend(more.iter().cloned());
@@ -253,7 +251,7 @@ fn server_version(expect: &Value, document: Option<&Value>) -> Verdict {
     };
     let node = matching::compile(expect, &mut Vec::new(), &mut Vec::new());
     let version = version_numbers(document);
-    let mut report = Report::collecting();
+    let mut report = Mismatches::collecting();
     matching::check(&node, Some(&version), &mut report);
     let diagnostics = report.into_diagnostics();
     if diagnostics.is_empty() {

@@ -1,4 +1,4 @@
-//! Behaviour of the v2 check kinds as a lab author and a learner see them: verdicts, exact
+//! Behaviour of the observing check kinds (exec, events, questions, capabilities, since) as a lab author and a learner see them: verdicts, exact
 //! diagnostics and validation messages.
 
 use serde_json::{Value, json};
@@ -135,7 +135,7 @@ fn k3s_version() -> Value {
     })
 }
 
-// ---------------------------------------------------------------- v1 checks are unchanged
+// ------------------------------------------------- checks that only match objects are unchanged
 
 #[test]
 fn v1_checks_behave_exactly_as_evaluate() {

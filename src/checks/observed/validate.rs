@@ -1,11 +1,11 @@
-//! Validation of a check's target and v2 parts (exec, events, questions, capabilities, since):
-//! every misuse, each a sentence for `kubelab validate`.
+//! Validation of a check's target and of its observing parts (exec, events, questions,
+//! capabilities, since): every misuse, each a sentence for `kubelab validate`.
 
 use serde_json::Value;
 
 use super::super::matching;
 use super::super::path;
-use super::super::spec::CheckSpec;
+use super::super::spec::{AnswerSpec, CheckSpec};
 
 // What `/version` holds; `major`, `minor`, `gitVersion` and `platform` are the useful ones.
 const VERSION_KEYS: &[&str] = &[
@@ -26,9 +26,10 @@ const VERSION_KEYS: &[&str] = &[
 
 const EXEC_OUTPUT_KEYS: &[&str] = &["stdout", "stderr", "exitCode"];
 
-/// Problems with the check's target (`find`, `served`, `serverVersion`) and its v2 parts.
-/// Empty when fine; the v1 parts are checked by [`super::super::validate`].
-pub fn validate_v2(spec: &CheckSpec) -> Vec<String> {
+/// Problems with the check's target (`find`, `served`, `serverVersion`) and its observing
+/// parts. Empty when fine; `find`'s own fields and the expectations on objects are checked by
+/// [`crate::checks::validate`].
+pub fn validate_observed(spec: &CheckSpec) -> Vec<String> {
     let mut problems = Vec::new();
     targets(spec, &mut problems);
     exec(spec, &mut problems);
@@ -219,36 +220,7 @@ fn question(spec: &CheckSpec, problems: &mut Vec<String>) {
     let Some(answer) = &spec.answer else {
         return;
     };
-    let sources: Vec<&str> = [
-        (answer.field.is_some(), "`field`"),
-        (answer.count.is_some(), "`count`"),
-        (answer.server_version.is_some(), "`serverVersion`"),
-        (answer.api_group_of.is_some(), "`apiGroupOf`"),
-    ]
-    .iter()
-    .filter(|(set, _)| *set)
-    .map(|(_, name)| *name)
-    .collect();
-    match sources.len() {
-        0 => problems.push(
-            "`answer` has no source; give exactly one of `field`, `count: true`, `serverVersion: true` and `apiGroupOf`.".to_owned(),
-        ),
-        1 => {}
-        _ => problems.push(format!(
-            "`answer` has several sources ({}); give exactly one.",
-            sources.join(", ")
-        )),
-    }
-    for (value, name) in [
-        (answer.count, "count"),
-        (answer.server_version, "serverVersion"),
-    ] {
-        if value == Some(false) {
-            problems.push(format!(
-                "`answer.{name}: false` is no source; write `{name}: true` or leave it out."
-            ));
-        }
-    }
+    answer_source(answer, problems);
     if let Some(field) = &answer.field {
         if let Err(e) = path::parse_field(field) {
             problems.push(format!(
@@ -295,6 +267,40 @@ fn question(spec: &CheckSpec, problems: &mut Vec<String>) {
         problems.push(
             "`question` cannot be combined with `served` or `serverVersion`; to ask for the server's version, write `answer: {serverVersion: true}`.".to_owned(),
         );
+    }
+}
+
+// `answer` names exactly one place the right answer is read from.
+fn answer_source(answer: &AnswerSpec, problems: &mut Vec<String>) {
+    let sources: Vec<&str> = [
+        (answer.field.is_some(), "`field`"),
+        (answer.count.is_some(), "`count`"),
+        (answer.server_version.is_some(), "`serverVersion`"),
+        (answer.api_group_of.is_some(), "`apiGroupOf`"),
+    ]
+    .iter()
+    .filter(|(set, _)| *set)
+    .map(|(_, name)| *name)
+    .collect();
+    match sources.len() {
+        0 => problems.push(
+            "`answer` has no source; give exactly one of `field`, `count: true`, `serverVersion: true` and `apiGroupOf`.".to_owned(),
+        ),
+        1 => {}
+        _ => problems.push(format!(
+            "`answer` has several sources ({}); give exactly one.",
+            sources.join(", ")
+        )),
+    }
+    for (value, name) in [
+        (answer.count, "count"),
+        (answer.server_version, "serverVersion"),
+    ] {
+        if value == Some(false) {
+            problems.push(format!(
+                "`answer.{name}: false` is no source; write `{name}: true` or leave it out."
+            ));
+        }
     }
 }
 

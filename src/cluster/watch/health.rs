@@ -1,22 +1,23 @@
-//! The health board: which watches are failing and why, aggregated into one [`WatchState`] that
-//! pages show ("reconnecting: <reason>") and whose transitions are broadcast in order.
+//! The health board: which watches are failing and why, aggregated into one [`WatchHealth`] and
+//! reason that pages show ("reconnecting: <reason>") and whose transitions are broadcast in
+//! order.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use tokio::sync::broadcast;
 
-use super::{WatchHealth, WatchKey, WatchState};
+use super::{WatchHealth, WatchKey};
 
 /// The aggregated health of all watches of one cluster handle.
 pub(super) struct HealthBoard {
     board: Mutex<Board>,
-    updates: broadcast::Sender<WatchState>,
+    updates: broadcast::Sender<(WatchHealth, Option<String>)>,
 }
 
 struct Board {
     failing: BTreeMap<WatchKey, String>,
-    current: WatchState,
+    current: (WatchHealth, Option<String>),
 }
 
 impl Default for HealthBoard {
@@ -54,13 +55,13 @@ impl HealthBoard {
     }
 
     /// The state now.
-    pub(super) fn current(&self) -> WatchState {
+    pub(super) fn current(&self) -> (WatchHealth, Option<String>) {
         let guard = self.board.lock().unwrap_or_else(|e| e.into_inner());
         guard.current.clone()
     }
 
     /// Every later transition, in order.
-    pub(super) fn subscribe(&self) -> broadcast::Receiver<WatchState> {
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<(WatchHealth, Option<String>)> {
         self.updates.subscribe()
     }
 }

@@ -1,4 +1,4 @@
-//! Command-line interface and the settings it produces.
+//! The command line as clap reads it: the subcommands and their arguments.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,4 +1,7 @@
-//! The subcommands: `serve`, `validate` and `check`, each returning a process exit code.
+//! The command line: its arguments ([`args`]) and the subcommands `serve`, `validate` and
+//! `check`, each returning a process exit code.
+
+pub mod args;
 
 use std::process::ExitCode;
 
@@ -6,10 +9,11 @@ use anyhow::Context;
 
 use crate::checks::Verdict;
 use crate::cluster::ClusterOptions;
-use crate::config::{CheckArgs, ClusterArgs, Command, ServeArgs};
 use crate::engine::{CheckReport, EngineError};
 use crate::labs::{self, LabSource};
 use crate::startup::{self, InstructorCredential, Settings};
+
+pub use args::{CheckArgs, Cli, ClusterArgs, Command, ServeArgs};
 
 /// Runs one subcommand.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
