@@ -124,6 +124,9 @@ struct LabLive {
 
 #[derive(Default)]
 struct LastSent {
+    /// How many Resets the open pages were told of: a verdict reached before the latest one
+    /// is stale and never sent.
+    resets: u64,
     cluster: Option<LiveEvent>,
     objects: Option<Vec<ObjectSummary>>,
     steps: BTreeMap<String, StepReport>,
@@ -434,6 +437,7 @@ impl Engine {
         schedule: &mut Schedule,
     ) -> BTreeSet<String> {
         let mut retry = BTreeSet::new();
+        let resets = lock(&live.last).resets;
         let records = match self.inner.store.lab_steps(&self.learner.id, &lab.id).await {
             Ok(records) => records,
             Err(e) => {
@@ -454,10 +458,14 @@ impl Engine {
                 .await
             {
                 Ok(report) => {
-                    if previous.as_ref().is_none_or(|p| !p.same_as(&report)) {
-                        lock(&live.last)
-                            .steps
-                            .insert(step.id.clone(), report.clone());
+                    let mut last = lock(&live.last);
+                    // Under the lock that Reset takes to tell the pages: either this verdict goes
+                    // out before the Reset event, or it was reached before the Reset and is
+                    // dropped.
+                    if last.resets == resets
+                        && previous.as_ref().is_none_or(|p| !p.same_as(&report))
+                    {
+                        last.steps.insert(step.id.clone(), report.clone());
                         let _ = live.tx.send(LiveEvent::Step(report));
                     }
                 }
@@ -516,21 +524,33 @@ impl Engine {
     /// to start over; the follower then follows only what is started again.
     pub(super) async fn forget_live(&self, lab: &Lab) {
         if let Some(live) = self.open_lab_live(&lab.id) {
-            lock(&live.last).steps.clear();
+            let mut last = lock(&live.last);
+            last.resets += 1;
+            last.steps.clear();
             let _ = live.tx.send(LiveEvent::Reset {
                 lab: lab.id.clone(),
             });
+            drop(last);
             live.nudge(None);
         }
     }
 
+    /// How many Resets the open pages of the lab were told of (see [`Engine::publish`]).
+    pub(super) fn resets_told(&self, lab_id: &str) -> Option<u64> {
+        self.open_lab_live(lab_id)
+            .map(|live| lock(&live.last).resets)
+    }
+
     /// Shares a verdict the Check button produced with the pages that have the lab open, so
-    /// they (and pages opened later) show the same as the learner who pressed it.
-    pub(super) fn publish(&self, report: &StepReport) {
+    /// they (and pages opened later) show the same as the learner who pressed it — unless a
+    /// Reset was told to them since the Check began (`resets`, from [`Engine::resets_told`]).
+    pub(super) fn publish(&self, report: &StepReport, resets: Option<u64>) {
         if let Some(live) = self.open_lab_live(&report.lab) {
-            lock(&live.last)
-                .steps
-                .insert(report.step.clone(), report.clone());
+            let mut last = lock(&live.last);
+            if resets.is_some_and(|r| r != last.resets) {
+                return;
+            }
+            last.steps.insert(report.step.clone(), report.clone());
             let _ = live.tx.send(LiveEvent::Step(report.clone()));
         }
     }

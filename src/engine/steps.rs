@@ -256,6 +256,7 @@ impl Engine {
         self.check_answers(lab_id, step_id, answers)?;
         let lab = self.lab(lab_id)?;
         let step = self.step(lab, step_id)?;
+        let resets = self.resets_told(&lab.id);
         let _turn = self.cluster_turn().await;
         let store = &self.inner.store;
         let learner = &self.learner.id;
@@ -285,7 +286,7 @@ impl Engine {
         let report = self
             .judge_and_record(lab, step, &record, evaluation, Trigger::Check, None)
             .await?;
-        self.publish(&report);
+        self.publish(&report, resets);
         if newly_started {
             self.step_started(&lab.id, &step.id);
         }

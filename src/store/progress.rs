@@ -50,9 +50,12 @@ const STEPS: &str =
 const LABS_OF: &str = "SELECT lab FROM step_starts WHERE learner = $1
      UNION SELECT lab FROM progress WHERE learner = $1";
 
+// Progress and reports are written only for a step still started: an evaluation that ends
+// after a Reset must not bring the step back.
 const RECORD_STATUS: &str = "INSERT INTO progress
        (learner, lab, step, status, passed_at, checked_at, attempts)
-     VALUES ($1, $2, $3, $4, NULL, $5, $6)
+     SELECT $1, $2, $3, $4, NULL, $5, $6
+     WHERE EXISTS (SELECT 1 FROM step_starts WHERE learner = $1 AND lab = $2 AND step = $3)
      ON CONFLICT (learner, lab, step) DO UPDATE SET
        status = excluded.status,
        checked_at = excluded.checked_at,
@@ -78,7 +81,8 @@ const ANSWERS: &str =
     "SELECT check_id, answer FROM answers WHERE learner = $1 AND lab = $2 AND step = $3";
 
 const SAVE_REPORT: &str = "INSERT INTO step_reports (learner, lab, step, report, updated_at)
-     VALUES ($1, $2, $3, $4, $5)
+     SELECT $1, $2, $3, $4, $5
+     WHERE EXISTS (SELECT 1 FROM step_starts WHERE learner = $1 AND lab = $2 AND step = $3)
      ON CONFLICT (learner, lab, step) DO UPDATE SET
        report = excluded.report, updated_at = excluded.updated_at";
 
@@ -191,6 +195,8 @@ impl Store {
     }
 
     /// Records the outcome of an evaluation of a step; `attempt` when the learner pressed Check.
+    /// Nothing is written for a step that is not started (an evaluation that ended after a
+    /// Reset).
     pub async fn record_status(
         &self,
         learner: &str,
@@ -398,9 +404,13 @@ mod tests {
             .record_pass("local", "kubectl", "a", t1)
             .await
             .unwrap();
-        // A step evaluated without a start (an old database) still shows.
+        // An evaluation that ends after a Reset (no start any more) brings nothing back.
         store
             .record_status("local", "kubectl", "b", StepStatus::Pending, t2, true)
+            .await
+            .unwrap();
+        store
+            .save_report("local", "kubectl", "b", "{}", t2)
             .await
             .unwrap();
         let steps = store.lab_steps("local", "kubectl").await.unwrap();
@@ -415,10 +425,9 @@ mod tests {
                 attempts: 1,
             }
         );
-        assert_eq!(steps["b"].started_at, None);
-        assert_eq!(steps["b"].status, Some(StepStatus::Pending));
+        assert!(!steps.contains_key("b"), "{steps:?}");
         let all = store.all_steps("local").await.unwrap();
-        assert_eq!(all["kubectl"].len(), 2);
+        assert_eq!(all["kubectl"].len(), 1);
 
         let answers = BTreeMap::from([("q".to_owned(), "v1.28".to_owned())]);
         store
@@ -433,7 +442,9 @@ mod tests {
             .save_report("local", "kubectl", "a", "{}", t2)
             .await
             .unwrap();
-        assert_eq!(store.reports("local", "kubectl").await.unwrap()["a"], "{}");
+        let reports = store.reports("local", "kubectl").await.unwrap();
+        assert_eq!(reports["a"], "{}");
+        assert!(!reports.contains_key("b"));
 
         store.clear_lab("local", "kubectl").await.unwrap();
         assert!(
