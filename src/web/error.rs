@@ -208,24 +208,25 @@ pub async fn log_failures(request: Request, next: Next) -> Response {
         let error = &report.error;
         let status = error.status();
         let cause = causes(error);
+        let cause = cause.as_deref();
         if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(%method, %path, status = status.as_u16(), %error, %cause, "request failed");
+            tracing::error!(%method, %path, status = status.as_u16(), %error, cause, "request failed");
         } else if status.is_server_error() {
-            tracing::warn!(%method, %path, status = status.as_u16(), %error, %cause, "request failed");
+            tracing::warn!(%method, %path, status = status.as_u16(), %error, cause, "request failed");
         }
     }
     response
 }
 
-/// The chain of underlying errors, outermost first (empty when there is none).
-fn causes(error: &WebError) -> String {
+/// The chain of underlying errors, outermost first, when there is one.
+fn causes(error: &WebError) -> Option<String> {
     let mut out = Vec::new();
     let mut source = error.source();
     while let Some(e) = source {
         out.push(e.to_string());
         source = e.source();
     }
-    out.join(": ")
+    (!out.is_empty()).then(|| out.join(": "))
 }
 
 #[derive(Template)]
