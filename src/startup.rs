@@ -14,7 +14,7 @@ use crate::cluster::{Cluster, ClusterOptions};
 use crate::engine::Engine;
 use crate::labs::{self, LabSource};
 use crate::store::Store;
-use crate::web::{self, AppState, WebConfig};
+use crate::web::{self, WebConfig};
 
 /// Everything `kubelab serve` needs.
 #[derive(Debug, Clone)]
@@ -154,16 +154,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         .await
         .context("reading the cookie-signing key from the database")?;
     let cookie_key = cookie_key.into_bytes();
-    let state = AppState {
-        engine: engine.clone(),
-        config: Arc::new(WebConfig {
-            cookie_key,
-            loopback_only: addr.ip().is_loopback(),
-            workshop: settings.workshop,
-        }),
+    let config = WebConfig {
+        cookie_key,
+        loopback_only: addr.ip().is_loopback(),
+        workshop: settings.workshop,
     };
     let live_streams = web::live::Shutdown::new();
-    let app = web::router_with_shutdown(state, live_streams.clone());
+    let app = web::router(engine.clone(), &config, live_streams.clone());
     let monitor = engine.spawn_health_monitor();
     let sweeper = settings
         .workshop

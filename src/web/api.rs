@@ -4,25 +4,19 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::WebState;
 use super::error::WebError;
-use super::workshop::LearnerEngine;
-use crate::engine::{Health, LabProgress, ObjectKey, ResetReport, StepReport, StepState};
+use super::extract::{JsonRequest, OptionalJsonBody, Path};
+use super::learner::LearnerEngine;
+use crate::engine::{Engine, Health, LabProgress, ObjectKey, ResetReport, StepReport, StepState};
 use crate::i18n::Text;
 use crate::labs::Lab;
 use crate::store::StepRecord;
-
-fn bad_path(e: PathRejection) -> WebError {
-    WebError::BadRequest(format!("malformed address: {}", e.body_text()))
-}
 
 /// Refuses state-changing API requests a browser sends from another site: `Sec-Fetch-Site:
 /// cross-site`, or an `Origin` whose host is not this server's (403); and bodies that are not
@@ -138,14 +132,11 @@ pub struct CheckInfo {
 /// A manifest object in `GET /api/labs/{lab}`.
 #[derive(Debug, Serialize)]
 pub struct ManifestInfo {
-    /// File.
     pub file: String,
     /// `apiVersion`.
     #[serde(rename = "apiVersion")]
     pub api_version: String,
-    /// Kind.
     pub kind: String,
-    /// Name.
     pub name: String,
     /// Namespace when the file sets one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,7 +148,6 @@ pub struct ManifestInfo {
 pub struct StepInfo {
     /// Step id.
     pub id: String,
-    /// Title.
     pub title: Text,
     /// `not-started`, `in-progress`, `passed` or `regressed`.
     pub state: StepState,
@@ -181,19 +171,14 @@ pub struct StepInfo {
 pub struct LabDetail {
     /// Lab id.
     pub id: String,
-    /// Position.
     pub order: u32,
-    /// Title.
     pub title: Text,
-    /// Summary.
     pub summary: Text,
-    /// Namespace.
     pub namespace: String,
     /// Steps done (passed, even if one regressed since).
     pub done: usize,
     /// Steps done once whose checks do not hold any more.
     pub regressed: usize,
-    /// Steps.
     pub steps: Vec<StepInfo>,
 }
 
@@ -248,12 +233,9 @@ fn detail(lab: &Lab, progress: LabProgress) -> LabDetail {
 /// `GET /api/labs/{lab}`: the lab, its steps, their checks and progress.
 pub async fn lab(
     learner: LearnerEngine,
-    path: Result<Path<String>, PathRejection>,
+    Path(lab_id): Path<String>,
 ) -> Result<Json<LabDetail>, WebError> {
-    let Path(lab_id) = path.map_err(bad_path)?;
-    let lab = learner
-        .lab(&lab_id)
-        .ok_or_else(|| WebError::UnknownLab(lab_id.clone()))?;
+    let lab = learner.lab_or_404(&lab_id)?;
     let progress = learner.engine.lab_progress(&lab_id).await?;
     let mut detail = detail(lab, progress);
     if let Some(namespace) = &learner.engine.learner().namespace {
@@ -272,15 +254,17 @@ pub struct SetupBody {
     pub replace: Vec<ObjectKey>,
 }
 
+impl JsonRequest for SetupBody {
+    const WHAT: &'static str = "a set-up request";
+}
+
 /// `POST /api/labs/{lab}/steps/{step}/setup`: the set-up report — 200 when everything is in
 /// place, 409 (same body) when objects are in the way, 502 when the API server refused one.
 pub async fn setup(
     learner: LearnerEngine,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Bytes,
+    Path((lab, step)): Path<(String, String)>,
+    OptionalJsonBody(body): OptionalJsonBody<SetupBody>,
 ) -> Result<Response, WebError> {
-    let Path((lab, step)) = path.map_err(bad_path)?;
-    let body: SetupBody = json_body(&body, "a set-up request")?;
     let report = learner
         .engine
         .setup_replacing(&lab, &step, &body.replace)
@@ -295,18 +279,6 @@ pub async fn setup(
     Ok((status, Json(report)).into_response())
 }
 
-/// An optional JSON body: empty means the default.
-fn json_body<T: Default + serde::de::DeserializeOwned>(
-    body: &[u8],
-    what: &str,
-) -> Result<T, WebError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| WebError::BadRequest(format!("the body is not {what}: {e}")))
-}
-
 /// Form fields carrying answers are named `answer.<check-id>`.
 pub const ANSWER_FIELD_PREFIX: &str = "answer.";
 
@@ -319,15 +291,17 @@ pub struct CheckBody {
     pub answers: BTreeMap<String, String>,
 }
 
+impl JsonRequest for CheckBody {
+    const WHAT: &'static str = "a check request";
+}
+
 /// `POST /api/labs/{lab}/steps/{step}/check`: the step report (verdicts and diagnostics).
 /// Takes no body, or `{"answers": {"<check-id>": "..."}}`.
 pub async fn check(
     learner: LearnerEngine,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Bytes,
+    Path((lab, step)): Path<(String, String)>,
+    OptionalJsonBody(body): OptionalJsonBody<CheckBody>,
 ) -> Result<Json<StepReport>, WebError> {
-    let Path((lab, step)) = path.map_err(bad_path)?;
-    let body: CheckBody = json_body(&body, "a check request")?;
     Ok(Json(
         learner.engine.check(&lab, &step, &body.answers).await?,
     ))
@@ -336,9 +310,7 @@ pub async fn check(
 /// `POST /api/labs/{lab}/steps/{step}/start` body.
 #[derive(Debug, Serialize)]
 pub struct Started {
-    /// Lab id.
     pub lab: String,
-    /// Step id.
     pub step: String,
     /// When the learner started the step (the first start counts).
     #[serde(with = "time::serde::rfc3339")]
@@ -349,9 +321,8 @@ pub struct Started {
 /// first time only) and says when.
 pub async fn start(
     learner: LearnerEngine,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((lab, step)): Path<(String, String)>,
 ) -> Result<Json<Started>, WebError> {
-    let Path((lab, step)) = path.map_err(bad_path)?;
     let started_at = learner.engine.start_step(&lab, &step).await?;
     Ok(Json(Started {
         lab,
@@ -370,14 +341,16 @@ pub struct ResetBody {
     pub delete: Vec<ObjectKey>,
 }
 
+impl JsonRequest for ResetBody {
+    const WHAT: &'static str = "a reset request";
+}
+
 /// `POST /api/labs/{lab}/reset`: what was deleted and kept.
 pub async fn reset(
     learner: LearnerEngine,
-    path: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    Path(lab): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<ResetBody>,
 ) -> Result<Json<ResetReport>, WebError> {
-    let Path(lab) = path.map_err(bad_path)?;
-    let body: ResetBody = json_body(&body, "a reset request")?;
     Ok(Json(learner.engine.reset_with(&lab, &body.delete).await?))
 }
 
@@ -403,8 +376,8 @@ pub struct Readiness {
 }
 
 /// `GET /readyz`: 200 when the labs are loaded and the database answers, 503 otherwise.
-pub async fn readyz(State(state): State<WebState>) -> Response {
-    let (status, database) = match state.engine.store().ping().await {
+pub async fn readyz(State(engine): State<Engine>) -> Response {
+    let (status, database) = match engine.store().ping().await {
         Ok(()) => (StatusCode::OK, "ok".to_owned()),
         Err(e) => {
             tracing::error!(error = %e, "readiness: the progress database does not answer");
@@ -412,9 +385,9 @@ pub async fn readyz(State(state): State<WebState>) -> Response {
         }
     };
     let body = Readiness {
-        labs: state.engine.catalog().labs.len(),
+        labs: engine.catalog().labs.len(),
         database,
-        cluster: state.engine.health(),
+        cluster: engine.health(),
     };
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }

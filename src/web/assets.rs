@@ -4,16 +4,15 @@
 use std::sync::OnceLock;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::Embed;
 use serde::Deserialize;
 
-use super::error::{PageError, WebError};
-use super::lang::UiLang;
-use super::workshop::LearnerEngine;
+use super::error::WebError;
+use super::extract::Path;
+use super::learner::LearnerEngine;
 
 #[derive(Embed)]
 #[folder = "static/"]
@@ -119,16 +118,13 @@ pub const IMAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 /// `nosniff`, an `ETag` and a short cache (`304` on a matching `If-None-Match`).
 pub async fn lab_image(
     learner: LearnerEngine,
-    UiLang(lang): UiLang,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((lab_id, file)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Response, PageError> {
-    let not_found = |what: String| PageError::new(WebError::NotFound(what), lang, false);
-    let Path((lab_id, file)) = path.map_err(|e| not_found(e.body_text()))?;
+) -> Result<Response, WebError> {
     let image = learner
         .lab(&lab_id)
         .and_then(|lab| lab.images.get(&file))
-        .ok_or_else(|| not_found(format!("/labs/{lab_id}/images/{file}")))?;
+        .ok_or_else(|| WebError::NotFound(format!("/labs/{lab_id}/images/{file}")))?;
     let etag = format!("\"{}\"", image.version);
     let mut response = if headers
         .get(header::IF_NONE_MATCH)

@@ -5,7 +5,7 @@
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::SignedCookieJar;
@@ -13,8 +13,7 @@ use axum_extra::extract::cookie::{Cookie, Key, SameSite};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::error::{PageError, WebError};
-use super::lang::negotiate;
+use super::error::WebError;
 
 /// Name of the signed cookie holding the token.
 pub const CSRF_COOKIE: &str = "kubelab_csrf";
@@ -62,10 +61,6 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.get("hx-request").is_some()
-}
-
 /// The token sent in a urlencoded form body, if any. Tokens are URL-safe, so no decoding is needed.
 fn token_in_form(body: &[u8]) -> Option<String> {
     std::str::from_utf8(body)
@@ -106,10 +101,7 @@ pub async fn protect(State(key): State<Key>, mut request: Request, next: Next) -
         return (jar.add(cookie), response).into_response();
     }
 
-    let lang = negotiate(request.headers());
-    let htmx = is_htmx(request.headers());
-    let refuse =
-        |why: &str| PageError::new(WebError::Csrf(why.to_owned()), lang, htmx).into_response();
+    let refuse = |why: &str| WebError::Csrf(why.to_owned()).into_response();
     let Some(expected) = existing else {
         return refuse("the security cookie is missing (cookies blocked, or the page is too old)");
     };
@@ -128,9 +120,7 @@ pub async fn protect(State(key): State<Key>, mut request: Request, next: Next) -
             let (parts, body) = request.into_parts();
             let bytes = match to_bytes(body, MAX_FORM).await {
                 Ok(b) => b,
-                Err(_) => {
-                    return PageError::new(WebError::PayloadTooLarge, lang, htmx).into_response();
-                }
+                Err(_) => return WebError::PayloadTooLarge.into_response(),
             };
             sent = token_in_form(&bytes);
             request = Request::from_parts(parts, Body::from(bytes));

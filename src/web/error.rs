@@ -1,13 +1,25 @@
-//! The web layer's one error type, and how it is shown: JSON `{error, reason}` for the API, an
-//! HTML page (or an htmx fragment) for the pages.
+//! The web layer's one error type and how it reaches people and the log.
+//!
+//! A handler or extractor returns a [`WebError`]; its response is the API's JSON
+//! `{error, reason}` and carries the error itself as an [`ErrorReport`] extension. On the pages,
+//! [`html_pages`] turns that response into the HTML error page in the request's language (or
+//! the problem fragment for an htmx request). [`log_failures`] logs every server-side failure
+//! (5xx) once, with the request it broke — nothing else logs errors on their way out.
+
+use std::error::Error as _;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Json;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
 
-use super::i18n::{Ui, ui, ws_like};
+use super::extract::is_htmx;
+use super::lang::negotiate;
+use super::ui_strings::{Ui, ui, ws_like};
 use super::view::{Chrome, ProblemView};
 use crate::engine::EngineError;
 use crate::i18n::Lang;
@@ -18,40 +30,16 @@ pub const START_CLUSTER_HELP: &str = "Start one with `colima start --kubernetes`
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
-    /// No lab with this id.
-    #[error("there is no lab called {0:?}")]
-    UnknownLab(String),
-    /// No step with this id in the lab.
-    #[error("lab {lab:?} has no step called {step:?}")]
-    UnknownStep {
-        /// Lab id.
-        lab: String,
-        /// Step id.
-        step: String,
-    },
+    /// The engine refused or failed: an unknown lab, step, workshop or learner, nothing to set
+    /// up, no cluster, the API server, the progress database, a closed workshop.
+    #[error("{}", engine_message(.0))]
+    Engine(#[from] EngineError),
     /// No route matches.
     #[error("there is nothing at {0}")]
     NotFound(String),
     /// The request is malformed.
     #[error("{0}")]
     BadRequest(String),
-    /// Set up on a step without manifests.
-    #[error("step {step:?} of lab {lab:?} has nothing to set up")]
-    NothingToSetUp {
-        /// Lab id.
-        lab: String,
-        /// Step id.
-        step: String,
-    },
-    /// No cluster is reachable.
-    #[error("no Kubernetes cluster is reachable: {0}")]
-    ClusterUnavailable(String),
-    /// The API server refused or failed a call that stops the whole operation.
-    #[error("the Kubernetes API server answered: {0}")]
-    Cluster(String),
-    /// The progress database failed (details are logged, not shown).
-    #[error("kubelab could not read or save progress; see the server log for details")]
-    Store,
     /// A page form without a valid CSRF token.
     #[error("refused: {0}")]
     Csrf(String),
@@ -70,106 +58,113 @@ pub enum WebError {
     /// A credential that is not good enough (wrong instructor token).
     #[error("refused: {0}")]
     Forbidden(String),
-    /// The workshop is full, has ended or has expired.
-    #[error("{0}")]
-    WorkshopClosed(String),
-    /// A bug in kubelab (a template that fails to render...), logged.
+    /// A page failed to render: a bug in kubelab.
+    #[error("internal error: a page failed to render")]
+    Template(#[from] askama::Error),
+    /// Another bug in kubelab.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl From<EngineError> for WebError {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::UnknownLab(lab) => WebError::UnknownLab(lab),
-            EngineError::UnknownStep { lab, step } => WebError::UnknownStep { lab, step },
-            EngineError::NothingToSetUp { lab, step } => WebError::NothingToSetUp { lab, step },
-            EngineError::ClusterUnavailable(message) => WebError::ClusterUnavailable(message),
-            EngineError::Cluster(e) => {
-                tracing::warn!(error = %e, "cluster call failed");
-                WebError::Cluster(e.to_string())
-            }
-            EngineError::Store(e) => {
-                tracing::error!(error = %e, "progress database failed while serving a request");
-                WebError::Store
-            }
-            EngineError::UnknownWorkshop(_) | EngineError::UnknownLearner(_) => {
-                WebError::NotFound(e.to_string())
-            }
-            EngineError::WorkshopClosed(message) => WebError::WorkshopClosed(message),
-            EngineError::BadRequest(message) => WebError::BadRequest(message),
+/// What people see of an engine error; the database's own words stay in the server log.
+fn engine_message(e: &EngineError) -> String {
+    match e {
+        EngineError::ClusterUnavailable(message) => {
+            format!("no Kubernetes cluster is reachable: {message}")
         }
-    }
-}
-
-impl From<askama::Error> for WebError {
-    fn from(e: askama::Error) -> Self {
-        tracing::error!(error = %e, "a template failed to render");
-        WebError::Internal("a page failed to render".into())
+        EngineError::Cluster(e) => format!("the Kubernetes API server answered: {e}"),
+        EngineError::Store(_) => {
+            "kubelab could not read or save progress; see the server log for details".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 
 impl WebError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        match self {
-            WebError::UnknownLab(_) | WebError::UnknownStep { .. } | WebError::NotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
-            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::NothingToSetUp { .. } | WebError::WorkshopClosed(_) => StatusCode::CONFLICT,
-            WebError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WebError::ClusterUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            WebError::Cluster(_) => StatusCode::BAD_GATEWAY,
-            WebError::Store | WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            WebError::Csrf(_) | WebError::CrossSite(_) => StatusCode::FORBIDDEN,
-            WebError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            WebError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        }
+        self.classify().0
     }
 
     /// A stable machine-readable code (`reason` in JSON).
     pub fn reason(&self) -> &'static str {
+        self.classify().1
+    }
+
+    fn classify(&self) -> (StatusCode, &'static str) {
         match self {
-            WebError::UnknownLab(_) | WebError::UnknownStep { .. } | WebError::NotFound(_) => {
-                "not_found"
+            WebError::Engine(e) => match e {
+                EngineError::UnknownLab(_)
+                | EngineError::UnknownStep { .. }
+                | EngineError::UnknownWorkshop(_)
+                | EngineError::UnknownLearner(_) => (StatusCode::NOT_FOUND, "not_found"),
+                EngineError::NothingToSetUp { .. } => (StatusCode::CONFLICT, "nothing_to_set_up"),
+                EngineError::ClusterUnavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "cluster_unavailable")
+                }
+                EngineError::Cluster(_) => (StatusCode::BAD_GATEWAY, "cluster_error"),
+                EngineError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "database_error"),
+                EngineError::WorkshopClosed(_) => (StatusCode::CONFLICT, "workshop_closed"),
+                EngineError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            },
+            WebError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            WebError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            WebError::Csrf(_) => (StatusCode::FORBIDDEN, "csrf"),
+            WebError::CrossSite(_) => (StatusCode::FORBIDDEN, "cross_site"),
+            WebError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
-            WebError::BadRequest(_) => "bad_request",
-            WebError::NothingToSetUp { .. } => "nothing_to_set_up",
-            WebError::ClusterUnavailable(_) => "cluster_unavailable",
-            WebError::Cluster(_) => "cluster_error",
-            WebError::Store => "database_error",
-            WebError::Csrf(_) => "csrf",
-            WebError::CrossSite(_) => "cross_site",
-            WebError::UnsupportedMediaType(_) => "unsupported_media_type",
-            WebError::PayloadTooLarge => "payload_too_large",
-            WebError::Internal(_) => "internal",
-            WebError::Unauthorized(_) => "unauthorized",
-            WebError::Forbidden(_) => "forbidden",
-            WebError::WorkshopClosed(_) => "workshop_closed",
+            WebError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            WebError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            WebError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            WebError::Template(_) | WebError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         }
     }
 
-    /// The learner-facing view of this error in `lang`.
+    /// The learner-facing view of this error in `t`'s language.
     pub fn problem(&self, t: &'static Ui) -> ProblemView {
         let (title, detail) = match self {
-            WebError::UnknownLab(_) | WebError::UnknownStep { .. } | WebError::NotFound(_) => {
-                (t.not_found_title, self.to_string())
+            _ if self.status() == StatusCode::NOT_FOUND => (t.not_found_title, self.to_string()),
+            WebError::Engine(EngineError::ClusterUnavailable(message)) => {
+                (t.no_cluster, message.clone())
             }
-            WebError::ClusterUnavailable(message) => (t.no_cluster, message.clone()),
+            WebError::Engine(EngineError::Store(_)) => (t.error_title, t.store_failed.to_owned()),
+            WebError::Engine(EngineError::NothingToSetUp { .. }) => {
+                (t.nothing_to_set_up, String::new())
+            }
+            WebError::Engine(EngineError::WorkshopClosed(message)) => {
+                (ws_like(t).closed_title, message.clone())
+            }
             WebError::Csrf(why) => (t.csrf_failed, why.clone()),
-            WebError::Store => (t.error_title, t.store_failed.to_owned()),
-            WebError::NothingToSetUp { .. } => (t.nothing_to_set_up, String::new()),
-            WebError::WorkshopClosed(message) => (ws_like(t).closed_title, message.clone()),
             _ => (t.error_title, self.to_string()),
         };
         ProblemView {
             title: title.to_owned(),
             detail,
-            cluster_help: matches!(self, WebError::ClusterUnavailable(_)),
+            cluster_help: matches!(self, WebError::Engine(EngineError::ClusterUnavailable(_))),
         }
     }
+
+    /// Attaches this error to a response that already shows it in its own way (a step's
+    /// result panel, a redirect to a page that shows it), so that it is logged like any other.
+    pub fn shown_in(self, response: impl IntoResponse) -> Response {
+        let mut response = response.into_response();
+        response.extensions_mut().insert(ErrorReport {
+            error: Arc::new(self),
+            shown: true,
+        });
+        response
+    }
+}
+
+/// The error a response stands for, kept in the response's extensions for the middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    pub error: Arc<WebError>,
+    /// The response already shows it to people; only the log still needs it.
+    pub shown: bool,
 }
 
 #[derive(Serialize)]
@@ -180,10 +175,12 @@ struct ErrorBody<'a> {
     help: Option<&'a str>,
 }
 
-/// The API's rendering: `{ "error": "...", "reason": "not_found" }` with the right status.
+/// The API's rendering, `{"error": "...", "reason": "not_found"}` with the right status, which
+/// [`html_pages`] replaces on the pages.
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let help = matches!(self, WebError::ClusterUnavailable(_)).then_some(START_CLUSTER_HELP);
+        let help = matches!(self, WebError::Engine(EngineError::ClusterUnavailable(_)))
+            .then_some(START_CLUSTER_HELP);
         let body = ErrorBody {
             error: self.to_string(),
             reason: self.reason(),
@@ -193,30 +190,43 @@ impl IntoResponse for WebError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response.extensions_mut().insert(ErrorReport {
+            error: Arc::new(self),
+            shown: false,
+        });
         response
     }
 }
 
-/// An error on a page: a full HTML page, or just the message for an htmx request.
-#[derive(Debug)]
-pub struct PageError {
-    /// What went wrong.
-    pub error: WebError,
-    /// The page's language.
-    pub lang: Lang,
-    /// True for htmx requests, which get a fragment for the step's result panel.
-    pub fragment: bool,
-}
-
-impl PageError {
-    /// Wraps an error for a page in `lang`.
-    pub fn new(error: impl Into<WebError>, lang: Lang, fragment: bool) -> PageError {
-        PageError {
-            error: error.into(),
-            lang,
-            fragment,
+/// Middleware for every route: logs the server's own failures (5xx) with the request they
+/// broke — at `error` for kubelab's (500), at `warn` for the cluster's (502, 503).
+pub async fn log_failures(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if let Some(report) = response.extensions().get::<ErrorReport>() {
+        let error = &report.error;
+        let status = error.status();
+        let cause = causes(error);
+        let cause = cause.as_deref();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(%method, %path, status = status.as_u16(), %error, cause, "request failed");
+        } else if status.is_server_error() {
+            tracing::warn!(%method, %path, status = status.as_u16(), %error, cause, "request failed");
         }
     }
+    response
+}
+
+/// The chain of underlying errors, outermost first, when there is one.
+fn causes(error: &WebError) -> Option<String> {
+    let mut out = Vec::new();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push(e.to_string());
+        source = e.source();
+    }
+    (!out.is_empty()).then(|| out.join(": "))
 }
 
 #[derive(Template)]
@@ -235,28 +245,57 @@ struct ProblemFragment {
     problem: ProblemView,
 }
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let t = ui(self.lang);
-        let status = self.error.status();
-        let problem = self.error.problem(t);
-        let rendered = if self.fragment {
-            ProblemFragment { t, problem }.render()
-        } else {
-            ErrorPage {
-                c: Chrome::bare(self.lang),
-                t,
-                status: status.as_u16(),
-                problem,
-            }
-            .render()
-        };
-        match rendered {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "the error page failed to render");
-                (status, self.error.to_string()).into_response()
-            }
+/// Middleware for the pages: a response that stands for an error nobody has shown yet becomes
+/// the HTML error page in the request's language, or, for htmx, the problem fragment that goes
+/// into the step's result panel. Status, cookies and the report stay.
+pub async fn html_pages(request: Request, next: Next) -> Response {
+    let lang = negotiate(request.headers());
+    let fragment = is_htmx(request.headers());
+    let response = next.run(request).await;
+    let Some(report) = response
+        .extensions()
+        .get::<ErrorReport>()
+        .filter(|r| !r.shown)
+        .cloned()
+    else {
+        return response;
+    };
+    let (mut parts, _json) = response.into_parts();
+    let shown = match render_problem(&report.error, lang, fragment) {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the error page failed to render");
+            report.error.to_string().into_response()
         }
+    };
+    let (shown, body) = shown.into_parts();
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CACHE_CONTROL,
+    ] {
+        parts.headers.remove(&name);
+    }
+    parts.headers.extend(shown.headers);
+    parts.extensions.insert(ErrorReport {
+        shown: true,
+        ..report
+    });
+    Response::from_parts(parts, body)
+}
+
+fn render_problem(error: &WebError, lang: Lang, fragment: bool) -> askama::Result<String> {
+    let t = ui(lang);
+    let problem = error.problem(t);
+    if fragment {
+        ProblemFragment { t, problem }.render()
+    } else {
+        ErrorPage {
+            c: Chrome::bare(lang),
+            t,
+            status: error.status().as_u16(),
+            problem,
+        }
+        .render()
     }
 }

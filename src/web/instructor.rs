@@ -12,29 +12,27 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{FormRejection, PathRejection};
-use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::PrivateCookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::{Cookie, Key, SameSite};
 use serde::{Deserialize, Serialize};
 
-use super::WebState;
+use super::AppState;
 use super::csrf::CsrfToken;
-use super::error::{PageError, WebError};
-use super::i18n::{Ui, Ws, state_label, ui, ws};
+use super::error::WebError;
+use super::extract::{Form, FormFields, JsonBody, JsonRequest, OptionalJsonBody, Path, is_api};
 use super::lang::{UiLang, negotiate};
+use super::ui_strings::{Ui, Ws, state_label, ui, ws};
 use super::view::Chrome;
-use super::workshop::is_api;
-use crate::engine::{Engine, Grid, StepState, WorkshopRequest};
+use crate::engine::{Engine, EngineError, Grid, StepState, WorkshopRequest};
 use crate::i18n::Lang;
 use crate::labs::Mode;
 use crate::store::Workshop;
 
-/// Name of the signed cookie holding the instructor's token after signing in.
+/// Name of the encrypted cookie holding the instructor's token after signing in.
 pub const INSTRUCTOR_COOKIE: &str = "kubelab_instructor";
 /// How long a wrong instructor token waits before its 403, to slow down guessing.
 pub const FAILED_SIGN_IN_DELAY: Duration = Duration::from_millis(500);
@@ -45,26 +43,6 @@ pub const GRID_REFRESH_SECS: u64 = 5;
 #[derive(Debug, Clone, Copy)]
 pub struct Instructor;
 
-/// Why a request is not the instructor's.
-pub struct NotInstructor {
-    error: WebError,
-    api: bool,
-    lang: Lang,
-    login: Option<LoginPage>,
-}
-
-impl IntoResponse for NotInstructor {
-    fn into_response(self) -> Response {
-        if self.api {
-            return self.error.into_response();
-        }
-        match self.login {
-            Some(page) => (self.error.status(), page).into_response(),
-            None => PageError::new(self.error, self.lang, false).into_response(),
-        }
-    }
-}
-
 fn bearer(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::AUTHORIZATION)
@@ -73,56 +51,48 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(|t| t.trim().to_owned())
 }
 
-impl FromRequestParts<WebState> for Instructor {
-    type Rejection = NotInstructor;
+impl FromRequestParts<AppState> for Instructor {
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &WebState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let api = is_api(parts);
+        if !state.workshop {
+            return Err(WebError::NotFound(parts.uri.path().to_owned()).into_response());
+        }
         let lang = negotiate(&parts.headers);
         let w = ws(lang);
-        let refuse = |error: WebError, sign_in: bool| {
-            let login = (sign_in && !api).then(|| {
-                let csrf = parts
-                    .extensions
-                    .get::<CsrfToken>()
-                    .map(|c| c.0.clone())
-                    .unwrap_or_default();
-                LoginPage::new(&state.engine, lang, csrf, Some(error.to_string()))
-            });
-            NotInstructor {
-                error,
-                api,
-                lang,
-                login,
+        // A page without a good credential is the sign-in form, with why.
+        let sign_in = |error: WebError| {
+            if is_api(parts) {
+                return error.into_response();
             }
+            let csrf = parts
+                .extensions
+                .get::<CsrfToken>()
+                .map(|c| c.0.clone())
+                .unwrap_or_default();
+            let page = LoginPage::new(&state.engine, lang, csrf, Some(error.to_string()));
+            (error.status(), page).into_response()
         };
-        if !state.workshop {
-            return Err(refuse(
-                WebError::NotFound(parts.uri.path().to_owned()),
-                false,
-            ));
-        }
         let token = bearer(&parts.headers).or_else(|| {
-            PrivateCookieJar::from_headers(&parts.headers, state.key.clone())
+            PrivateCookieJar::<Key>::from_headers(&parts.headers, state.cookie_key.clone())
                 .get(INSTRUCTOR_COOKIE)
                 .map(|c| c.value().to_owned())
         });
         let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 256) else {
-            return Err(refuse(
-                WebError::Unauthorized(w.need_instructor.to_owned()),
-                true,
-            ));
+            return Err(sign_in(WebError::Unauthorized(
+                w.need_instructor.to_owned(),
+            )));
         };
         match state.engine.instructor_allowed(&token).await {
             Ok(true) => Ok(Instructor),
             Ok(false) => {
                 tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
-                Err(refuse(WebError::Forbidden(w.wrong_token.to_owned()), true))
+                Err(sign_in(WebError::Forbidden(w.wrong_token.to_owned())))
             }
-            Err(e) => Err(refuse(e.into(), false)),
+            Err(e) => Err(WebError::from(e).into_response()),
         }
     }
 }
@@ -151,18 +121,11 @@ impl LoginPage {
 
 /// `GET /instructor/login`.
 pub async fn login_page(
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
-) -> Result<LoginPage, PageError> {
-    if !state.workshop {
-        return Err(PageError::new(
-            WebError::NotFound("/instructor/login".into()),
-            lang,
-            false,
-        ));
-    }
-    Ok(LoginPage::new(&state.engine, lang, csrf, None))
+) -> LoginPage {
+    LoginPage::new(&engine, lang, csrf, None)
 }
 
 /// The sign-in form.
@@ -173,32 +136,22 @@ pub struct LoginForm {
     pub token: String,
 }
 
-/// `POST /instructor/login`: sets the signed instructor cookie and goes to `/instructor`; a
+/// `POST /instructor/login`: sets the encrypted instructor cookie and goes to `/instructor`; a
 /// wrong token gets 403 with the form again, after a delay.
 pub async fn login(
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
-    headers: HeaderMap,
-    form: Result<Form<LoginForm>, FormRejection>,
-) -> Result<Response, PageError> {
-    let page_error = |e: WebError| PageError::new(e, lang, false);
-    if !state.workshop {
-        return Err(page_error(WebError::NotFound("/instructor/login".into())));
-    }
-    let Form(form) = form.map_err(|e| page_error(WebError::BadRequest(e.body_text())))?;
+    jar: PrivateCookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
     let token = form.token.trim().to_owned();
-    let allowed = !token.is_empty()
-        && token.len() <= 256
-        && state
-            .engine
-            .instructor_allowed(&token)
-            .await
-            .map_err(|e| page_error(e.into()))?;
+    let allowed =
+        !token.is_empty() && token.len() <= 256 && engine.instructor_allowed(&token).await?;
     if !allowed {
         tokio::time::sleep(FAILED_SIGN_IN_DELAY).await;
         let reason = ws(lang).wrong_token.to_owned();
-        let page = LoginPage::new(&state.engine, lang, csrf, Some(reason));
+        let page = LoginPage::new(&engine, lang, csrf, Some(reason));
         return Ok((StatusCode::FORBIDDEN, page).into_response());
     }
     let cookie = Cookie::build((INSTRUCTOR_COOKIE, token))
@@ -206,16 +159,13 @@ pub async fn login(
         .http_only(true)
         .same_site(SameSite::Strict)
         .build();
-    let jar = PrivateCookieJar::from_headers(&headers, state.key.clone());
     Ok((jar.add(cookie), Redirect::to("/instructor")).into_response())
 }
 
 /// A workshop in the list.
 #[derive(Debug)]
 pub struct WorkshopRow {
-    /// The workshop.
     pub workshop: Workshop,
-    /// Still running.
     pub running: bool,
 }
 
@@ -224,7 +174,6 @@ pub struct WorkshopRow {
 pub struct LabChoice {
     /// Lab id.
     pub id: String,
-    /// Title.
     pub title: String,
 }
 
@@ -288,56 +237,39 @@ async fn list_page(
 /// `GET /instructor`: the workshops and the create form.
 pub async fn list(
     _: Instructor,
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
-) -> Result<ListPage, PageError> {
-    list_page(&state.engine, lang, csrf, None)
-        .await
-        .map_err(|e| PageError::new(e, lang, false))
+) -> Result<ListPage, WebError> {
+    list_page(&engine, lang, csrf, None).await
 }
 
 /// `POST /instructor/workshops`: fields `name`, `lab` (repeated), `capacity`, `hours`.
 pub async fn create(
     _: Instructor,
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
-    let page_error = |e: WebError| PageError::new(e, lang, false);
-    let Form(fields) = form.map_err(|e| page_error(WebError::BadRequest(e.body_text())))?;
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    form: FormFields,
+) -> Result<Response, WebError> {
     let request = WorkshopRequest {
-        name: field("name"),
-        labs: fields
-            .iter()
-            .filter(|(n, _)| n == "lab")
-            .map(|(_, v)| v.clone())
-            .collect(),
-        capacity: field("capacity").parse().unwrap_or(0),
+        name: form.first("name"),
+        labs: form.all("lab").map(str::to_owned).collect(),
+        capacity: form.first("capacity").parse().unwrap_or(0),
         duration: Duration::from_secs(
-            field("hours")
+            form.first("hours")
                 .parse::<u64>()
                 .unwrap_or(0)
                 .saturating_mul(3600),
         ),
     };
-    match state.engine.create_workshop(request).await {
+    match engine.create_workshop(request).await {
         Ok(w) => Ok(Redirect::to(&format!("/instructor/workshops/{}", w.id)).into_response()),
-        Err(crate::engine::EngineError::BadRequest(message)) => {
-            let page = list_page(&state.engine, lang, csrf, Some(message))
-                .await
-                .map_err(page_error)?;
+        Err(EngineError::BadRequest(message)) => {
+            let page = list_page(&engine, lang, csrf, Some(message)).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
-        Err(e) => Err(page_error(e.into())),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -368,9 +300,7 @@ pub struct CellView {
 pub struct RowView {
     /// Learner id.
     pub id: String,
-    /// Display name.
     pub name: String,
-    /// Namespace.
     pub namespace: String,
     /// Cells, one per column.
     pub cells: Vec<CellView>,
@@ -383,9 +313,7 @@ pub struct GridView {
     pub id: String,
     /// Still running (actions and polling).
     pub running: bool,
-    /// Columns.
     pub columns: Vec<GridColumn>,
-    /// Rows.
     pub rows: Vec<RowView>,
     /// The workshop's labs: (id, title).
     pub labs: Vec<(String, String)>,
@@ -493,30 +421,20 @@ pub struct GridFragment {
     grid: GridView,
 }
 
-fn bad_path(e: PathRejection) -> WebError {
-    WebError::BadRequest(format!("malformed address: {}", e.body_text()))
-}
-
 /// `GET /instructor/workshops/{id}`: join code and link, the grid, the actions.
 pub async fn workshop(
     _: Instructor,
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<WorkshopPage, PageError> {
-    let page_error = |e: WebError| PageError::new(e, lang, false);
-    let Path(id) = path.map_err(|e| page_error(bad_path(e)))?;
-    let grid = state
-        .engine
-        .grid(&id)
-        .await
-        .map_err(|e| page_error(e.into()))?;
+    Path(id): Path<String>,
+) -> Result<WorkshopPage, WebError> {
+    let grid = engine.grid(&id).await?;
     let t = ui(lang);
     Ok(WorkshopPage {
         c: Chrome::new(
-            &state.engine,
+            &engine,
             lang,
             t,
             csrf.clone(),
@@ -525,7 +443,7 @@ pub async fn workshop(
         t,
         w: ws(lang),
         join_url: join_url(&headers, &grid.workshop.code),
-        grid: grid_view(&state.engine, &grid, lang, csrf),
+        grid: grid_view(&engine, &grid, lang, csrf),
         workshop: grid.workshop,
     })
 }
@@ -533,20 +451,15 @@ pub async fn workshop(
 /// `GET /instructor/workshops/{id}/grid`.
 pub async fn grid_fragment(
     _: Instructor,
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<GridFragment, PageError> {
-    let Path(id) = path.map_err(|e| PageError::new(bad_path(e), lang, true))?;
-    let grid = state
-        .engine
-        .grid(&id)
-        .await
-        .map_err(|e| PageError::new(e, lang, true))?;
+    Path(id): Path<String>,
+) -> Result<GridFragment, WebError> {
+    let grid = engine.grid(&id).await?;
     Ok(GridFragment {
         w: ws(lang),
-        grid: grid_view(&state.engine, &grid, lang, csrf),
+        grid: grid_view(&engine, &grid, lang, csrf),
     })
 }
 
@@ -557,32 +470,22 @@ fn back_to(id: &str) -> Response {
 /// `POST /instructor/workshops/{id}/extend`: one more hour.
 pub async fn extend_page(
     _: Instructor,
-    State(state): State<WebState>,
-    UiLang(lang): UiLang,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<Response, PageError> {
-    let Path(id) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
-    state
-        .engine
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    engine
         .extend_workshop(&id, Duration::from_secs(3600))
-        .await
-        .map_err(|e| PageError::new(e, lang, false))?;
+        .await?;
     Ok(back_to(&id))
 }
 
 /// `POST /instructor/workshops/{id}/end`.
 pub async fn end_page(
     _: Instructor,
-    State(state): State<WebState>,
-    UiLang(lang): UiLang,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<Response, PageError> {
-    let Path(id) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
-    state
-        .engine
-        .end_workshop(&id)
-        .await
-        .map_err(|e| PageError::new(e, lang, false))?;
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    engine.end_workshop(&id).await?;
     Ok(back_to(&id))
 }
 
@@ -597,20 +500,12 @@ pub struct ResetForm {
 /// `POST /instructor/workshops/{id}/learners/{learner}/reset`.
 pub async fn reset_page(
     _: Instructor,
-    State(state): State<WebState>,
-    UiLang(lang): UiLang,
-    path: Result<Path<(String, String)>, PathRejection>,
-    form: Result<Form<ResetForm>, FormRejection>,
-) -> Result<Response, PageError> {
-    let page_error = |e: WebError| PageError::new(e, lang, false);
-    let Path((id, learner)) = path.map_err(|e| page_error(bad_path(e)))?;
-    let Form(form) = form.map_err(|e| page_error(WebError::BadRequest(e.body_text())))?;
+    State(engine): State<Engine>,
+    Path((id, learner)): Path<(String, String)>,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, WebError> {
     let lab = Some(form.lab.trim()).filter(|l| !l.is_empty());
-    state
-        .engine
-        .reset_learner(&id, &learner, lab)
-        .await
-        .map_err(|e| page_error(e.into()))?;
+    engine.reset_learner(&id, &learner, lab).await?;
     Ok(back_to(&id))
 }
 
@@ -620,7 +515,6 @@ pub struct WorkshopInfo {
     /// The workshop.
     #[serde(flatten)]
     pub workshop: Workshop,
-    /// Still running.
     pub running: bool,
     /// The address learners open to join.
     pub join_url: String,
@@ -644,11 +538,10 @@ pub struct WorkshopList {
 /// `GET /api/instructor/workshops`.
 pub async fn api_list(
     _: Instructor,
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     headers: HeaderMap,
 ) -> Result<Json<WorkshopList>, WebError> {
-    let workshops = state
-        .engine
+    let workshops = engine
         .workshops()
         .await?
         .into_iter()
@@ -661,9 +554,7 @@ pub async fn api_list(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
-    /// Name.
     pub name: String,
-    /// Lab ids.
     pub labs: Vec<String>,
     /// Most learners.
     pub capacity: u32,
@@ -671,25 +562,18 @@ pub struct CreateBody {
     pub hours: u64,
 }
 
-fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, WebError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| WebError::BadRequest(format!("the body is not understood: {e}")))
+impl JsonRequest for CreateBody {
+    const WHAT: &'static str = "a workshop";
 }
 
 /// `POST /api/instructor/workshops`: `{name, labs, capacity, hours}` → 201 with the workshop.
 pub async fn api_create(
     _: Instructor,
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<Response, WebError> {
-    let body: CreateBody = serde_json::from_slice(&body)
-        .map_err(|e| WebError::BadRequest(format!("the body is not a workshop: {e}")))?;
-    let workshop = state
-        .engine
+    let workshop = engine
         .create_workshop(WorkshopRequest {
             name: body.name,
             labs: body.labs,
@@ -703,11 +587,10 @@ pub async fn api_create(
 /// `GET /api/instructor/workshops/{id}/grid`: learners × steps.
 pub async fn api_grid(
     _: Instructor,
-    State(state): State<WebState>,
-    path: Result<Path<String>, PathRejection>,
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
 ) -> Result<Json<Grid>, WebError> {
-    let Path(id) = path.map_err(bad_path)?;
-    Ok(Json(state.engine.grid(&id).await?))
+    Ok(Json(engine.grid(&id).await?))
 }
 
 /// `POST .../extend` body (optional).
@@ -719,24 +602,25 @@ pub struct ExtendBody {
     pub hours: Option<u64>,
 }
 
+impl JsonRequest for ExtendBody {
+    const WHAT: &'static str = "understood";
+}
+
 /// `POST /api/instructor/workshops/{id}/extend`: `{"hours": n}` optional → the workshop.
 pub async fn api_extend(
     _: Instructor,
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    Path(id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<ExtendBody>,
 ) -> Result<Json<WorkshopInfo>, WebError> {
-    let Path(id) = path.map_err(bad_path)?;
-    let body: ExtendBody = json_body(&body)?;
     let hours = body.hours.unwrap_or(1);
     if !(1..=24).contains(&hours) {
         return Err(WebError::BadRequest(
             "extend by 1 to 24 hours at a time".into(),
         ));
     }
-    let workshop = state
-        .engine
+    let workshop = engine
         .extend_workshop(&id, Duration::from_secs(hours.saturating_mul(3600)))
         .await?;
     Ok(Json(info(&headers, workshop)))
@@ -754,11 +638,10 @@ pub struct Ended {
 /// `POST /api/instructor/workshops/{id}/end`: ends it and deletes its namespaces.
 pub async fn api_end(
     _: Instructor,
-    State(state): State<WebState>,
-    path: Result<Path<String>, PathRejection>,
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
 ) -> Result<Json<Ended>, WebError> {
-    let Path(id) = path.map_err(bad_path)?;
-    let deleted = state.engine.end_workshop(&id).await?;
+    let deleted = engine.end_workshop(&id).await?;
     Ok(Json(Ended { id, deleted }))
 }
 
@@ -771,12 +654,14 @@ pub struct ResetBody {
     pub lab: Option<String>,
 }
 
+impl JsonRequest for ResetBody {
+    const WHAT: &'static str = "understood";
+}
+
 /// `POST /api/instructor/workshops/{id}/learners/{learner}/reset` answer.
 #[derive(Debug, Serialize)]
 pub struct LearnerReset {
-    /// Workshop id.
     pub workshop: String,
-    /// Learner id.
     pub learner: String,
     /// The lab reset, or null for all.
     pub lab: Option<String>,
@@ -785,14 +670,11 @@ pub struct LearnerReset {
 /// `POST /api/instructor/workshops/{id}/learners/{learner}/reset`: `{"lab": "..."}` optional.
 pub async fn api_reset(
     _: Instructor,
-    State(state): State<WebState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Bytes,
+    State(engine): State<Engine>,
+    Path((id, learner)): Path<(String, String)>,
+    OptionalJsonBody(body): OptionalJsonBody<ResetBody>,
 ) -> Result<Json<LearnerReset>, WebError> {
-    let Path((id, learner)) = path.map_err(bad_path)?;
-    let body: ResetBody = json_body(&body)?;
-    state
-        .engine
+    engine
         .reset_learner(&id, &learner, body.lab.as_deref())
         .await?;
     Ok(Json(LearnerReset {

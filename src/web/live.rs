@@ -20,19 +20,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{broadcast, watch};
 
-use super::WebState;
-use super::error::{PageError, WebError};
-use super::i18n::{Ui, ui};
+use super::error::WebError;
+use super::extract::Path;
 use super::lang::UiLang;
+use super::learner::LearnerEngine;
+use super::ui_strings::{Ui, ui};
 use super::view::{LiveObjectRow, ResultView, age_text, rfc3339, seconds_since_text};
-use super::workshop::LearnerEngine;
 use crate::engine::{Engine, Health, LiveEvent, ObjectSummary, StepReport, WatchState};
 use crate::i18n::Lang;
 
@@ -125,21 +124,12 @@ impl Connection {
 
 /// `GET /labs/{lab}/events`: the lab's live feed.
 pub async fn events(
-    State(state): State<WebState>,
+    State(shutdown): State<Shutdown>,
     learner: LearnerEngine,
     UiLang(lang): UiLang,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<Response, PageError> {
-    let Path(lab_id) = path.map_err(|e| {
-        PageError::new(
-            WebError::BadRequest(format!("malformed address: {}", e.body_text())),
-            lang,
-            false,
-        )
-    })?;
-    if learner.lab(&lab_id).is_none() {
-        return Err(PageError::new(WebError::UnknownLab(lab_id), lang, false));
-    }
+    Path(lab_id): Path<String>,
+) -> Result<Response, WebError> {
+    learner.lab_or_404(&lab_id)?;
     let feed = Feed {
         engine: learner.engine,
         lab: lab_id,
@@ -149,7 +139,7 @@ pub async fn events(
             .comment("kubelab live feed")]),
         receiver: None,
         pause: Duration::from_secs(1),
-        shutdown: Box::pin(state.shutdown.wait()),
+        shutdown: Box::pin(shutdown.wait()),
         done: false,
     };
     let stream = futures::stream::unfold(feed, Feed::next);

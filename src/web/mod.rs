@@ -1,5 +1,12 @@
 //! The web edge: axum router, pages (askama), the JSON API, static assets, language and CSRF.
 //!
+//! Handlers share one state, [`AppState`]; a handler that needs one part of it takes that part
+//! alone (`State<Engine>`, `State<Key>`, `State<Shutdown>`, through `FromRef`). Every request
+//! acts for a learner through [`learner::LearnerEngine`]. Every failure is a
+//! [`error::WebError`]: JSON on the API, the HTML error page (or an htmx fragment) on pages,
+//! logged once when it is the server's own (see [`error`]). The extractors whose rejection is
+//! that error are in [`extract`].
+//!
 //! # Pages (HTML; forms need the CSRF token, see [`csrf`])
 //!
 //! | route | what |
@@ -7,10 +14,10 @@
 //! | `GET /` | the chapters in order with progress |
 //! | `GET /labs/{lab}` | a lab: intro, steps, Set up / Check / hints / Reset |
 //! | `GET /labs/{lab}/steps/{step}` | redirects to the step on its lab page |
-//! | `POST /labs/{lab}/steps/{step}/setup` | Set up; htmx gets the result panel, plain forms the whole page |
-//! | `POST /labs/{lab}/steps/{step}/check` | Check; same |
-//! | `POST /labs/{lab}/reset` | Reset; the lab page with what was deleted |
-//! | `GET /labs/{lab}/events` | the live feed (Server-Sent Events, see [`live`]) |
+//! | `POST /labs/{lab}/steps/{step}/setup` | Set up (`replace` fields: objects in the way the learner confirmed replacing); htmx gets the result panel, a plain form is redirected (303) to the lab page, which shows it |
+//! | `POST /labs/{lab}/steps/{step}/check` | Check (`answer.<check-id>` fields); same |
+//! | `POST /labs/{lab}/reset` | Reset (`delete` fields: the learner's own objects to delete too); redirected to the lab page with what was deleted and kept |
+//! | `GET /labs/{lab}/events` | the live feed (Server-Sent Events, see [`live`]): `step` (a step's result panel and badge after any evaluation), `objects` (the lab's objects), `cluster` (the connection: live, reconnecting, unavailable), `reset` (the lab was reset elsewhere), `shutdown` |
 //! | `GET /labs/{lab}/images/{file}` | a lab image (SVG with its own strict CSP, PNG) |
 //! | `GET ...?lang=zh` | remembers the language in the `lang` cookie and redirects back |
 //!
@@ -22,16 +29,20 @@
 //! `reason` one of `not_found` (404), `bad_request` (400), `nothing_to_set_up` (409),
 //! `cluster_unavailable` (503, plus a `help` field), `cluster_error` (502), `database_error`
 //! (500), `cross_site` / `csrf` (403), `unsupported_media_type` (415), `payload_too_large` (413),
-//! `internal` (500).
+//! `internal` (500); in workshop mode also `unauthorized` (401), `forbidden` (403) and
+//! `workshop_closed` (409).
+//!
+//! An object is named by its key `{apiVersion, kind, namespace, name}` (`namespace` null for
+//! cluster-scoped kinds); texts written by lab authors are `{en, zh}`; times are RFC 3339.
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/labs` | `{"labs": [{id, order, title: {en, zh}, summary, steps, done, url}]}` |
-//! | `GET /api/labs/{lab}` | `{id, order, title, summary, namespace, done, steps: [{id, title, state, manifests: [{file, apiVersion, kind, name, namespace?}], checks: [{id, title}], hints, progress}]}`; `state` is `done`, `failed`, `pending`, `error` or `not-checked` |
-//! | `POST /api/labs/{lab}/steps/{step}/setup` | `{lab, step, applied: [{apiVersion, kind, namespace, name, action}], error?: {object, file, message}}`; 502 with the same body when the API server refused an object |
+//! | `GET /api/labs` | `{"labs": [{id, order, title, summary, steps, done, regressed, url}]}`: `steps` counts the lab's steps, `done` those passed (a regressed one too), `regressed` those passed once whose checks no longer hold |
+//! | `GET /api/labs/{lab}` | `{id, order, title, summary, namespace, done, regressed, steps: [{id, title, state, confirm, manifests: [{file, apiVersion, kind, name, namespace?}], checks: [{id, title}], hints, progress, report}]}`: `state` is `not-started`, `in-progress`, `passed` or `regressed`; `confirm` marks a step that passes only when the learner presses Check while every check holds; `progress` is what is stored, `{started_at, evidence_at, status, passed_at, checked_at, attempts}` (times or null); `report` is the step's last check report (as `check` answers) or null |
+//! | `POST /api/labs/{lab}/steps/{step}/setup` | optional body `{"replace": [key]}` → `{lab, step, applied: [{apiVersion, kind, namespace, name, action}], in_the_way?: [{apiVersion, kind, namespace, name, why, fields?, message?}], error?: {object, file, message}}`; `action` is `created`, `configured`, `unchanged`, `replaced` or `yours`. 200 when every object is as the lab needs it; 409 (same body) when objects are `in_the_way` (`why`: `yours`, `immutable` or `merged`; `fields` where they differ) — send their keys back as `replace` to delete them and create the lab's; 502 (same body) when the API server refused an object (`error`; the objects after it were not applied) |
 //! | `POST /api/labs/{lab}/steps/{step}/start` | `{lab, step, started_at}` (the first start counts) |
-//! | `POST /api/labs/{lab}/steps/{step}/check` | optional body `{"answers": {"<check-id>": "..."}}` (question checks, ≤ 200 characters each; 400 otherwise) → `{lab, step, status, done, checked_at, checks: [{id, title, reason, verdict: {status, diagnostics: [{path, expected, actual}], closest?, message?}, pending_reason?}]}` |
-//! | `POST /api/labs/{lab}/reset` | `{lab, deleted: [{apiVersion, kind, namespace, name}], kept: [{..., why}]}` |
+//! | `POST /api/labs/{lab}/steps/{step}/check` | optional body `{"answers": {"<check-id>": "..."}}` (question checks, ≤ 200 characters each, remembered: no body reuses them; 400 otherwise) → `{lab, step, state, status, awaiting?, attempts, recheck_in?, checks: [{id, title, reason, verdict, pending_reason?, unanswered?}], checked_at}`: `status` (`passed`, `failed`, `pending`, `error`) sums up the verdicts, `state` is the step's state after this check, `awaiting` (`learner-work`, `confirmation`) says why checks that all hold do not count yet, `recheck_in` (seconds) when kubelab checks again by itself; `verdict` is `{status: "passed"}`, `{status: "failed", diagnostics, closest?}`, `{status: "pending", diagnostics}` or `{status: "error", message}`, a diagnostic `{path, expected: {en, zh}, actual: {en, zh}, actual_full?}` with code marked by backticks |
+//! | `POST /api/labs/{lab}/reset` | optional body `{"delete": [key]}` → `{lab, deleted: [key], kept: [{apiVersion, kind, namespace, name, why, lab?}]}`: `why` is `yours` (the learner made it; deleted only when its key comes back in `delete`), `used-by-lab` (a namespace the progress of the lab in `lab` still uses), `not-created-by-kubelab` or `learner-namespace` (a workshop learner's own) |
 //! | `GET /healthz` | `200 ok` while the process runs |
 //! | `GET /readyz` | `{labs, database: "ok", cluster: {state: "unknown"\|"reachable"\|"unreachable", version?, message?}}`; 503 when the database does not answer (never because of the cluster) |
 //!
@@ -39,7 +50,7 @@
 //!
 //! # Workshop mode (`kubelab serve --workshop`)
 //!
-//! Every page, API and live handler above goes through [`workshop::LearnerEngine`]: the learner
+//! Every page, API and live handler above goes through [`learner::LearnerEngine`]: the learner
 //! behind the `kubelab_session` cookie, confined to their namespace and to the workshop's labs
 //! (others: 404). Without a session, `/` shows the join form, other pages redirect there and
 //! the API answers 401 `unauthorized`. A full, ended or expired workshop is 409
@@ -49,7 +60,7 @@
 //! |---|---|
 //! | `GET/POST /join/{code}`, `POST /join` | join (fields `name`, and `code` for `/join`); sets the session cookie and goes home; a browser with a session just goes home |
 //! | `GET /kubeconfig` | the learner's kubeconfig (attachment `kubelab-<namespace>.kubeconfig`) |
-//! | `GET/POST /instructor/login` | sign in with the instructor token (signed cookie `kubelab_instructor`); wrong token 403 |
+//! | `GET/POST /instructor/login` | sign in with the instructor token (encrypted cookie `kubelab_instructor`); wrong token 403 |
 //! | `GET /instructor`, `POST /instructor/workshops` | the workshops; create one (`name`, `lab`…, `capacity`, `hours`) |
 //! | `GET /instructor/workshops/{id}` (`/grid`: the grid alone) | join code and link, learners × steps, actions |
 //! | `POST /instructor/workshops/{id}/extend` \| `/end` \| `/learners/{learner}/reset` (`lab`, empty for all) | actions |
@@ -61,7 +72,7 @@
 //! |---|---|
 //! | `GET /api/instructor/workshops` | `{"workshops": [{id, name, code, labs, capacity, created_at, expires_at, ended_at, running, join_url}]}` |
 //! | `POST /api/instructor/workshops` | body `{name, labs, capacity, hours}` → 201 with the workshop |
-//! | `GET /api/instructor/workshops/{id}/grid` | `{workshop, steps: [[lab, step]], learners: [{learner, cells: [{state, stuck_minutes}]}]}` |
+//! | `GET /api/instructor/workshops/{id}/grid` | `{workshop, steps: [[lab, step]], learners: [{learner, cells: [{state, status?, stuck_minutes}]}]}` |
 //! | `POST /api/instructor/workshops/{id}/extend` | optional `{"hours": 1..24}` (default 1) → the workshop |
 //! | `POST /api/instructor/workshops/{id}/end` | `{id, deleted}` (namespaces deleted) |
 //! | `POST /api/instructor/workshops/{id}/learners/{learner}/reset` | optional `{"lab": "..."}` (default: all) → `{workshop, learner, lab}` |
@@ -70,19 +81,21 @@ pub mod api;
 pub mod assets;
 pub mod csrf;
 pub mod error;
+pub mod extract;
 pub mod host;
-pub mod i18n;
 pub mod instructor;
 pub mod lang;
+pub mod learner;
 pub mod live;
 pub mod pages;
+pub mod ui_strings;
 pub mod view;
 pub mod workshop;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
@@ -105,7 +118,10 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 /// Settings of the web layer.
 #[derive(Clone, Debug)]
 pub struct WebConfig {
-    /// Key for signing cookies (language choice, CSRF token); 64 random bytes per start is fine.
+    /// Key material for the cookies kubelab protects: the CSRF cookie is signed with it, the
+    /// instructor's cookie encrypted (the language cookie is plain). At least 64 bytes. Startup
+    /// reads it from the progress database — the hex text of 64 random bytes the first start
+    /// proposed — so these cookies survive restarts and hold on every replica sharing it.
     pub cookie_key: Vec<u8>,
     /// Listening on loopback: answer only requests addressed to a loopback name (DNS rebinding).
     pub loopback_only: bool,
@@ -114,30 +130,23 @@ pub struct WebConfig {
     pub workshop: bool,
 }
 
-/// Everything a handler needs.
-#[derive(Clone)]
+/// The router's state: everything a handler needs, built once by [`router`].
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// The one path to labs, cluster, checks and store.
     pub engine: Engine,
-    /// Web settings.
-    pub config: Arc<WebConfig>,
-}
-
-/// The router's own state: the engine and the cookie key, derived once.
-#[derive(Clone)]
-pub struct WebState {
-    /// The engine.
-    pub engine: Engine,
-    /// Signs the CSRF cookie.
-    pub key: Key,
+    /// Signs the CSRF cookie and encrypts the instructor cookie (from
+    /// [`WebConfig::cookie_key`]).
+    pub cookie_key: Key,
     /// Ends the live streams when the server stops.
     pub shutdown: live::Shutdown,
     /// Workshop mode (see [`WebConfig::workshop`]).
+    #[from_ref(skip)]
     pub workshop: bool,
 }
 
-/// The signing key from the configured bytes; a random one (with a warning) if they are too
-/// short, which only costs the learner a page reload after a restart.
+/// The cookie key from the configured bytes; a random one (with a warning) if they are fewer
+/// than 64, which only costs the learner a page reload after a restart.
 fn cookie_key(bytes: &[u8]) -> Key {
     match Key::try_from(bytes) {
         Ok(key) => key,
@@ -152,61 +161,95 @@ fn cookie_key(bytes: &[u8]) -> Key {
 }
 
 /// The whole router: pages, API, health, static files, with security headers, compression,
-/// tracing, a 30 s timeout and a 64 KiB body limit. Live streams end on Ctrl-C / SIGTERM; use
-/// [`router_with_shutdown`] to end them on another signal as well.
-pub fn router(state: AppState) -> Router {
-    router_with_shutdown(state, live::Shutdown::new())
+/// tracing, the [`REQUEST_TIMEOUT`] and the [`MAX_BODY`] limit. The live streams
+/// (`/labs/{lab}/events`) end when `shutdown` is triggered — trigger it when graceful shutdown
+/// starts, or it waits for browsers to hang up.
+pub fn router(engine: Engine, config: &WebConfig, shutdown: live::Shutdown) -> Router {
+    let state = AppState {
+        engine,
+        cookie_key: cookie_key(&config.cookie_key),
+        shutdown,
+        workshop: config.workshop,
+    };
+    let routes = Router::new()
+        .merge(html_routes(&state))
+        .nest("/api", api_routes(state.workshop))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/static/{*path}", get(assets::serve))
+        .layer(from_fn(error::log_failures))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CompressionLayer::new());
+    with_security_headers(routes)
+        .layer(from_fn_with_state(config.loopback_only, host::guard))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
 }
 
-/// [`router`], whose live streams (`/labs/{lab}/events`) also end when `shutdown` is
-/// triggered — trigger it when graceful shutdown starts, or it waits for browsers to hang up.
-pub fn router_with_shutdown(state: AppState, shutdown: live::Shutdown) -> Router {
-    let loopback_only = state.config.loopback_only;
-    let web = WebState {
-        engine: state.engine,
-        key: cookie_key(&state.config.cookie_key),
-        shutdown,
-        workshop: state.config.workshop,
-    };
-    let mut pages = Router::new()
+/// Everything people open in a browser; its errors are HTML pages (see
+/// [`error::html_pages`]).
+fn html_routes(state: &AppState) -> Router<AppState> {
+    let mut pages = learner_pages();
+    if state.workshop {
+        pages = pages.merge(workshop_pages());
+    }
+    pages
+        .layer(from_fn_with_state(state.clone(), csrf::protect))
+        .layer(from_fn(lang::toggle))
+        .route("/labs/{lab}/images/{file}", get(assets::lab_image))
+        .route("/labs/{lab}/events", get(live::events))
+        .fallback(pages::not_found)
+        .layer(from_fn(error::html_pages))
+}
+
+/// The chapters and labs.
+fn learner_pages() -> Router<AppState> {
+    Router::new()
         .route("/", get(pages::home))
         .route("/labs/{lab}", get(pages::lab))
         .route("/labs/{lab}/steps/{step}", get(pages::step))
         .route("/labs/{lab}/steps/{step}/setup", post(pages::setup))
         .route("/labs/{lab}/steps/{step}/check", post(pages::check))
-        .route("/labs/{lab}/reset", post(pages::reset));
-    if web.workshop {
-        pages = pages
-            .route(
-                "/join/{code}",
-                get(workshop::join_page).post(workshop::join_with_code),
-            )
-            .route("/join", post(workshop::join))
-            .route("/kubeconfig", get(workshop::kubeconfig))
-            .route(
-                "/instructor/login",
-                get(instructor::login_page).post(instructor::login),
-            )
-            .route("/instructor", get(instructor::list))
-            .route("/instructor/workshops", post(instructor::create))
-            .route("/instructor/workshops/{id}", get(instructor::workshop))
-            .route(
-                "/instructor/workshops/{id}/grid",
-                get(instructor::grid_fragment),
-            )
-            .route(
-                "/instructor/workshops/{id}/extend",
-                post(instructor::extend_page),
-            )
-            .route("/instructor/workshops/{id}/end", post(instructor::end_page))
-            .route(
-                "/instructor/workshops/{id}/learners/{learner}/reset",
-                post(instructor::reset_page),
-            );
-    }
-    let pages = pages
-        .layer(from_fn_with_state(web.key.clone(), csrf::protect))
-        .layer(from_fn(lang::toggle));
+        .route("/labs/{lab}/reset", post(pages::reset))
+}
+
+/// Joining a workshop, the learner's kubeconfig, the instructor's pages.
+fn workshop_pages() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/join/{code}",
+            get(workshop::join_page).post(workshop::join_with_code),
+        )
+        .route("/join", post(workshop::join))
+        .route("/kubeconfig", get(workshop::kubeconfig))
+        .route(
+            "/instructor/login",
+            get(instructor::login_page).post(instructor::login),
+        )
+        .route("/instructor", get(instructor::list))
+        .route("/instructor/workshops", post(instructor::create))
+        .route("/instructor/workshops/{id}", get(instructor::workshop))
+        .route(
+            "/instructor/workshops/{id}/grid",
+            get(instructor::grid_fragment),
+        )
+        .route(
+            "/instructor/workshops/{id}/extend",
+            post(instructor::extend_page),
+        )
+        .route("/instructor/workshops/{id}/end", post(instructor::end_page))
+        .route(
+            "/instructor/workshops/{id}/learners/{learner}/reset",
+            post(instructor::reset_page),
+        )
+}
+
+/// The JSON API under `/api` (the instructor's too in workshop mode).
+fn api_routes(workshop: bool) -> Router<AppState> {
     let mut api = Router::new()
         .route("/labs", get(api::labs))
         .route("/labs/{lab}", get(api::lab))
@@ -214,7 +257,7 @@ pub fn router_with_shutdown(state: AppState, shutdown: live::Shutdown) -> Router
         .route("/labs/{lab}/steps/{step}/check", post(api::check))
         .route("/labs/{lab}/steps/{step}/start", post(api::start))
         .route("/labs/{lab}/reset", post(api::reset));
-    if web.workshop {
+    if workshop {
         api = api
             .route(
                 "/instructor/workshops",
@@ -231,45 +274,26 @@ pub fn router_with_shutdown(state: AppState, shutdown: live::Shutdown) -> Router
                 post(instructor::api_reset),
             );
     }
-    let api = api
-        .fallback(api::not_found)
-        .layer(from_fn(api::same_site_only));
-    Router::new()
-        .merge(pages)
-        .nest("/api", api)
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .route("/static/{*path}", get(assets::serve))
-        .route("/labs/{lab}/images/{file}", get(assets::lab_image))
-        .route("/labs/{lab}/events", get(live::events))
-        .fallback(pages::not_found)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CompressionLayer::new())
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
+    api.fallback(api::not_found)
+        .layer(from_fn(api::same_site_only))
+}
+
+/// The headers every answer carries unless its handler set its own (the lab images do).
+fn with_security_headers(routes: Router<AppState>) -> Router<AppState> {
+    let headers = [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
             HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
+            "same-origin",
+        ),
+    ];
+    headers.into_iter().fold(routes, |routes, (name, value)| {
+        routes.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
         ))
-        .layer(from_fn_with_state(loopback_only, host::guard))
-        .layer(TraceLayer::new_for_http())
-        .with_state(web)
+    })
 }

@@ -5,29 +5,28 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::rejection::{FormRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
-use super::WebState;
 use super::api::ANSWER_FIELD_PREFIX;
 use super::csrf::CsrfToken;
-use super::error::{PageError, WebError};
-use super::i18n::{Ui, Ws, ui, ws};
+use super::error::WebError;
+use super::extract::{FormFields, Path, is_htmx};
 use super::lang::UiLang;
+use super::learner::{LearnerEngine, Refusal};
+use super::ui_strings::{Ui, Ws, ui, ws};
 use super::view::{
     Badge, Chrome, ProblemView, QuestionView, RecapRow, ResetView, ResultView, duration_text,
     parse_key_field, rfc3339, seconds_between, seconds_since, with_copy_buttons,
 };
-use super::workshop::{JoinPage, LearnerEngine, Refusal, WorkshopBanner};
+use super::workshop::{JoinPage, WorkshopBanner};
 use crate::engine::{
     Engine, EngineError, LabProgress, ObjectKey, ResetReport, SetupReport, StepProgress,
 };
 use crate::i18n::Lang;
-use crate::labs::Step;
+use crate::labs::{Lab, Step};
 
 /// Form field naming an object the learner confirmed Set up may replace.
 pub const REPLACE_FIELD: &str = "replace";
@@ -41,9 +40,7 @@ pub struct LabCard {
     pub number: usize,
     /// Lab id.
     pub id: String,
-    /// Title.
     pub title: String,
-    /// Summary.
     pub summary: String,
     /// Steps done.
     pub done: usize,
@@ -71,9 +68,7 @@ pub struct LabHead {
     pub id: String,
     /// 1-based chapter number.
     pub number: usize,
-    /// Title.
     pub title: String,
-    /// Summary.
     pub summary: String,
     /// Sanitized introduction HTML (may be empty).
     pub intro_html: String,
@@ -100,7 +95,6 @@ pub struct StepView {
     pub number: usize,
     /// Step id.
     pub id: String,
-    /// Title.
     pub title: String,
     /// Sanitized HTML with copy buttons.
     pub html: String,
@@ -157,35 +151,24 @@ struct ResultFragment {
     r: ResultView,
 }
 
-fn is_htmx(headers: &HeaderMap) -> bool {
-    headers.get("hx-request").is_some()
-}
-
-fn bad_path(e: PathRejection) -> WebError {
-    WebError::BadRequest(format!("malformed address: {}", e.body_text()))
-}
-
 /// `GET /`: the chapters in order with the learner's progress.
 pub async fn home(
-    State(state): State<WebState>,
+    State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     learner: Result<LearnerEngine, Refusal>,
-) -> Result<Response, PageError> {
+) -> Result<Response, WebError> {
     let learner = match learner {
         Ok(learner) => learner,
         // In workshop mode, a browser without a session is asked to join one.
         Err(Refusal::NoSession { .. }) => {
-            return Ok(JoinPage::new(&state.engine, lang, csrf, None).into_response());
+            return Ok(JoinPage::new(&engine, lang, csrf, None).into_response());
         }
         Err(refusal) => return Ok(refusal.into_response()),
     };
     let t = ui(lang);
     let engine = &learner.engine;
-    let progress = engine
-        .all_progress()
-        .await
-        .map_err(|e| PageError::new(e, lang, false))?;
+    let progress = engine.all_progress().await?;
     let labs = learner
         .labs()
         .into_iter()
@@ -226,29 +209,17 @@ pub async fn home(
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Notice {
     /// A set-up's report, shown in its step's panel.
-    Setup {
-        /// Step id.
-        step: String,
-        /// The report.
-        report: SetupReport,
-    },
+    Setup { step: String, report: SetupReport },
     /// A Check: its step is unfolded (its panel shows the stored report).
-    Checked {
-        /// Step id.
-        step: String,
-    },
+    Checked { step: String },
     /// A reset's report, shown at the top.
-    Reset {
-        /// The report.
-        report: ResetReport,
-    },
+    Reset { report: ResetReport },
     /// An action that failed as a whole (no cluster...), in its step's panel or at the top.
     Problem {
         /// Step id, when the action was a step's.
         step: Option<String>,
         /// The error as the web layer classified it.
         title: String,
-        /// Details.
         detail: String,
         /// Show how to start a cluster.
         cluster_help: bool,
@@ -289,6 +260,21 @@ impl Notice {
             _ => None,
         }
     }
+
+    /// What the notice shows in its step's result panel (a Check's shows the stored report).
+    fn step_result(&self, t: &'static Ui, csrf: &str) -> Option<ResultView> {
+        match self {
+            Notice::Setup { report, .. } => {
+                let mut result = ResultView::from_setup(t, report);
+                if let Some(setup) = result.setup.as_mut() {
+                    csrf.clone_into(&mut setup.csrf);
+                }
+                Some(result)
+            }
+            Notice::Problem { .. } => self.problem_view().map(ResultView::from_problem),
+            Notice::Checked { .. } | Notice::Reset { .. } => None,
+        }
+    }
 }
 
 /// Builds the lab page, with what a form left for it (a notice) in its step's panel or on top.
@@ -307,102 +293,122 @@ async fn lab_page(
         .copied()
         .enumerate()
         .find(|(_, l)| l.id == lab_id)
-        .ok_or_else(|| WebError::UnknownLab(lab_id.to_owned()))?;
+        .ok_or_else(|| EngineError::UnknownLab(lab_id.to_owned()))?;
     let progress = engine.lab_progress(lab_id).await?;
-    let current = progress.current().map(|s| s.id.clone());
-    let noticed_step = notice.as_ref().and_then(Notice::step).map(str::to_owned);
     let mut steps: Vec<StepView> = Vec::with_capacity(lab.steps.len());
     for (i, (s, p)) in lab.steps.iter().zip(&progress.steps).enumerate() {
-        let mut view = step_view(engine, t, lang, lab_id, i, s, p).await?;
-        view.current = current.as_deref() == Some(s.id.as_str());
-        view.open = view.current || noticed_step.as_deref() == Some(s.id.as_str());
-        if noticed_step.as_deref() == Some(s.id.as_str()) {
-            match &notice {
-                Some(Notice::Setup { report, .. }) => {
-                    let mut result = ResultView::from_setup(t, report);
-                    if let Some(setup) = result.setup.as_mut() {
-                        setup.csrf.clone_from(&csrf);
-                    }
-                    view.result = Some(result);
-                }
-                Some(n @ Notice::Problem { .. }) => {
-                    view.result = n.problem_view().map(ResultView::from_problem);
-                }
-                _ => {}
-            }
-        }
-        steps.push(view);
+        steps.push(step_view(engine, t, lang, lab_id, i, s, p).await?);
     }
+    open_steps(&mut steps, &progress, notice.as_ref(), t, &csrf);
     let (reset, top_problem) = match &notice {
-        Some(Notice::Reset { report }) => (
-            Some(ResetView::new(t, report, |id| {
-                engine
-                    .catalog()
-                    .lab(id)
-                    .map_or_else(|| id.to_owned(), |l| l.title.get(lang).to_owned())
-            })),
-            None,
-        ),
+        Some(Notice::Reset { report }) => (Some(reset_view(engine, t, lang, report)), None),
         Some(n @ Notice::Problem { step: None, .. }) => {
             (None, n.problem_view().map(ResultView::from_problem))
         }
         _ => (None, None),
     };
-    let done = progress.done();
-    let complete = progress.complete();
-    let total_time = if complete {
-        let first_start = progress.steps.first().and_then(|s| s.record.started_at);
-        let last_pass = progress
-            .steps
-            .iter()
-            .filter_map(|s| s.record.passed_at)
-            .max();
-        first_start
-            .zip(last_pass)
-            .and_then(|(from, to)| seconds_between(from, to))
-            .map(|secs| duration_text(t, secs))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let recap = steps
-        .iter()
-        .map(|s| RecapRow {
-            number: s.number,
-            id: s.id.clone(),
-            title: s.title.clone(),
-            done: s.badge.state.is_done(),
-            took: s.took.clone(),
-        })
-        .collect();
+    let recap = steps.iter().map(RecapRow::from).collect();
+    let next = labs.get(number + 1).copied();
     Ok(LabPage {
         c: Chrome::new(engine, lang, t, csrf, format!("/labs/{}", lab.id)),
         t,
-        lab: LabHead {
-            id: lab.id.clone(),
-            number: number + 1,
-            title: lab.title.get(lang).to_owned(),
-            summary: lab.summary.get(lang).to_owned(),
-            intro_html: with_copy_buttons(lab.intro_html.get(lang), t),
-            namespace: engine
-                .learner()
-                .namespace
-                .clone()
-                .unwrap_or_else(|| lab.namespace.clone()),
-            done,
-            total: steps.len(),
-            complete,
-            total_time,
-            next: labs
-                .get(number + 1)
-                .map(|n| (n.id.clone(), n.title.get(lang).to_owned())),
-            events_url: format!("/labs/{}/events", lab.id),
-        },
+        lab: lab_head(engine, t, lang, (number, lab), &progress, next),
         steps,
         reset,
         notice: top_problem,
         recap,
     })
+}
+
+/// Unfolds the current step and the one a notice is about, which shows it in its panel.
+fn open_steps(
+    steps: &mut [StepView],
+    progress: &LabProgress,
+    notice: Option<&Notice>,
+    t: &'static Ui,
+    csrf: &str,
+) {
+    let current = progress.current().map(|s| s.id.as_str());
+    let noticed = notice.and_then(Notice::step);
+    for view in steps {
+        view.current = current == Some(view.id.as_str());
+        let is_noticed = noticed == Some(view.id.as_str());
+        view.open = view.current || is_noticed;
+        if is_noticed && let Some(result) = notice.and_then(|n| n.step_result(t, csrf)) {
+            view.result = Some(result);
+        }
+    }
+}
+
+/// The top of the lab page: title, introduction, namespace, progress, the next chapter.
+fn lab_head(
+    engine: &Engine,
+    t: &'static Ui,
+    lang: Lang,
+    (index, lab): (usize, &Lab),
+    progress: &LabProgress,
+    next: Option<&Lab>,
+) -> LabHead {
+    let complete = progress.complete();
+    LabHead {
+        id: lab.id.clone(),
+        number: index + 1,
+        title: lab.title.get(lang).to_owned(),
+        summary: lab.summary.get(lang).to_owned(),
+        intro_html: with_copy_buttons(lab.intro_html.get(lang), t),
+        namespace: engine
+            .learner()
+            .namespace
+            .clone()
+            .unwrap_or_else(|| lab.namespace.clone()),
+        done: progress.done(),
+        total: progress.steps.len(),
+        complete,
+        total_time: if complete {
+            total_time(t, progress)
+        } else {
+            String::new()
+        },
+        next: next.map(|n| (n.id.clone(), n.title.get(lang).to_owned())),
+        events_url: format!("/labs/{}/events", lab.id),
+    }
+}
+
+/// From the first step's start to the last pass (empty when unknown).
+fn total_time(t: &'static Ui, progress: &LabProgress) -> String {
+    let first_start = progress.steps.first().and_then(|s| s.record.started_at);
+    let last_pass = progress
+        .steps
+        .iter()
+        .filter_map(|s| s.record.passed_at)
+        .max();
+    first_start
+        .zip(last_pass)
+        .and_then(|(from, to)| seconds_between(from, to))
+        .map(|secs| duration_text(t, secs))
+        .unwrap_or_default()
+}
+
+/// A reset's report, naming other chapters by their titles.
+fn reset_view(engine: &Engine, t: &'static Ui, lang: Lang, report: &ResetReport) -> ResetView {
+    ResetView::new(t, report, |id| {
+        engine
+            .catalog()
+            .lab(id)
+            .map_or_else(|| id.to_owned(), |l| l.title.get(lang).to_owned())
+    })
+}
+
+impl From<&StepView> for RecapRow {
+    fn from(s: &StepView) -> RecapRow {
+        RecapRow {
+            number: s.number,
+            id: s.id.clone(),
+            title: s.title.clone(),
+            done: s.badge.state.is_done(),
+            took: s.took.clone(),
+        }
+    }
 }
 
 /// One step of the lab page from its progress: a step not started shows what will be checked,
@@ -480,44 +486,29 @@ pub async fn lab(
     learner: LearnerEngine,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<LabPage, PageError> {
-    let Path(lab_id) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
+    Path(lab_id): Path<String>,
+) -> Result<LabPage, WebError> {
     let engine = &learner.engine;
     // Opening the lab starts its current step (for `since: step` checks and the step timer).
-    engine
-        .open_lab(&lab_id)
-        .await
-        .map_err(|e| PageError::new(e, lang, false))?;
+    engine.open_lab(&lab_id).await?;
     let notice = engine
         .take_notice(&lab_id)
-        .await
-        .map_err(|e| PageError::new(e, lang, false))?
+        .await?
         .and_then(|json| serde_json::from_str::<Notice>(&json).ok());
-    lab_page(&learner, lang, csrf, &lab_id, notice)
-        .await
-        .map_err(|e| PageError::new(e, lang, false))
+    lab_page(&learner, lang, csrf, &lab_id, notice).await
 }
 
 /// `GET /labs/{lab}/steps/{step}`: the step's place on its lab page.
 pub async fn step(
     learner: LearnerEngine,
-    UiLang(lang): UiLang,
-    path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<Redirect, PageError> {
-    let Path((lab_id, step_id)) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
-    let lab = learner
-        .lab(&lab_id)
-        .ok_or_else(|| PageError::new(WebError::UnknownLab(lab_id.clone()), lang, false))?;
-    if lab.step(&step_id).is_none() {
-        return Err(PageError::new(
-            WebError::UnknownStep {
-                lab: lab_id,
-                step: step_id,
-            },
-            lang,
-            false,
-        ));
+    Path((lab_id, step_id)): Path<(String, String)>,
+) -> Result<Redirect, WebError> {
+    if learner.lab_or_404(&lab_id)?.step(&step_id).is_none() {
+        return Err(EngineError::UnknownStep {
+            lab: lab_id,
+            step: step_id,
+        }
+        .into());
     }
     Ok(Redirect::to(&format!("/labs/{lab_id}#step-{step_id}")))
 }
@@ -529,27 +520,23 @@ struct StepForm {
     replace: Vec<ObjectKey>,
 }
 
-/// Reads a step form (no form at all means an empty one).
-fn step_form(
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<StepForm, WebError> {
-    let fields = match form {
-        Ok(Form(fields)) => fields,
-        Err(FormRejection::InvalidFormContentType(_)) => Vec::new(),
-        Err(e) => return Err(WebError::BadRequest(e.body_text())),
-    };
-    let mut out = StepForm::default();
-    for (name, value) in fields {
-        if let Some(id) = name.strip_prefix(ANSWER_FIELD_PREFIX) {
-            out.answers.insert(id.to_owned(), value);
-        } else if name == REPLACE_FIELD {
-            let key = parse_key_field(&value).ok_or_else(|| {
-                WebError::BadRequest(format!("{value:?} does not name an object"))
-            })?;
-            out.replace.push(key);
+impl TryFrom<FormFields> for StepForm {
+    type Error = WebError;
+
+    fn try_from(FormFields(fields): FormFields) -> Result<StepForm, WebError> {
+        let mut out = StepForm::default();
+        for (name, value) in fields {
+            if let Some(id) = name.strip_prefix(ANSWER_FIELD_PREFIX) {
+                out.answers.insert(id.to_owned(), value);
+            } else if name == REPLACE_FIELD {
+                let key = parse_key_field(&value).ok_or_else(|| {
+                    WebError::BadRequest(format!("{value:?} does not name an object"))
+                })?;
+                out.replace.push(key);
+            }
         }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// Which button was pressed.
@@ -560,20 +547,20 @@ enum Action {
 }
 
 /// Set up or Check from a page: htmx gets the result panel; a plain form is redirected (303)
-/// to the lab page, which shows the result (so the address can be reloaded).
+/// to the lab page, which shows the result (so the address can be reloaded). An unknown lab
+/// or step is the 404 page; any other failure shows in the step's panel.
 async fn step_action(
     learner: LearnerEngine,
     lang: Lang,
     headers: HeaderMap,
-    path: Result<Path<(String, String)>, PathRejection>,
+    (lab_id, step_id): (String, String),
     action: Action,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
+    form: FormFields,
+) -> Result<Response, WebError> {
     let htmx = is_htmx(&headers);
     let t = ui(lang);
-    let Path((lab_id, step_id)) = path.map_err(|e| PageError::new(bad_path(e), lang, htmx))?;
     let engine = &learner.engine;
-    let form = step_form(form).map_err(|e| PageError::new(e, lang, htmx))?;
+    let form = StepForm::try_from(form)?;
     let outcome = match action {
         Action::Setup => engine
             .setup_replacing(&lab_id, &step_id, &form.replace)
@@ -596,43 +583,43 @@ async fn step_action(
                 (ResultView::from_check(t, lang, &report), notice)
             }),
     };
-    let (status, view, notice) = match outcome {
-        Ok((view, notice)) => (StatusCode::OK, view, notice),
+    let (status, view, notice, failure) = match outcome {
+        Ok((view, notice)) => (StatusCode::OK, view, notice, None),
         Err(e @ (EngineError::UnknownLab(_) | EngineError::UnknownStep { .. })) => {
-            return Err(PageError::new(e, lang, htmx));
+            return Err(e.into());
         }
         Err(e) => {
             let e = WebError::from(e);
             let notice = Notice::problem(Some(&step_id), &e, t);
-            (e.status(), ResultView::from_problem(e.problem(t)), notice)
+            (
+                e.status(),
+                ResultView::from_problem(e.problem(t)),
+                notice,
+                Some(e),
+            )
         }
     };
-    if !htmx {
-        leave_notice(engine, &lab_id, &notice, lang).await?;
-        return Ok(Redirect::to(&format!("/labs/{lab_id}#step-{step_id}")).into_response());
-    }
-    let html = ResultFragment {
-        t,
-        step_id: step_id.clone(),
-        r: view,
-    }
-    .render()
-    .map_err(|e| PageError::new(e, lang, htmx))?;
-    Ok((status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
+    let response = if htmx {
+        let html = ResultFragment {
+            t,
+            step_id: step_id.clone(),
+            r: view,
+        }
+        .render()?;
+        (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+    } else {
+        leave_notice(engine, &lab_id, &notice).await?;
+        Redirect::to(&format!("/labs/{lab_id}#step-{step_id}")).into_response()
+    };
+    Ok(match failure {
+        Some(e) => e.shown_in(response),
+        None => response,
+    })
 }
 
-async fn leave_notice(
-    engine: &Engine,
-    lab_id: &str,
-    notice: &Notice,
-    lang: Lang,
-) -> Result<(), PageError> {
-    let json = serde_json::to_string(notice)
-        .map_err(|e| PageError::new(WebError::Internal(e.to_string()), lang, false))?;
-    engine
-        .leave_notice(lab_id, &json)
-        .await
-        .map_err(|e| PageError::new(e, lang, false))
+async fn leave_notice(engine: &Engine, lab_id: &str, notice: &Notice) -> Result<(), WebError> {
+    let json = serde_json::to_string(notice).map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(engine.leave_notice(lab_id, &json).await?)
 }
 
 /// `POST /labs/{lab}/steps/{step}/setup` (`replace` fields: the objects the learner confirmed
@@ -641,21 +628,21 @@ pub async fn setup(
     learner: LearnerEngine,
     UiLang(lang): UiLang,
     headers: HeaderMap,
-    path: Result<Path<(String, String)>, PathRejection>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
-    step_action(learner, lang, headers, path, Action::Setup, form).await
+    Path(ids): Path<(String, String)>,
+    form: FormFields,
+) -> Result<Response, WebError> {
+    step_action(learner, lang, headers, ids, Action::Setup, form).await
 }
 
-/// `POST /labs/{lab}/steps/{step}/check`.
+/// `POST /labs/{lab}/steps/{step}/check` (`answer.<check-id>` fields: answers to questions).
 pub async fn check(
     learner: LearnerEngine,
     UiLang(lang): UiLang,
     headers: HeaderMap,
-    path: Result<Path<(String, String)>, PathRejection>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
-    step_action(learner, lang, headers, path, Action::Check, form).await
+    Path(ids): Path<(String, String)>,
+    form: FormFields,
+) -> Result<Response, WebError> {
+    step_action(learner, lang, headers, ids, Action::Check, form).await
 }
 
 /// `POST /labs/{lab}/reset` (`delete` fields: the learner's own objects they chose to delete
@@ -663,37 +650,27 @@ pub async fn check(
 pub async fn reset(
     learner: LearnerEngine,
     UiLang(lang): UiLang,
-    path: Result<Path<String>, PathRejection>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
-    let t = ui(lang);
-    let Path(lab_id) = path.map_err(|e| PageError::new(bad_path(e), lang, false))?;
-    let fields = match form {
-        Ok(Form(fields)) => fields,
-        Err(FormRejection::InvalidFormContentType(_)) => Vec::new(),
+    Path(lab_id): Path<String>,
+    form: FormFields,
+) -> Result<Response, WebError> {
+    let also_delete: Vec<ObjectKey> = form.all(DELETE_FIELD).filter_map(parse_key_field).collect();
+    let (notice, failure) = match learner.engine.reset_with(&lab_id, &also_delete).await {
+        Ok(report) => (Notice::Reset { report }, None),
+        Err(e @ EngineError::UnknownLab(_)) => return Err(e.into()),
         Err(e) => {
-            return Err(PageError::new(
-                WebError::BadRequest(e.body_text()),
-                lang,
-                false,
-            ));
+            let e = WebError::from(e);
+            (Notice::problem(None, &e, ui(lang)), Some(e))
         }
     };
-    let also_delete: Vec<ObjectKey> = fields
-        .iter()
-        .filter(|(name, _)| name == DELETE_FIELD)
-        .filter_map(|(_, value)| parse_key_field(value))
-        .collect();
-    let notice = match learner.engine.reset_with(&lab_id, &also_delete).await {
-        Ok(report) => Notice::Reset { report },
-        Err(e @ EngineError::UnknownLab(_)) => return Err(PageError::new(e, lang, false)),
-        Err(e) => Notice::problem(None, &WebError::from(e), t),
-    };
-    leave_notice(&learner.engine, &lab_id, &notice, lang).await?;
-    Ok(Redirect::to(&format!("/labs/{lab_id}")).into_response())
+    leave_notice(&learner.engine, &lab_id, &notice).await?;
+    let response = Redirect::to(&format!("/labs/{lab_id}")).into_response();
+    Ok(match failure {
+        Some(e) => e.shown_in(response),
+        None => response,
+    })
 }
 
 /// Anything else that is not under `/api/`: the 404 page.
-pub async fn not_found(UiLang(lang): UiLang, uri: axum::http::Uri) -> PageError {
-    PageError::new(WebError::NotFound(uri.path().to_owned()), lang, false)
+pub async fn not_found(uri: axum::http::Uri) -> WebError {
+    WebError::NotFound(uri.path().to_owned())
 }

@@ -2,7 +2,7 @@
 //! templates only print fields.
 
 use super::assets::{AssetUrls, urls};
-use super::i18n::{Ui, state_label};
+use super::ui_strings::{Ui, state_label};
 use crate::checks::Verdict;
 use crate::engine::{
     Awaiting, CheckReport, Engine, Health, KeptReason, ObjectKey, ObstacleKind, ResetReport,
@@ -60,7 +60,7 @@ impl Chrome {
     pub fn bare(lang: Lang) -> Chrome {
         Chrome {
             lang: lang.code(),
-            html_lang: super::i18n::ui(lang).html_lang,
+            html_lang: super::ui_strings::ui(lang).html_lang,
             cluster_state: "none",
             cluster_version: String::new(),
             cluster_context: String::new(),
@@ -169,7 +169,6 @@ pub struct DiagRow {
 /// A piece of diagnostic text: plain words, or code (shown in `<code>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Span {
-    /// The text.
     pub text: String,
     /// True for code.
     pub code: bool,
@@ -578,7 +577,6 @@ pub struct RecapRow {
     pub number: usize,
     /// Step id.
     pub id: String,
-    /// Title.
     pub title: String,
     /// Done at least once.
     pub done: bool,
@@ -589,9 +587,7 @@ pub struct RecapRow {
 /// One object of the live panel.
 #[derive(Debug, Clone)]
 pub struct LiveObjectRow {
-    /// Kind.
     pub kind: String,
-    /// Name.
     pub name: String,
     /// Namespace (empty for cluster-scoped objects), shown on hover.
     pub namespace: String,
@@ -696,7 +692,7 @@ pub fn with_copy_buttons(html: &str, t: &'static Ui) -> String {
 mod tests {
     use super::*;
     use crate::i18n::Lang;
-    use crate::web::i18n::ui;
+    use crate::web::ui_strings::ui;
 
     #[test]
     fn code_blocks_get_a_copy_button() {

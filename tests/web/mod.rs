@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -377,6 +376,58 @@ async fn posts_without_a_valid_csrf_token_are_refused() {
 }
 
 #[tokio::test]
+async fn errors_answer_in_the_shape_and_language_the_request_asked_for() {
+    let app = app().await;
+    // A page in Chinese gets its error page in Chinese.
+    let r = app
+        .client
+        .get(format!("{}/labs/nope", app.url))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("<html") && body.contains("找不到页面"),
+        "{body}"
+    );
+
+    // htmx gets the problem as a fragment for the step's panel, not a whole page.
+    let r = post_form(&app, "/labs/alpha/steps/deploy/check", None, true).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let fragment = r.text().await.expect("body");
+    assert!(!fragment.contains("<html"), "{fragment}");
+    assert!(fragment.contains("result-panel result-error"), "{fragment}");
+    assert!(fragment.contains("did not come from kubelab"), "{fragment}");
+
+    // An address that does not decode is a 400: a page for browsers, JSON for the API.
+    let r = app
+        .client
+        .get(format!("{}/labs/%FF", app.url))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("<html") && body.contains("malformed address"),
+        "{body}"
+    );
+    let (status, body) = app.get_json("/api/labs/%FF").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["reason"], "bad_request");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("malformed address"),
+        "{body}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_api_refuses_cross_site_browsers_and_non_json_bodies() {
     let app = app().await;
     let url = format!("{}/api/labs/alpha/steps/deploy/check", app.url);
@@ -554,10 +605,7 @@ async fn before_the_first_probe_the_banner_says_the_cluster_is_being_checked() {
     // Serve the router directly, without the health monitor, so the health stays Unknown.
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = unmonitored_engine(&dir).await;
-    let router = kubelab::web::router(kubelab::web::AppState {
-        engine,
-        config: web_config(),
-    });
+    let router = kubelab::web::router(engine, &web_config(), kubelab::web::live::Shutdown::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1060,13 +1108,7 @@ async fn live_feeds_end_when_the_server_shuts_down_and_unknown_labs_have_none() 
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = unmonitored_engine(&dir).await;
     let shutdown = kubelab::web::live::Shutdown::new();
-    let router = kubelab::web::router_with_shutdown(
-        kubelab::web::AppState {
-            engine,
-            config: web_config(),
-        },
-        shutdown.clone(),
-    );
+    let router = kubelab::web::router(engine, &web_config(), shutdown.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1138,10 +1180,10 @@ async fn unmonitored_engine(dir: &tempfile::TempDir) -> kubelab::engine::Engine 
 }
 
 /// The web settings of a laptop kubelab, with a fixed cookie key.
-fn web_config() -> Arc<kubelab::web::WebConfig> {
-    Arc::new(kubelab::web::WebConfig {
+fn web_config() -> kubelab::web::WebConfig {
+    kubelab::web::WebConfig {
         cookie_key: vec![7; 64],
         loopback_only: true,
         workshop: false,
-    })
+    }
 }

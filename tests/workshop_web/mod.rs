@@ -6,7 +6,7 @@ use std::time::Duration;
 use kubelab::cluster::ClusterOptions;
 use kubelab::labs::LabSource;
 use kubelab::startup::{InstructorCredential, instructor_credential};
-use kubelab::web::workshop::LearnerEngine;
+use kubelab::web::learner::LearnerEngine;
 use kubelab::{RunningApp, Settings};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};

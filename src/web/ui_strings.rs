@@ -1,4 +1,6 @@
-//! Every string the web UI shows, in Chinese and English (lab text comes from the labs).
+//! Every string the web UI shows, in Chinese and English: [`Ui`] for the pages, [`Ws`] for
+//! workshop mode. (Lab text comes from the labs; the languages themselves and the
+//! bilingual [`Text`](crate::i18n::Text) type are in [`crate::i18n`].)
 
 use crate::engine::StepState;
 use crate::i18n::Lang;
