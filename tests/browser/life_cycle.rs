@@ -6,7 +6,17 @@ use serde_json::json;
 
 use super::{Site, run};
 
-fn finish_rollout(site: &Site) {
+/// Once Set up's Deployment exists (the page may show its name before: "what kubelab will
+/// check"), plays the Deployment controller finishing the rollout.
+async fn finish_rollout(site: &Site) {
+    let created = site
+        .fake
+        .wait_for(std::time::Duration::from_secs(20), |f| {
+            f.get("apps/v1", "Deployment", Some("default"), "nginx-deployment")
+                .is_some()
+        })
+        .await;
+    assert!(created, "Set up created nginx-deployment");
     site.fake
         .patch_status(
             "apps/v1",
@@ -67,7 +77,7 @@ async fn a_step_that_stops_holding_shows_as_regressed() {
         page.click("#step-rollout-status .btn-setup").await;
         page.wait_for_text("#result-rollout-status", "nginx-deployment")
             .await;
-        finish_rollout(&site);
+        finish_rollout(&site).await;
         page.wait_for_class("#step-rollout-status", "step-passed")
             .await;
         // The learner deletes the Deployment: done once, failing now.
@@ -99,7 +109,7 @@ async fn a_reset_elsewhere_turns_the_open_page_back_to_the_start() {
         page.click("#step-rollout-status .btn-setup").await;
         page.wait_for_text("#result-rollout-status", "nginx-deployment")
             .await;
-        finish_rollout(&site);
+        finish_rollout(&site).await;
         page.wait_for_class("#step-rollout-status", "step-passed")
             .await;
         page.wait_for_text("#lab-progress", "1 / ").await;

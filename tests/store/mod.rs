@@ -195,7 +195,10 @@ async fn passed_stays_passed_and_attempts_count(store: Store, _url: String) {
 }
 
 async fn concurrent_checks_count_every_attempt(store: Store, _url: String) {
-    store.start_step("ana", "pod", "shared", t(0)).await.unwrap();
+    store
+        .start_step("ana", "pod", "shared", t(0))
+        .await
+        .unwrap();
     store
         .record_status("ana", "pod", "shared", StepStatus::Failed, t(0), true)
         .await
@@ -486,7 +489,10 @@ async fn created_objects_and_notices(store: Store, _url: String) {
 async fn two_stores_share_one_database(store: Store, url: String) {
     // A second replica opening the same database re-runs the (already applied) migrations.
     let replica = Store::open(&url).await.expect("second open");
-    store.start_step("ana", "docker", "tag", t(0)).await.unwrap();
+    store
+        .start_step("ana", "docker", "tag", t(0))
+        .await
+        .unwrap();
     store
         .record_status("ana", "docker", "tag", StepStatus::Passed, t(1), true)
         .await
