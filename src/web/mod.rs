@@ -12,6 +12,7 @@
 //! | `POST /labs/{lab}/reset` | Reset; the lab page with what was deleted |
 //! | `GET /labs/{lab}/events` | the live feed (Server-Sent Events, see [`live`]) |
 //! | `GET /labs/{lab}/images/{file}` | a lab image (SVG with its own strict CSP, PNG) |
+//! | `GET /terminal/socket` | the browser terminal's WebSocket (see [`terminal`]; when a terminal is offered) |
 //! | `GET ...?lang=zh` | remembers the language in the `lang` cookie and redirects back |
 //!
 //! # JSON API (stable)
@@ -76,6 +77,7 @@ pub mod instructor;
 pub mod lang;
 pub mod live;
 pub mod pages;
+pub mod terminal;
 pub mod view;
 pub mod workshop;
 
@@ -205,6 +207,7 @@ pub fn router_with_shutdown(state: AppState, shutdown: live::Shutdown) -> Router
             );
     }
     let pages = pages
+        .merge(terminal::routes())
         .layer(from_fn_with_state(web.key.clone(), csrf::protect))
         .layer(from_fn(lang::toggle));
     let mut api = Router::new()
