@@ -18,6 +18,7 @@ fn settings(dir: &std::path::Path) -> Settings {
             context: None,
         },
         workshop: false,
+        terminal: Default::default(),
     }
 }
 

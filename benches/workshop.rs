@@ -93,6 +93,7 @@ impl Site {
                 context: None,
             },
             workshop: true,
+            terminal: Default::default(),
         })
         .await
         .expect("kubelab starts");

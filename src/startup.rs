@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{Cluster, ClusterOptions};
-use crate::engine::Engine;
+use crate::cluster::{Cluster, ClusterOptions, ToolboxSpec};
+use crate::engine::{Engine, TerminalConfig, TerminalLimits, TerminalMode};
 use crate::labs::{self, LabSource};
 use crate::store::Store;
 use crate::web::{self, WebConfig};
@@ -29,6 +29,37 @@ pub struct Settings {
     pub cluster: ClusterOptions,
     /// Workshop mode: learners join workshops and get their own namespace; instructor pages.
     pub workshop: bool,
+    /// The browser terminal: a local shell (`--terminal`), a toolbox per workshop learner, or
+    /// none (see [`terminal_config`]).
+    pub terminal: TerminalConfig,
+}
+
+/// The terminal a `kubelab serve` offers: in a workshop a toolbox per learner (`toolbox`);
+/// locally, with `local_shell`, a pty running it (refused unless `addr` is loopback, since
+/// whoever reaches the page gets the shell); otherwise none.
+pub fn terminal_config(
+    addr: SocketAddr,
+    workshop: bool,
+    local_shell: Option<Vec<String>>,
+    toolbox: ToolboxSpec,
+    limits: TerminalLimits,
+) -> anyhow::Result<TerminalConfig> {
+    let mode = match (workshop, local_shell) {
+        (true, _) => TerminalMode::Toolbox(toolbox),
+        (false, Some(shell)) => {
+            if !addr.ip().is_loopback() {
+                anyhow::bail!(
+                    "--terminal gives whoever opens the page a shell on this machine, so it is \
+                     only allowed when kubelab listens on a loopback address (such as \
+                     127.0.0.1:8080), not on {addr}. For learners on other machines, run a \
+                     workshop (--workshop): each learner gets a toolbox Pod in their own namespace."
+                );
+            }
+            TerminalMode::Local { shell }
+        }
+        (false, None) => TerminalMode::Off,
+    };
+    Ok(TerminalConfig { mode, limits })
 }
 
 /// How often running workshops are checked for their end time.
@@ -86,6 +117,7 @@ pub struct RunningApp {
     server: JoinHandle<std::io::Result<()>>,
     monitor: JoinHandle<()>,
     sweeper: Option<JoinHandle<()>>,
+    reaper: Option<JoinHandle<()>>,
 }
 
 impl RunningApp {
@@ -103,6 +135,9 @@ impl RunningApp {
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
         }
+        if let Some(reaper) = &self.reaper {
+            reaper.abort();
+        }
         let _ = (&mut self.server).await;
         self.engine.store().close().await;
     }
@@ -113,6 +148,9 @@ impl RunningApp {
         self.monitor.abort();
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
+        }
+        if let Some(reaper) = &self.reaper {
+            reaper.abort();
         }
         self.engine.store().close().await;
         result
@@ -141,7 +179,16 @@ pub async fn build_engine(
 
 /// Starts the server; returns once it is listening.
 pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
+    if let TerminalMode::Local { .. } = settings.terminal.mode
+        && !settings.addr.ip().is_loopback()
+    {
+        anyhow::bail!(
+            "a local terminal is only offered on a loopback address, not on {}",
+            settings.addr
+        );
+    }
     let engine = build_engine(&settings.labs, &settings.database_url, &settings.cluster).await?;
+    engine.configure_terminals(settings.terminal.clone());
     let listener = TcpListener::bind(settings.addr)
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -165,6 +212,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     let sweeper = settings
         .workshop
         .then(|| spawn_workshop_sweeper(engine.clone()));
+    let reaper =
+        (settings.terminal.mode != TerminalMode::Off).then(|| engine.spawn_terminal_reaper());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         axum::serve(
@@ -189,6 +238,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         server,
         monitor,
         sweeper,
+        reaper,
     })
 }
 

@@ -10,6 +10,7 @@ mod replay;
 mod scenarios;
 mod store;
 mod support;
+mod terminal;
 mod validate;
 mod web;
 mod workshop;

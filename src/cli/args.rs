@@ -59,9 +59,36 @@ pub struct ServeArgs {
     /// stored earlier, or a new one printed once).
     #[arg(long, env = "KUBELAB_INSTRUCTOR_TOKEN", hide_env_values = true)]
     pub instructor_token: Option<String>,
+    /// Terminal in the browser.
+    #[command(flatten)]
+    pub terminal: TerminalArgs,
     /// Labs and cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// The browser terminal's settings (`kubelab serve`).
+#[derive(Debug, Args, Clone)]
+pub struct TerminalArgs {
+    /// Local mode: offer a terminal in the browser running your `$SHELL` on this machine.
+    /// Only allowed when listening on a loopback address (anyone reaching the page gets the
+    /// shell). Workshops always offer their learners a toolbox terminal instead.
+    #[arg(long, env = "KUBELAB_TERMINAL")]
+    pub terminal: bool,
+    /// Workshop mode: the toolbox image for learners' terminals (needs bash and kubectl; see
+    /// deploy/toolbox/).
+    #[arg(long, env = "KUBELAB_TOOLBOX_IMAGE", default_value = crate::cluster::DEFAULT_TOOLBOX_IMAGE)]
+    pub toolbox_image: String,
+    /// Workshop mode: minutes a toolbox Pod may go without a terminal before it is deleted
+    /// (re-created on the next use).
+    #[arg(long, env = "KUBELAB_TOOLBOX_IDLE_MINUTES", default_value_t = 30)]
+    pub toolbox_idle_minutes: u64,
+    /// Minutes a terminal nobody types in stays open.
+    #[arg(long, env = "KUBELAB_TERMINAL_IDLE_MINUTES", default_value_t = 30)]
+    pub terminal_idle_minutes: u64,
+    /// Terminals one learner may have open at once.
+    #[arg(long, env = "KUBELAB_TERMINALS_PER_LEARNER", default_value_t = 3)]
+    pub terminals_per_learner: usize,
 }
 
 /// `kubelab check`.

@@ -4,12 +4,13 @@
 pub mod args;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::checks::Verdict;
-use crate::cluster::ClusterOptions;
-use crate::engine::{CheckReport, EngineError};
+use crate::cluster::{ClusterOptions, ToolboxSpec};
+use crate::engine::{CheckReport, EngineError, TerminalLimits};
 use crate::labs::{self, LabSource};
 use crate::startup::{self, InstructorCredential, Settings};
 
@@ -22,6 +23,15 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Validate { dir } => Ok(validate(dir)),
         Command::Check(args) => check(args).await,
     }
+}
+
+/// The learner's login shell (`$SHELL`, else `/bin/sh`).
+fn local_shell() -> Vec<String> {
+    let shell = std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "/bin/sh".to_owned());
+    vec![shell, "-l".to_owned()]
 }
 
 fn labs_source(args: &ClusterArgs) -> LabSource {
@@ -43,12 +53,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(url) => url,
         None => crate::store::default_database_path().display().to_string(),
     };
+    let terminal = startup::terminal_config(
+        args.addr,
+        args.workshop,
+        args.terminal.terminal.then(local_shell),
+        ToolboxSpec {
+            image: args.terminal.toolbox_image.clone(),
+            ..ToolboxSpec::default()
+        },
+        TerminalLimits {
+            per_learner: args.terminal.terminals_per_learner.max(1),
+            idle: Duration::from_secs(args.terminal.terminal_idle_minutes.max(1) * 60),
+            toolbox_idle: Duration::from_secs(args.terminal.toolbox_idle_minutes.max(1) * 60),
+            ..TerminalLimits::default()
+        },
+    )?;
     let app = startup::start(Settings {
         addr: args.addr,
         database_url,
         labs: labs_source(&args.cluster),
         cluster: cluster_options(&args.cluster),
         workshop: args.workshop,
+        terminal,
     })
     .await?;
     if args.workshop {

@@ -152,7 +152,7 @@ const NOT_A_STATUS: &str = "Failed to parse error data";
 /// `Status` bodies; the kubelet's and the runtime's answers are relayed raw: a text 500 such as
 /// `container not found ("app")` for a container that has not started (recording 120), or a
 /// bare 403 when the runtime accepts none of the offered subprotocols (122).
-fn exec_refusal(err: kube::Error, server: &str) -> ClusterError {
+pub(super) fn exec_refusal(err: kube::Error, server: &str) -> ClusterError {
     let kube::Error::Api(status) = &err else {
         return from_kube(err, server);
     };

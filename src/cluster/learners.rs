@@ -61,14 +61,16 @@ pub struct QuotaSpec {
 }
 
 impl Default for QuotaSpec {
-    /// Enough for every lab (a 3-replica Deployment during a rolling restart, an HPA up to 5).
+    /// Enough for every lab (a 3-replica Deployment during a rolling restart, an HPA up to 5)
+    /// with the learner's toolbox Pod running beside it (one Pod, 100m/128Mi requested,
+    /// 500m/256Mi limits: see `ToolboxSpec`).
     fn default() -> QuotaSpec {
         QuotaSpec {
-            pods: 10,
-            requests_cpu: "2".into(),
-            requests_memory: "2Gi".into(),
-            limits_cpu: "4".into(),
-            limits_memory: "4Gi".into(),
+            pods: 11,
+            requests_cpu: "2100m".into(),
+            requests_memory: "2176Mi".into(),
+            limits_cpu: "4500m".into(),
+            limits_memory: "4352Mi".into(),
             configmaps: 20,
             secrets: 20,
             services: 10,

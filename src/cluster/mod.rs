@@ -10,6 +10,7 @@ mod exec;
 mod inspect;
 mod labels;
 mod learners;
+mod toolbox;
 mod watch;
 
 pub use error::ClusterError;
@@ -19,6 +20,10 @@ pub use learners::{
     LEARNER_LABEL, LEARNER_LIMITS, LEARNER_QUOTA, LEARNER_ROLE, LEARNER_SERVICE_ACCOUNT,
     LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, Provisioned,
     QuotaSpec, WORKSHOP_LABEL, learner_rules,
+};
+pub use toolbox::{
+    DEFAULT_TOOLBOX_IMAGE, Shell, ShellInput, TOOLBOX_LABEL, TOOLBOX_POD, TOOLBOX_SHELL,
+    ToolboxPod, ToolboxSpec,
 };
 pub use watch::{CHANGES_CAPACITY, Change, WatchHealth, WatchKey, WatchedKind};
 

@@ -10,6 +10,7 @@ mod reset;
 mod setup;
 mod steps;
 mod summary;
+mod terminal;
 mod workshop;
 
 pub use evaluate::StepContext;
@@ -20,6 +21,9 @@ pub use report::{
     ObstacleKind, ResetReport, SetupAction, SetupFailure, SetupReport, StepReport, StepStatus,
 };
 pub use steps::{LabProgress, MAX_ANSWER_CHARS, StepProgress};
+pub use terminal::{
+    InputOutcome, TerminalAttachment, TerminalConfig, TerminalEvent, TerminalLimits, TerminalMode,
+};
 pub use workshop::{Grid, GridCell, GridRow, Joined, WorkshopRequest, new_token, token_hash};
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,6 +151,7 @@ struct Inner {
     live: live::LiveHub,
     cluster_work: Semaphore,
     exec_slots: Semaphore,
+    terminals: terminal::Terminals,
 }
 
 impl Engine {
@@ -163,6 +168,7 @@ impl Engine {
                 live: live::LiveHub::default(),
                 cluster_work: Semaphore::new(MAX_CLUSTER_WORK),
                 exec_slots: Semaphore::new(MAX_CONCURRENT_EXECS),
+                terminals: terminal::Terminals::default(),
             }),
         }
     }

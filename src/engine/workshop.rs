@@ -362,6 +362,7 @@ impl Engine {
             .await?;
         for learner in self.inner.store.learners(&workshop.id).await? {
             self.forget_learner(&learner.id);
+            self.end_terminals_of(&learner.id, "the workshop ended");
         }
         self.clean_up(&workshop).await
     }

@@ -29,6 +29,21 @@ pub struct AssetUrls {
     pub htmx: String,
     /// The logo / favicon.
     pub logo: String,
+    /// xterm.js (vendored), its stylesheet and fit addon, and the terminal panel's script.
+    pub terminal: TerminalAssets,
+}
+
+/// Versioned URLs of the terminal panel's files.
+#[derive(Debug)]
+pub struct TerminalAssets {
+    /// xterm.js.
+    pub xterm_js: String,
+    /// xterm.css.
+    pub xterm_css: String,
+    /// The fit addon.
+    pub fit_js: String,
+    /// `terminal.js`: the panel and Run buttons.
+    pub js: String,
 }
 
 /// The short content hash of a file under `static/`, if it exists.
@@ -57,6 +72,12 @@ pub fn urls() -> &'static AssetUrls {
         js: url("app.js"),
         htmx: url("vendor/htmx.min.js"),
         logo: url("logo.svg"),
+        terminal: TerminalAssets {
+            xterm_js: url("vendor/xterm.js"),
+            xterm_css: url("vendor/xterm.css"),
+            fit_js: url("vendor/addon-fit.js"),
+            js: url("terminal.js"),
+        },
     })
 }
 

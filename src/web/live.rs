@@ -70,7 +70,7 @@ impl Shutdown {
 
     /// Resolves once [`Shutdown::trigger`] was called (startup calls it on Ctrl-C / SIGTERM and
     /// on `RunningApp::stop`).
-    fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+    pub(crate) fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut rx = self.tx.subscribe();
         async move {
             let _ = rx.wait_for(|stopping| *stopping).await;

@@ -19,6 +19,7 @@
 //! | `POST /labs/{lab}/reset` | Reset (`delete` fields: the learner's own objects to delete too); redirected to the lab page with what was deleted and kept |
 //! | `GET /labs/{lab}/events` | the live feed (Server-Sent Events, see [`live`]): `step` (a step's result panel and badge after any evaluation), `objects` (the lab's objects), `cluster` (the connection: live, reconnecting, unavailable), `reset` (the lab was reset elsewhere), `shutdown` |
 //! | `GET /labs/{lab}/images/{file}` | a lab image (SVG with its own strict CSP, PNG) |
+//! | `GET /terminal/socket` | the browser terminal's WebSocket (see [`terminal`]; when a terminal is offered) |
 //! | `GET ...?lang=zh` | remembers the language in the `lang` cookie and redirects back |
 //!
 //! # JSON API (stable)
@@ -88,6 +89,7 @@ pub mod lang;
 pub mod learner;
 pub mod live;
 pub mod pages;
+pub mod terminal;
 pub mod ui_strings;
 pub mod view;
 pub mod workshop;
@@ -198,6 +200,7 @@ fn html_routes(state: &AppState) -> Router<AppState> {
         pages = pages.merge(workshop_pages());
     }
     pages
+        .merge(terminal::routes())
         .layer(from_fn_with_state(state.clone(), csrf::protect))
         .layer(from_fn(lang::toggle))
         .route("/labs/{lab}/images/{file}", get(assets::lab_image))

@@ -33,6 +33,8 @@ pub struct Chrome {
     pub assets: &'static AssetUrls,
     /// The page's own GET path, which the language toggle links to.
     pub here: String,
+    /// Whether this reader is offered a browser terminal (lab pages show its panel).
+    pub terminal: bool,
 }
 
 impl Chrome {
@@ -53,6 +55,7 @@ impl Chrome {
             csrf,
             assets: urls(),
             here,
+            terminal: engine.terminal_available(),
         }
     }
 
@@ -68,6 +71,7 @@ impl Chrome {
             csrf: String::new(),
             assets: urls(),
             here: "/".to_owned(),
+            terminal: false,
         }
     }
 }

@@ -83,6 +83,7 @@ pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
         labs: LabSource::Embedded,
         cluster: options,
         workshop: false,
+        terminal: Default::default(),
     };
     start(dir, settings).await
 }
@@ -97,6 +98,7 @@ pub async fn spawn_workshop_app_with_cluster(options: ClusterOptions) -> TestApp
         labs: LabSource::Embedded,
         cluster: options,
         workshop: true,
+        terminal: Default::default(),
     };
     start(dir, settings).await
 }
@@ -117,6 +119,7 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
             context: None,
         },
         workshop: false,
+        terminal: Default::default(),
     };
     start(dir, settings).await
 }

@@ -10,6 +10,7 @@
 
 mod lab_page;
 mod life_cycle;
+mod terminal;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -360,6 +361,11 @@ impl Site {
     /// Starts a fake API server and a kubelab with the embedded labs pointed at it, and waits
     /// until kubelab has seen the cluster.
     pub async fn start() -> Site {
+        Site::start_with_terminal(Default::default()).await
+    }
+
+    /// [`Site::start`] offering the browser terminal `terminal`.
+    pub async fn start_with_terminal(terminal: kubelab::engine::TerminalConfig) -> Site {
         let fake = FakeApi::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = fake.write_kubeconfig(dir.path());
@@ -372,6 +378,7 @@ impl Site {
                 context: None,
             },
             workshop: false,
+            terminal,
         };
         let app = kubelab::start(settings.clone())
             .await
@@ -386,6 +393,11 @@ impl Site {
         site.app = Some(app);
         site.wait_for_cluster().await;
         site
+    }
+
+    /// The running kubelab.
+    pub fn app(&self) -> &RunningApp {
+        self.app.as_ref().expect("running")
     }
 
     /// `http://127.0.0.1:PORT{path}`.

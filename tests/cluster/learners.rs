@@ -130,8 +130,8 @@ async fn provisioning_creates_exactly_the_isolation_objects() {
         .expect("quota");
     assert_eq!(
         quota["spec"]["hard"],
-        json!({"pods": "10", "requests.cpu": "2", "requests.memory": "2Gi", "limits.cpu": "4",
-            "limits.memory": "4Gi", "configmaps": "20", "secrets": "20", "services": "10",
+        json!({"pods": "11", "requests.cpu": "2100m", "requests.memory": "2176Mi", "limits.cpu": "4500m",
+            "limits.memory": "4352Mi", "configmaps": "20", "secrets": "20", "services": "10",
             "persistentvolumeclaims": "5"})
     );
     let limits = fake
@@ -209,7 +209,7 @@ async fn provisioning_again_changes_nothing_and_puts_drift_back() {
             "learner-quota",
         )
         .expect("quota");
-    assert_eq!(quota["spec"]["hard"]["pods"], "10");
+    assert_eq!(quota["spec"]["hard"]["pods"], "11");
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ impl Site {
                 context: None,
             },
             workshop: true,
+            terminal: Default::default(),
         };
         let mut site = Site {
             fake,
