@@ -8,7 +8,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::checks::{self, CheckSpec, ExecOutcome, Find, Needs, Observed, Verdict};
+use crate::checks::{
+    self, CheckSpec, ExecOutcome, ExecSpec, ExecTarget, Find, Needs, Observed, Verdict,
+};
 use crate::cluster::{ClusterError, ExecResult, ObjectKey, WatchKey};
 use crate::labs::{Lab, Step};
 
@@ -165,38 +167,7 @@ impl Engine {
             return Ok(extras);
         };
         if need.events {
-            for object in objects {
-                let kind = object["kind"].as_str().unwrap_or_default();
-                let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
-                    continue;
-                };
-                let namespace = object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str);
-                let (key, within) = self.scoped_key(WatchKey {
-                    api_version: "v1".to_owned(),
-                    kind: "Event".to_owned(),
-                    namespace: namespace.map(str::to_owned),
-                });
-                let events = match self.cached(&key) {
-                    Some(cache) => cache
-                        .snapshot_in(within.as_deref(), None, None)
-                        .into_iter()
-                        .filter(|e| {
-                            e.pointer("/involvedObject/kind").and_then(Value::as_str) == Some(kind)
-                                && e.pointer("/involvedObject/name").and_then(Value::as_str)
-                                    == Some(name)
-                        })
-                        .collect(),
-                    None => {
-                        self.inner
-                            .cluster
-                            .events_about(namespace, kind, name)
-                            .await?
-                    }
-                };
-                extras.events.extend(events);
-            }
+            extras.events = self.events_about(objects).await?;
         }
         if need.exec
             && let Some(exec) = &check.exec
@@ -209,48 +180,98 @@ impl Engine {
                 Err(verdict) => extras.settled = Some(verdict),
                 Ok(_) if reused.is_some() => extras.settled = reused.cloned(),
                 Ok(target) => {
-                    // Every learner's exec checks share a few slots, so a room full of open
-                    // pages cannot flood the kubelets.
-                    let _slot = self.inner.exec_slots.acquire().await.ok();
                     let namespace = target
                         .namespace
                         .as_deref()
                         .unwrap_or(self.namespace_for(lab));
-                    let outcome = self
-                        .inner
-                        .cluster
-                        .exec(
-                            namespace,
-                            &target.pod,
-                            &target.container,
-                            &exec.command,
-                            exec.timeout(),
-                        )
-                        .await;
-                    extras.exec = Some(match outcome {
-                        Ok(ExecResult::Finished {
-                            stdout,
-                            stderr,
-                            exit_code,
-                        }) => ExecOutcome::Finished {
-                            stdout,
-                            stderr,
-                            exit_code,
-                        },
-                        Ok(ExecResult::TimedOut) => ExecOutcome::TimedOut {
-                            seconds: exec.timeout().as_secs(),
-                        },
-                        Err(ClusterError::Unavailable { message }) => {
-                            return Err(ClusterError::Unavailable { message });
-                        }
-                        Err(e) => ExecOutcome::Failed {
-                            message: e.to_string(),
-                        },
-                    });
+                    extras.exec = Some(self.run_exec(exec, namespace, &target).await?);
                 }
             }
         }
         Ok(extras)
+    }
+
+    /// The events about each of `objects`: from the shared Event cache when one runs, from the
+    /// API server otherwise.
+    async fn events_about(&self, objects: &[Value]) -> Result<Vec<Value>, ClusterError> {
+        let mut events = Vec::new();
+        for object in objects {
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
+                continue;
+            };
+            let namespace = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str);
+            let (key, within) = self.scoped_key(WatchKey {
+                api_version: "v1".to_owned(),
+                kind: "Event".to_owned(),
+                namespace: namespace.map(str::to_owned),
+            });
+            match self.cached(&key) {
+                Some(cache) => events.extend(
+                    cache
+                        .snapshot_in(within.as_deref(), None, None)
+                        .into_iter()
+                        .filter(|e| {
+                            e.pointer("/involvedObject/kind").and_then(Value::as_str) == Some(kind)
+                                && e.pointer("/involvedObject/name").and_then(Value::as_str)
+                                    == Some(name)
+                        }),
+                ),
+                None => events.extend(
+                    self.inner
+                        .cluster
+                        .events_about(namespace, kind, name)
+                        .await?,
+                ),
+            }
+        }
+        Ok(events)
+    }
+
+    /// Runs an exec check's command in its container; an unreachable cluster is an error (the
+    /// step is retried), anything else an outcome the check judges.
+    async fn run_exec(
+        &self,
+        exec: &ExecSpec,
+        namespace: &str,
+        target: &ExecTarget,
+    ) -> Result<ExecOutcome, ClusterError> {
+        // Every learner's exec checks share a few slots, so a room full of open pages cannot
+        // flood the kubelets.
+        let _slot = self.inner.exec_slots.acquire().await.ok();
+        let outcome = self
+            .inner
+            .cluster
+            .exec(
+                namespace,
+                &target.pod,
+                &target.container,
+                &exec.command,
+                exec.timeout(),
+            )
+            .await;
+        Ok(match outcome {
+            Ok(ExecResult::Finished {
+                stdout,
+                stderr,
+                exit_code,
+            }) => ExecOutcome::Finished {
+                stdout,
+                stderr,
+                exit_code,
+            },
+            Ok(ExecResult::TimedOut) => ExecOutcome::TimedOut {
+                seconds: exec.timeout().as_secs(),
+            },
+            Err(ClusterError::Unavailable { message }) => {
+                return Err(ClusterError::Unavailable { message });
+            }
+            Err(e) => ExecOutcome::Failed {
+                message: e.to_string(),
+            },
+        })
     }
 
     /// The objects a `find` names: one by name, or a list by selector — from the shared watch
