@@ -2,7 +2,8 @@
 //! API server, with 1, 100 and 300 pages following a lab over Server-Sent Events. Prints
 //! cluster change → SSE `step` event latency (p50/p99), API-server requests in steady state,
 //! the server's RSS, and check throughput from the watch caches; then criterion times one
-//! `POST .../check` with warm caches. See `bench/README.md` for how to run and read it.
+//! `POST .../check` with warm caches. First, `recheck` measures the timed re-checks of exec
+//! steps with 300 workshop learners. See `bench/README.md` for how to run and read it.
 
 // The fake's own unit tests are compiled out here (no cfg(test)), leaving their imports unused,
 // and this bench drives only a few parts of the fake; the integration tests, which use all of
@@ -10,6 +11,9 @@
 #[allow(unused_imports, dead_code)]
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+#[path = "live/recheck.rs"]
+mod recheck;
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::TcpListener;
@@ -93,6 +97,11 @@ fn free_port() -> u16 {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(&[]).await
+    }
+
+    /// Starts `kubelab serve` with `extra` arguments (`--workshop ...`).
+    async fn start_with(extra: &[&str]) -> Server {
         let fake = FakeApi::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = fake.write_kubeconfig(dir.path());
@@ -105,6 +114,7 @@ impl Server {
             .arg(&kubeconfig)
             .arg("--database-url")
             .arg(dir.path().join("kubelab.db"))
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -485,6 +495,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let only = std::env::var("KUBELAB_BENCH_ONLY").unwrap_or_default();
+    if only != "pages" {
+        rt.block_on(recheck::run(&recheck::Plan::from_env(benchmarking)));
+    }
+    if only == "recheck" {
+        return;
+    }
     let server = rt.block_on(Server::start());
     rt.block_on(server.post(&format!("/api/labs/{LAB}/steps/{STEP}/setup")));
     let baseline = server.rss_kib();

@@ -1,8 +1,8 @@
 //! Live verdicts: a learner's started steps re-evaluated from shared watch caches whenever the
 //! objects they look at change — and, for checks no watch can see (commands in containers, what
-//! the cluster serves), on a backing-off timer while the step is in progress — then pushed to
-//! every page that has the lab open. One follower task per learner and open lab (not per page),
-//! one watch per kind and namespace (not per learner or page).
+//! the cluster serves, its version), on a backing-off timer while the step is in progress — then
+//! pushed to every page that has the lab open. One follower task per learner and open lab (not
+//! per page), one watch per kind and namespace (not per learner or page).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -494,7 +494,7 @@ impl Engine {
         let exec = if run_commands {
             ExecPolicy::Run
         } else {
-            ExecPolicy::Reuse(exec_verdicts(previous))
+            ExecPolicy::Reuse(self.known_verdicts(lab, step, previous).await)
         };
         let context = StepContext {
             answers: self
@@ -518,6 +518,30 @@ impl Engine {
             schedule.forget(&step.id);
         }
         Ok(report)
+    }
+
+    /// The verdicts to reuse instead of running a step's commands: those the pages were last
+    /// sent or, when the follower has just started (a page opened, kubelab restarted), the last
+    /// ones stored — so opening a page does not run the commands of a passed step either.
+    async fn known_verdicts(
+        &self,
+        lab: &Lab,
+        step: &Step,
+        previous: Option<&StepReport>,
+    ) -> BTreeMap<String, Verdict> {
+        if previous.is_some() || !step.checks.iter().any(|c| c.exec.is_some()) {
+            return exec_verdicts(previous);
+        }
+        let stored = match self.inner.store.reports(&self.learner.id, &lab.id).await {
+            Ok(mut reports) => reports
+                .remove(&step.id)
+                .and_then(|json| serde_json::from_str::<StepReport>(&json).ok()),
+            Err(e) => {
+                tracing::debug!(lab = %lab.id, step = %step.id, error = %e, "stored report unreadable; running the commands");
+                None
+            }
+        };
+        exec_verdicts(stored.as_ref())
     }
 
     /// After a reset: forgets what the open pages were last told about the lab and tells them
@@ -639,12 +663,12 @@ fn exec_verdicts(report: Option<&StepReport>) -> BTreeMap<String, Verdict> {
         .unwrap_or_default()
 }
 
-/// Whether a step has checks no watch can see change: commands in containers, and what the
-/// cluster serves (an aggregated API appearing).
+/// Whether a step has checks no watch can see change: commands in containers, what the cluster
+/// serves (an aggregated API appearing) and its version.
 pub(super) fn needs_timer(step: &Step) -> bool {
     step.checks
         .iter()
-        .any(|c| c.exec.is_some() || c.served.is_some())
+        .any(|c| c.exec.is_some() || c.served.is_some() || c.server_version.is_some())
 }
 
 /// When each step in progress with unwatchable checks is evaluated again, backing off

@@ -1,5 +1,8 @@
 //! Live feedback: changes in the cluster reach subscribed pages without any check request,
-//! through one shared watch per kind, and the stream survives an API server restart.
+//! through one shared watch per kind, and the stream survives an API server restart. Checks no
+//! watch can see (commands in containers) are in `recheck`.
+
+mod recheck;
 
 use std::time::Duration;
 

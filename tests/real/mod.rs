@@ -27,7 +27,7 @@ mod environment;
 mod harness;
 mod hpa;
 mod kubectl;
-mod live;
+pub(crate) mod live;
 mod node;
 mod pod;
 mod secret;
