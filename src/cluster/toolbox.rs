@@ -2,13 +2,14 @@
 //! (so their RBAC, quota, LimitRange and Pod Security apply exactly as to their kubeconfig),
 //! and interactive shells into it (exec with a tty, stdin and resizes) for the browser terminal.
 
+use std::future::Future;
 use std::time::Duration;
 
 use futures::SinkExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, TerminalSize};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::learners::{LEARNER_LABEL, LEARNER_SERVICE_ACCOUNT, MANAGED_BY, MANAGED_BY_LABEL};
@@ -139,6 +140,52 @@ pub struct Shell {
     pub input: mpsc::Sender<ShellInput>,
     /// Output (a tty: stdout and stderr are one stream).
     pub output: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Shell {
+    /// Starts the task that carries a shell's output (`reader`) to [`Shell::output`] and
+    /// [`Shell::input`] to it (`writer`; `resize` applies a new size) until either side ends,
+    /// then runs `end`.
+    pub fn pump<R, W>(
+        mut reader: R,
+        mut writer: W,
+        mut resize: impl FnMut(&mut W, u16, u16) + Send + 'static,
+        end: impl Future<Output = ()> + Send + 'static,
+    ) -> Shell
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (input_tx, mut input_rx) = mpsc::channel::<ShellInput>(64);
+        let (output_tx, output_rx) = mpsc::channel::<Vec<u8>>(64);
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                tokio::select! {
+                    read = reader.read(&mut buf) => match read {
+                        // A pty answers EIO once the shell and its children closed it.
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => if output_tx.send(buf[..n].to_vec()).await.is_err() { break },
+                    },
+                    input = input_rx.recv() => match input {
+                        None => break,
+                        Some(ShellInput::Bytes(b)) => {
+                            if writer.write_all(&b).await.is_err() || writer.flush().await.is_err() {
+                                break;
+                            }
+                        }
+                        Some(ShellInput::Resize { cols, rows }) => resize(&mut writer, cols, rows),
+                    },
+                }
+            }
+            drop(writer);
+            end.await;
+        });
+        Shell {
+            input: input_tx,
+            output: output_rx,
+        }
+    }
 }
 
 fn pod_key(namespace: &str) -> ObjectKey {
@@ -287,7 +334,7 @@ impl Cluster {
                 .map_err(|e| super::exec::exec_refusal(e, &server))
         })
         .await?;
-        let (Some(mut stdin), Some(mut stdout), Some(mut sizes)) =
+        let (Some(stdin), Some(stdout), Some(mut sizes)) =
             (process.stdin(), process.stdout(), process.terminal_size())
         else {
             return Err(ClusterError::Api {
@@ -302,37 +349,13 @@ impl Cluster {
                 height: rows,
             })
             .await;
-        let (input_tx, mut input_rx) = mpsc::channel::<ShellInput>(64);
-        let (output_tx, output_rx) = mpsc::channel::<Vec<u8>>(64);
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                tokio::select! {
-                    read = stdout.read(&mut buf) => match read {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => if output_tx.send(buf[..n].to_vec()).await.is_err() { break },
-                    },
-                    input = input_rx.recv() => match input {
-                        None => break,
-                        Some(ShellInput::Bytes(b)) => {
-                            if stdin.write_all(&b).await.is_err() || stdin.flush().await.is_err() {
-                                break;
-                            }
-                        }
-                        Some(ShellInput::Resize { cols, rows }) => {
-                            let _ = sizes.send(TerminalSize { width: cols, height: rows }).await;
-                        }
-                    },
-                }
-            }
-            // Dropping the streams and aborting closes the WebSocket; the shell gets a hangup.
-            drop(stdin);
-            process.abort();
-        });
-        Ok(Shell {
-            input: input_tx,
-            output: output_rx,
-        })
+        let resize = move |_: &mut _, width, height| {
+            // A resize that finds the channel full is dropped: the next one follows soon.
+            let _ = sizes.try_send(TerminalSize { width, height });
+        };
+        // Aborting closes the WebSocket; the shell gets a hangup.
+        let end = async move { process.abort() };
+        Ok(Shell::pump(stdout, stdin, resize, end))
     }
 }
 

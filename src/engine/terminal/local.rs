@@ -1,11 +1,8 @@
 //! The local terminal: a shell on the learner's own machine behind a pseudo-terminal (only
 //! offered when kubelab listens on loopback, see `startup`).
 
+use crate::cluster::Shell;
 use pty_process::Size;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
-
-use crate::cluster::{Shell, ShellInput};
 
 /// Starts `command` (the learner's `$SHELL`) on a new pty of `cols` × `rows`.
 pub fn spawn(command: &[String], cols: u16, rows: u16) -> std::io::Result<Shell> {
@@ -22,32 +19,13 @@ pub fn spawn(command: &[String], cols: u16, rows: u16) -> std::io::Result<Shell>
         .kill_on_drop(true)
         .spawn(pts)
         .map_err(std::io::Error::other)?;
-    let (mut reader, mut writer) = pty.into_split();
-    let (input_tx, mut input_rx) = mpsc::channel::<ShellInput>(64);
-    let (output_tx, output_rx) = mpsc::channel::<Vec<u8>>(64);
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            tokio::select! {
-                read = reader.read(&mut buf) => match read {
-                    // Linux answers EIO once the shell and its children closed the pty.
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => if output_tx.send(buf[..n].to_vec()).await.is_err() { break },
-                },
-                input = input_rx.recv() => match input {
-                    None => break,
-                    Some(ShellInput::Bytes(b)) => if writer.write_all(&b).await.is_err() { break },
-                    Some(ShellInput::Resize { cols, rows }) => {
-                        let _ = writer.resize(Size::new(rows.max(1), cols.max(1)));
-                    }
-                },
-            }
-        }
+    let (reader, writer) = pty.into_split();
+    let resize = |writer: &mut pty_process::OwnedWritePty, cols: u16, rows: u16| {
+        let _ = writer.resize(Size::new(rows.max(1), cols.max(1)));
+    };
+    let end = async move {
         let _ = child.start_kill();
         let _ = child.wait().await;
-    });
-    Ok(Shell {
-        input: input_tx,
-        output: output_rx,
-    })
+    };
+    Ok(Shell::pump(reader, writer, resize, end))
 }
