@@ -2,7 +2,7 @@
 //! leaving a Pod Pending with FailedScheduling until a node gets the label it asks for, and the
 //! real ReplicaSet controller replacing a deleted Pod. The node label is removed afterwards.
 
-use super::harness::{REAL_NODE, Real, Restore, STARTUP, items, node_of};
+use super::harness::{Kubectl, REAL_NODE, Real, Restore, STARTUP, items, node_of, wait_for};
 
 const LAB: &str = "architecture";
 const NS: &str = "default";
@@ -55,6 +55,17 @@ pub async fn run(real: &Real) {
         // The learner labels the nodes as the text says; picky goes to the real node.
         let _unlabel = Restore::new(&[unlabel]);
         k.line("label nodes --all disktype=ssd").await;
+        if kubelet_refused_picky(k).await {
+            // The kubelet's race, as the reason tells the learner: delete it, Set up again.
+            fix.expect(
+                "the kubelet refused picky (NodeAffinity: it had not seen the label yet)",
+                &[("scheduled", "passed"), ("picky-running", "failed")],
+            )
+            .await;
+            k.line(&format!("delete pod picky -n {NS} --now")).await;
+            k.wait_gone(&["pod", "picky", "-n", NS], STARTUP).await;
+            pending.setup().await;
+        }
         fix.expect(
             "kubectl label nodes --all disktype=ssd",
             &[("scheduled", "passed"), ("picky-running", "passed")],
@@ -104,4 +115,20 @@ pub async fn run(real: &Real) {
     pending
         .expect("after Reset", &[("unschedulable", "failed")])
         .await;
+}
+
+/// Waits until picky is bound and either runs or was refused by the kubelet; true when refused
+/// (phase `Failed`, reason `NodeAffinity`): a 1.28 kubelet can see the bound Pod before the
+/// node's new label and refuse it.
+async fn kubelet_refused_picky(k: &Kubectl) -> bool {
+    let outcome = wait_for("picky to run or be refused", STARTUP, || async {
+        let pod = k.json(&["pod", "picky", "-n", NS]).await;
+        match pod["status"]["phase"].as_str() {
+            Some("Failed") => Some(pod["status"]["reason"] == "NodeAffinity"),
+            Some("Running") => Some(false),
+            _ => None,
+        }
+    })
+    .await;
+    outcome.unwrap_or(false)
 }

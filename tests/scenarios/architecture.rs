@@ -303,6 +303,37 @@ async fn a_scheduled_pod_that_is_still_starting_is_pending() {
     assert_eq!(report.status(), "pending");
 }
 
+/// Seen on a real 1.28 kubelet: labelled a moment earlier, the node's kubelet still had the old
+/// labels, refused the bound Pod (`Predicate NodeAffinity failed`) and replaced its conditions.
+#[tokio::test]
+async fn a_pod_the_kubelet_refused_is_scheduled_but_failed_with_the_way_out() {
+    let env = env().await;
+    env.setup(LAB, "scheduler-pending").await;
+    let mut pod = picky(&env).expect("picky");
+    pod["spec"]["nodeName"] = json!("colima");
+    env.put(pod);
+    env.fake
+        .patch_status(
+            "v1",
+            "Pod",
+            Some(NS),
+            "picky",
+            json!({"phase": "Failed", "reason": "NodeAffinity",
+                "message": "Pod was rejected: Predicate NodeAffinity failed"}),
+        )
+        .expect("status");
+    let report = env.check(LAB, "scheduler-fix").await;
+    assert_eq!(report.verdict("scheduled"), "passed", "{}", report.0);
+    assert_eq!(report.verdict("picky-running"), "failed", "{}", report.0);
+    let reason = report.check("picky-running")["reason"]["en"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        reason.contains("NodeAffinity") && reason.contains("kubectl delete pod picky"),
+        "the reason names the refusal and the way out: {reason}"
+    );
+}
+
 #[tokio::test]
 async fn the_replicaset_controller_runs_guard_and_signs_its_work() {
     let env = env().await;
