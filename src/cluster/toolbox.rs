@@ -22,8 +22,13 @@ pub const TOOLBOX_LABEL: &str = "kubelab.io/toolbox";
 /// The image used when `--toolbox-image` is not given: a public image with bash, kubectl and
 /// completion, pinned by tag (build `deploy/toolbox/` to use kubelab's own).
 pub const DEFAULT_TOOLBOX_IMAGE: &str = "docker.io/alpine/k8s:1.31.4";
-/// The shell started in the toolbox for each terminal.
-pub const TOOLBOX_SHELL: &[&str] = &["bash", "-l"];
+/// The shell started in the toolbox for each terminal: a login bash, or `sh` in an image
+/// without bash (an instructor's `--toolbox-image` may be busybox-based).
+pub const TOOLBOX_SHELL: &[&str] = &[
+    "sh",
+    "-c",
+    "if command -v bash >/dev/null 2>&1; then exec bash -l; else exec sh -l; fi",
+];
 /// How long kubelab waits for a new toolbox to run.
 pub const TOOLBOX_START: Duration = Duration::from_secs(120);
 

@@ -1,7 +1,8 @@
 //! Opt-in: the labs on a real Kubernetes — kubelab's own HTTP API (Set up, Check, Reset, the
-//! live stream, a workshop learner's session) and the learner's `kubectl`, asserting per-check
-//! verdicts after right and typical wrong actions, on a real API server, controllers, scheduler
-//! and kubelet (exec, graceful deletion, ConfigMap volume updates).
+//! live stream, a workshop learner's session and browser terminal) and the learner's
+//! `kubectl`, asserting per-check verdicts after right and typical wrong actions, on a real API
+//! server, controllers, scheduler and kubelet (exec, graceful deletion, ConfigMap volume
+//! updates).
 //!
 //! Skipped unless `KUBELAB_REAL_CLUSTER=1`; with `KUBELAB_REQUIRE_REAL_CLUSTER=1` (set by
 //! `.ci/run`) a suite that cannot run is a failure instead. Uses `$KUBECONFIG` (or
@@ -31,6 +32,7 @@ pub(crate) mod live;
 mod node;
 mod pod;
 mod secret;
+mod terminal;
 mod workshop;
 
 use std::future::Future;
@@ -126,6 +128,7 @@ async fn real_cluster_labs() {
         theme("hpa", hpa::run(&real)).boxed_local(),
         theme("docker", docker::run(&real)).boxed_local(),
         theme("workshop", workshop::run(&real)).boxed_local(),
+        theme("terminal", terminal::run(&real)).boxed_local(),
     ])
     .await;
     results.push(theme("node", node::run(&real)).await);

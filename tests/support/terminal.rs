@@ -50,14 +50,32 @@ impl std::fmt::Debug for ShellScript {
     }
 }
 
-/// Whether the command starts an interactive shell (no `-c`).
+/// Whether the command starts an interactive shell: a shell without `-c`, or a `sh -c` script
+/// that `exec`s one (kubelab's toolbox starts `bash -l`, or `sh -l` where there is no bash).
 pub fn is_shell(call: &ExecCall) -> bool {
-    let base = call
-        .command
-        .first()
-        .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
-    matches!(base.as_deref(), Some("sh" | "bash" | "ash"))
-        && !call.command.iter().any(|a| a == "-c")
+    match call.command.as_slice() {
+        [program, rest @ ..] if is_shell_name(program) => match rest {
+            [flag, script, ..] if flag == "-c" => script.split([';', '\n']).any(execs_a_shell),
+            _ => !rest.iter().any(|a| a == "-c"),
+        },
+        _ => false,
+    }
+}
+
+fn is_shell_name(program: &str) -> bool {
+    matches!(
+        program.rsplit('/').next().unwrap_or(program),
+        "sh" | "bash" | "ash"
+    )
+}
+
+/// `... exec bash -l` (no `-c` after the shell).
+fn execs_a_shell(part: &str) -> bool {
+    let words: Vec<&str> = part.split_whitespace().collect();
+    words
+        .windows(2)
+        .enumerate()
+        .any(|(i, w)| w[0] == "exec" && is_shell_name(w[1]) && !words[i + 2..].contains(&"-c"))
 }
 
 /// Runs an interactive shell session until `exit`, Ctrl-D, a stdin close or the client leaves.

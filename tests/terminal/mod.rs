@@ -174,7 +174,17 @@ impl Screen {
 
 /// Reads from the socket until `done(screen)` holds (panics after [`PATIENCE`] with what it saw).
 pub async fn read_until(socket: &mut Socket, screen: &mut Screen, done: impl Fn(&Screen) -> bool) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    read_within(socket, screen, PATIENCE, done).await;
+}
+
+/// [`read_until`] with its own patience (a real cluster starting a toolbox Pod).
+pub async fn read_within(
+    socket: &mut Socket,
+    screen: &mut Screen,
+    within: Duration,
+    done: impl Fn(&Screen) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
     while !done(screen) {
         let next = tokio::time::timeout_at(deadline, socket.next()).await;
         match next {

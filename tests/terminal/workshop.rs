@@ -108,7 +108,7 @@ async fn a_learners_terminal_is_a_tty_shell_in_their_own_restricted_toolbox() {
     let session = sessions.last().expect("an exec session");
     assert!(session.tty && session.stdin, "{session:?}");
     assert_eq!(session.call.namespace, namespace);
-    assert_eq!(session.call.command, ["bash", "-l"]);
+    assert_eq!(session.call.command, kubelab::cluster::TOOLBOX_SHELL);
     assert!(
         w.fake
             .wait_for(PATIENCE, |f| f.exec_sessions().last().is_some_and(|s| s
