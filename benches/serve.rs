@@ -16,6 +16,7 @@ fn settings(dir: &std::path::Path) -> Settings {
         cluster: ClusterOptions {
             kubeconfig: Some(dir.join("no-kubeconfig")),
             context: None,
+            public_api: None,
         },
         workshop: false,
         terminal: Default::default(),

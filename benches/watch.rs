@@ -133,6 +133,7 @@ async fn connect(kubeconfig: &Path) -> Cluster {
     Cluster::connect(&ClusterOptions {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         context: None,
+        public_api: None,
     })
     .await
 }

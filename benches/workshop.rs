@@ -91,6 +91,7 @@ impl Site {
             cluster: ClusterOptions {
                 kubeconfig: Some(kubeconfig),
                 context: None,
+                public_api: None,
             },
             workshop: true,
             terminal: Default::default(),

@@ -59,6 +59,20 @@ pub struct ServeArgs {
     /// stored earlier, or a new one printed once).
     #[arg(long, env = "KUBELAB_INSTRUCTOR_TOKEN", hide_env_values = true)]
     pub instructor_token: Option<String>,
+    /// Workshop mode: the API server's URL as learners reach it, written into their
+    /// kubeconfigs instead of the one kubelab connects to (which, when kubelab runs in the
+    /// cluster, is an in-cluster address). https, or http only to a loopback address.
+    #[arg(long, env = "KUBELAB_PUBLIC_API_SERVER", value_name = "URL")]
+    pub public_api_server: Option<String>,
+    /// Workshop mode: PEM file with the CA certificate(s) learners' kubectl trusts for
+    /// --public-api-server (default: the CA of kubelab's own connection).
+    #[arg(
+        long,
+        env = "KUBELAB_PUBLIC_API_SERVER_CA",
+        value_name = "FILE",
+        requires = "public_api_server"
+    )]
+    pub public_api_server_ca: Option<PathBuf>,
     /// Terminal in the browser.
     #[command(flatten)]
     pub terminal: TerminalArgs,

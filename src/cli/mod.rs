@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::checks::Verdict;
-use crate::cluster::{ClusterOptions, ToolboxSpec};
+use crate::cluster::{ClusterOptions, PublicApiServer, ToolboxSpec};
 use crate::engine::{CheckReport, EngineError, TerminalLimits};
 use crate::labs::{self, LabSource};
 use crate::startup::{self, InstructorCredential, Settings};
@@ -45,10 +45,12 @@ fn cluster_options(args: &ClusterArgs) -> ClusterOptions {
     ClusterOptions {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
+        public_api: None,
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let public_api = public_api_server(&args)?;
     let database_url = match args.database_url {
         Some(url) => url,
         None => crate::store::default_database_path().display().to_string(),
@@ -72,7 +74,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         addr: args.addr,
         database_url,
         labs: labs_source(&args.cluster),
-        cluster: cluster_options(&args.cluster),
+        cluster: ClusterOptions {
+            public_api,
+            ..cluster_options(&args.cluster)
+        },
         workshop: args.workshop,
         terminal,
     })
@@ -97,9 +102,44 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if args.workshop {
+        print_api_reach(&app);
+    }
     println!("kubelab is ready: open {}", app.url());
     app.wait().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--public-api-server` (and its CA), checked before anything starts.
+fn public_api_server(args: &ServeArgs) -> anyhow::Result<Option<PublicApiServer>> {
+    let Some(url) = args
+        .public_api_server
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let public = PublicApiServer::new(url, args.public_api_server_ca.as_deref())?;
+    if !args.workshop {
+        tracing::warn!(
+            "--public-api-server only matters in workshop mode (--workshop): it names the API \
+             server in learners' kubeconfigs"
+        );
+    }
+    Ok(Some(public))
+}
+
+/// Tells the instructor at start when learners' kubeconfigs will not reach the API server (the
+/// instructor pages say so too).
+fn print_api_reach(app: &startup::RunningApp) {
+    let reach = app.engine.learner_api_reach(app.addr.ip().is_loopback());
+    if let (true, Some(server)) = (reach.unreachable(), reach.server()) {
+        println!(
+            "warning: learners' kubeconfigs will name the API server {server}, which their own \
+             computers cannot reach; pass --public-api-server https://ADDRESS:PORT with the \
+             address they can reach (deploy/README.md, step 5)"
+        );
+    }
 }
 
 fn validate(dir: Option<std::path::PathBuf>) -> ExitCode {

@@ -26,15 +26,17 @@ pub(crate) struct Connected {
     pub server: String,
     /// The API server URL and CA, for learner kubeconfigs.
     pub endpoint: super::learners::Endpoint,
+    /// Built from the Pod's in-cluster config (no kubeconfig).
+    pub in_cluster: bool,
 }
 
 /// Builds a client from the options, or explains in one sentence why it cannot.
 pub(crate) async fn connect(options: &ClusterOptions) -> Result<Connected, String> {
-    let (mut config, context) = match load_kubeconfig(options)? {
+    let (mut config, context, in_cluster) = match load_kubeconfig(options)? {
         Some((kubeconfig, origin)) => {
             let context = choose_context(&kubeconfig, options.context.as_deref(), &origin)?;
             let config = config_from(kubeconfig, &context, &origin).await?;
-            (config, Some(context))
+            (config, Some(context), false)
         }
         None => {
             let config = Config::incluster().map_err(|e| {
@@ -47,7 +49,7 @@ pub(crate) async fn connect(options: &ClusterOptions) -> Result<Connected, Strin
             if let Some(context) = &options.context {
                 tracing::warn!(%context, "running in a Pod without a kubeconfig: --context ignored");
             }
-            (config, None)
+            (config, None, true)
         }
     };
     config.apply_debug_overrides();
@@ -67,6 +69,7 @@ pub(crate) async fn connect(options: &ClusterOptions) -> Result<Connected, Strin
         context,
         server,
         endpoint,
+        in_cluster,
     })
 }
 

@@ -505,6 +505,8 @@ impl Cluster {
             context: options.context,
             server: Some(endpoint.server.clone()),
             endpoint: Some(endpoint),
+            public_api: false,
+            in_cluster: false,
             unavailable: None,
             discovery: super::discovery::Cache::default(),
             groups: super::inspect::GroupCache::default(),

@@ -10,6 +10,7 @@ mod exec;
 mod inspect;
 mod labels;
 mod learners;
+mod public_api;
 mod toolbox;
 mod watch;
 
@@ -21,6 +22,7 @@ pub use learners::{
     LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, Provisioned,
     QuotaSpec, WORKSHOP_LABEL, learner_rules,
 };
+pub use public_api::{ApiReach, PublicApiError, PublicApiServer, SERVICE_HOST_ENV, api_reach};
 pub use toolbox::{
     DEFAULT_TOOLBOX_IMAGE, Shell, ShellInput, TOOLBOX_LABEL, TOOLBOX_POD, TOOLBOX_SHELL,
     ToolboxPod, ToolboxSpec,
@@ -54,6 +56,9 @@ pub struct ClusterOptions {
     pub kubeconfig: Option<PathBuf>,
     /// A kubeconfig context; `None` means the current context.
     pub context: Option<String>,
+    /// The API server as learners reach it (`--public-api-server`), written into learner
+    /// kubeconfigs instead of kubelab's own connection; `None`: kubelab's own.
+    pub public_api: Option<PublicApiServer>,
 }
 
 /// What a probe of the API server found.
@@ -122,6 +127,10 @@ struct Inner {
     server: Option<String>,
     /// The API server URL and CA, for learner kubeconfigs.
     endpoint: Option<learners::Endpoint>,
+    /// `endpoint` comes from `--public-api-server`.
+    public_api: bool,
+    /// kubelab connects with its Pod's in-cluster config.
+    in_cluster: bool,
     unavailable: Option<String>,
     discovery: discovery::Cache,
     /// The last whole-cluster discovery for [`Cluster::api_groups_of`].
@@ -151,11 +160,17 @@ impl Cluster {
                     context = connected.context.as_deref().unwrap_or("in-cluster"),
                     "Kubernetes client ready"
                 );
+                let endpoint = match &options.public_api {
+                    Some(public) => public.endpoint(&connected.endpoint),
+                    None => connected.endpoint,
+                };
                 Inner {
                     client: Some(connected.client),
                     context: connected.context,
                     server: Some(connected.server),
-                    endpoint: Some(connected.endpoint),
+                    endpoint: Some(endpoint),
+                    public_api: options.public_api.is_some(),
+                    in_cluster: connected.in_cluster,
                     unavailable: None,
                     discovery: discovery::Cache::default(),
                     groups: inspect::GroupCache::default(),
@@ -169,6 +184,8 @@ impl Cluster {
                     context: None,
                     server: None,
                     endpoint: None,
+                    public_api: false,
+                    in_cluster: false,
                     unavailable: Some(message),
                     discovery: discovery::Cache::default(),
                     groups: inspect::GroupCache::default(),
@@ -186,6 +203,8 @@ impl Cluster {
             context: None,
             server: None,
             endpoint: None,
+            public_api: false,
+            in_cluster: false,
             unavailable: None,
             discovery: discovery::Cache::default(),
             groups: inspect::GroupCache::default(),

@@ -304,6 +304,7 @@ async fn a_missing_kubeconfig_is_explained() {
     let options = ClusterOptions {
         kubeconfig: Some(dir.join("config")),
         context: None,
+        public_api: None,
     };
     let cluster = Cluster::connect(&options).await;
     match cluster.probe().await {

@@ -50,7 +50,7 @@ pub const MAX_CONCURRENT_EXECS: usize = 8;
 
 /// Label put on every object kubelab creates for a lab, naming the lab it belongs to.
 pub const LAB_LABEL: &str = "kubelab.io/lab";
-pub use crate::cluster::{LEARNER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
+pub use crate::cluster::{ApiReach, LEARNER_LABEL, MANAGED_BY, MANAGED_BY_LABEL};
 
 /// Why an engine operation failed as a whole (individual check problems are verdicts instead).
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cluster::{ClusterError, LearnerSpace};
+use crate::cluster::{ApiReach, ClusterError, LearnerSpace};
 use crate::labs::Mode;
 use crate::store::{JoinOutcome, LearnerRecord, NewWorkshop, Workshop};
 
@@ -294,6 +294,12 @@ impl Engine {
             .cluster
             .learner_kubeconfig(&learner.namespace, expiry)
             .await?)
+    }
+
+    /// Whether the API server address in learner kubeconfigs can work from learners' own
+    /// computers, given whether kubelab listens only on a loopback address.
+    pub fn learner_api_reach(&self, listening_on_loopback: bool) -> ApiReach {
+        self.inner.cluster.learner_api_reach(listening_on_loopback)
     }
 
     /// Resets one learner's lab, or every lab of the workshop when `lab` is `None`.

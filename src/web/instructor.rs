@@ -27,7 +27,7 @@ use super::extract::{Form, FormFields, JsonBody, JsonRequest, OptionalJsonBody, 
 use super::lang::{UiLang, negotiate};
 use super::ui_strings::{Ui, Ws, state_label, ui, ws};
 use super::view::Chrome;
-use crate::engine::{Engine, EngineError, Grid, StepState, WorkshopRequest};
+use crate::engine::{ApiReach, Engine, EngineError, Grid, StepState, WorkshopRequest};
 use crate::i18n::Lang;
 use crate::labs::Mode;
 use crate::store::Workshop;
@@ -177,6 +177,28 @@ pub struct LabChoice {
     pub title: String,
 }
 
+/// What the instructor pages say about the API server named in learner kubeconfigs.
+#[derive(Debug)]
+pub struct ReachNote {
+    /// The URL learner kubeconfigs name (empty when no cluster is configured).
+    pub server: String,
+    /// Why learners' kubeconfigs will not reach it, when so: the warning banner's reason.
+    pub warning: Option<&'static str>,
+}
+
+impl ReachNote {
+    fn new(reach: &ApiReach, w: &Ws) -> ReachNote {
+        ReachNote {
+            server: reach.server().unwrap_or_default().to_owned(),
+            warning: match reach {
+                ApiReach::InCluster { .. } => Some(w.reach_in_cluster),
+                ApiReach::Loopback { .. } => Some(w.reach_loopback),
+                ApiReach::Public { .. } | ApiReach::Direct { .. } | ApiReach::Unknown => None,
+            },
+        }
+    }
+}
+
 /// `GET /instructor`.
 #[derive(Template, WebTemplate)]
 #[template(path = "instructor.html")]
@@ -184,6 +206,7 @@ pub struct ListPage {
     c: Chrome,
     t: &'static Ui,
     w: &'static Ws,
+    reach: ReachNote,
     workshops: Vec<WorkshopRow>,
     labs: Vec<LabChoice>,
     problem: Option<String>,
@@ -200,6 +223,7 @@ fn running(w: &Workshop) -> bool {
 
 async fn list_page(
     engine: &Engine,
+    reach: &ApiReach,
     lang: Lang,
     csrf: String,
     problem: Option<String>,
@@ -228,6 +252,7 @@ async fn list_page(
         c: Chrome::new(engine, lang, t, csrf, "/instructor".to_owned()),
         t,
         w: ws(lang),
+        reach: ReachNote::new(reach, ws(lang)),
         workshops,
         labs,
         problem,
@@ -238,16 +263,18 @@ async fn list_page(
 pub async fn list(
     _: Instructor,
     State(engine): State<Engine>,
+    State(reach): State<ApiReach>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
 ) -> Result<ListPage, WebError> {
-    list_page(&engine, lang, csrf, None).await
+    list_page(&engine, &reach, lang, csrf, None).await
 }
 
 /// `POST /instructor/workshops`: fields `name`, `lab` (repeated), `capacity`, `hours`.
 pub async fn create(
     _: Instructor,
     State(engine): State<Engine>,
+    State(reach): State<ApiReach>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     form: FormFields,
@@ -266,7 +293,7 @@ pub async fn create(
     match engine.create_workshop(request).await {
         Ok(w) => Ok(Redirect::to(&format!("/instructor/workshops/{}", w.id)).into_response()),
         Err(EngineError::BadRequest(message)) => {
-            let page = list_page(&engine, lang, csrf, Some(message)).await?;
+            let page = list_page(&engine, &reach, lang, csrf, Some(message)).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(e.into()),
@@ -408,6 +435,7 @@ pub struct WorkshopPage {
     c: Chrome,
     t: &'static Ui,
     w: &'static Ws,
+    reach: ReachNote,
     workshop: Workshop,
     join_url: String,
     grid: GridView,
@@ -425,6 +453,7 @@ pub struct GridFragment {
 pub async fn workshop(
     _: Instructor,
     State(engine): State<Engine>,
+    State(reach): State<ApiReach>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
     headers: HeaderMap,
@@ -442,6 +471,7 @@ pub async fn workshop(
         ),
         t,
         w: ws(lang),
+        reach: ReachNote::new(&reach, ws(lang)),
         join_url: join_url(&headers, &grid.workshop.code),
         grid: grid_view(&engine, &grid, lang, csrf),
         workshop: grid.workshop,

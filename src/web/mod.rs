@@ -108,7 +108,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::engine::Engine;
+use crate::engine::{ApiReach, Engine};
 
 /// Largest request body accepted (larger ones get 413).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -145,6 +145,9 @@ pub struct AppState {
     /// Workshop mode (see [`WebConfig::workshop`]).
     #[from_ref(skip)]
     pub workshop: bool,
+    /// Whether learner kubeconfigs name an API server learners can reach (the instructor
+    /// pages warn when not).
+    pub api_reach: ApiReach,
 }
 
 /// The cookie key from the configured bytes; a random one (with a warning) if they are fewer
@@ -168,6 +171,7 @@ fn cookie_key(bytes: &[u8]) -> Key {
 /// starts, or it waits for browsers to hang up.
 pub fn router(engine: Engine, config: &WebConfig, shutdown: live::Shutdown) -> Router {
     let state = AppState {
+        api_reach: engine.learner_api_reach(config.loopback_only),
         engine,
         cookie_key: cookie_key(&config.cookie_key),
         shutdown,

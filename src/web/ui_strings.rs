@@ -631,6 +631,20 @@ pub struct Ws {
     pub all_workshops: &'static str,
     /// After a number of minutes.
     pub minutes: &'static str,
+    /// Title of the warning that learner kubeconfigs will not reach the API server.
+    pub reach_title: &'static str,
+    /// Before the API server URL in that warning.
+    pub reach_names: &'static str,
+    /// After the URL: it is an in-cluster address.
+    pub reach_in_cluster: &'static str,
+    /// After the URL: it is a loopback address.
+    pub reach_loopback: &'static str,
+    /// Before the command that fixes it.
+    pub reach_fix: &'static str,
+    /// After that command: certificate, CA, the Deployment, the terminal.
+    pub reach_fix_more: &'static str,
+    /// Label of the API server URL learner kubeconfigs name.
+    pub kubeconfig_server: &'static str,
 }
 
 static WS_EN: Ws = Ws {
@@ -683,6 +697,13 @@ static WS_EN: Ws = Ws {
     end_yes: "Yes, end it now",
     all_workshops: "All workshops",
     minutes: "min",
+    reach_title: "Learners' kubeconfigs will not reach the API server",
+    reach_names: "The kubeconfigs learners download name the API server",
+    reach_in_cluster: " — kubelab's address for it from inside the cluster, which learners' own computers cannot reach.",
+    reach_loopback: " — a loopback address: on a learner's computer it means that computer, not this cluster.",
+    reach_fix: "Restart kubelab with the address learners reach the API server at:",
+    reach_fix_more: "The API server's certificate must be valid for that name or IP (k3s: --tls-san); add --public-api-server-ca FILE when it is not signed by the cluster's CA. Running in the cluster: see the commented argument in deploy/deployment.yaml. The terminal in the browser works either way.",
+    kubeconfig_server: "API server in learner kubeconfigs",
 };
 
 static WS_ZH: Ws = Ws {
@@ -735,6 +756,13 @@ static WS_ZH: Ws = Ws {
     end_yes: "是的，立即结束",
     all_workshops: "全部工作坊",
     minutes: "分钟",
+    reach_title: "学员的 kubeconfig 连不上 API 服务器",
+    reach_names: "学员下载的 kubeconfig 中写的 API 服务器地址是",
+    reach_in_cluster: "——这是 kubelab 在集群内部访问它的地址，学员自己的电脑无法访问。",
+    reach_loopback: "——这是回环地址：在学员的电脑上它指向那台电脑本身，而不是这个集群。",
+    reach_fix: "请用学员能访问到的 API 服务器地址重新启动 kubelab：",
+    reach_fix_more: "API 服务器的证书必须包含该域名或 IP（k3s：--tls-san）；如果证书不是由集群 CA 签发的，再加上 --public-api-server-ca FILE。在集群中运行时：见 deploy/deployment.yaml 中注释掉的参数。浏览器中的终端不受影响。",
+    kubeconfig_server: "学员 kubeconfig 中的 API 服务器",
 };
 
 /// The workshop words in the language of `t`.
@@ -769,5 +797,14 @@ mod tests {
     fn workshop_words_exist_in_both_languages() {
         assert_ne!(ws(Lang::En).join_title, ws(Lang::Zh).join_title);
         assert_ne!(ws(Lang::En).end_confirm, ws(Lang::Zh).end_confirm);
+        for (en, zh) in [
+            (ws(Lang::En).reach_title, ws(Lang::Zh).reach_title),
+            (ws(Lang::En).reach_in_cluster, ws(Lang::Zh).reach_in_cluster),
+            (ws(Lang::En).reach_loopback, ws(Lang::Zh).reach_loopback),
+            (ws(Lang::En).reach_fix_more, ws(Lang::Zh).reach_fix_more),
+        ] {
+            assert_ne!(en, zh);
+            assert!(!en.is_empty() && !zh.is_empty());
+        }
     }
 }

@@ -117,6 +117,7 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
         cluster: ClusterOptions {
             kubeconfig: Some(kubeconfig.to_path_buf()),
             context: None,
+            public_api: None,
         },
         workshop: false,
         terminal: Default::default(),

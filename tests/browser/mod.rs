@@ -376,6 +376,7 @@ impl Site {
             cluster: ClusterOptions {
                 kubeconfig: Some(kubeconfig),
                 context: None,
+                public_api: None,
             },
             workshop: false,
             terminal,

@@ -21,6 +21,7 @@ async fn connected() -> (FakeApi, Cluster, tempfile::TempDir) {
     let options = ClusterOptions {
         kubeconfig: Some(fake.write_kubeconfig(dir.path())),
         context: None,
+        public_api: None,
     };
     let cluster = Cluster::connect(&options).await;
     (fake, cluster, dir)
@@ -68,6 +69,7 @@ async fn a_missing_kubeconfig_is_explained_on_every_call() {
     let cluster = Cluster::connect(&ClusterOptions {
         kubeconfig: Some(missing.clone()),
         context: None,
+        public_api: None,
     })
     .await;
     let message = unavailable_message(cluster.probe().await);
@@ -89,6 +91,7 @@ async fn an_unknown_context_names_the_available_ones() {
     let cluster = Cluster::connect(&ClusterOptions {
         kubeconfig: Some(fake.write_kubeconfig(dir.path())),
         context: Some("colima".into()),
+        public_api: None,
     })
     .await;
     let message = unavailable_message(cluster.probe().await);
@@ -248,6 +251,7 @@ async fn rejected_credentials_are_reported() {
     let cluster = Cluster::connect(&ClusterOptions {
         kubeconfig: Some(path),
         context: None,
+        public_api: None,
     })
     .await;
     let (code, reason, message) = api_error(cluster.list("v1", "ConfigMap", None, None).await);
@@ -455,6 +459,7 @@ async fn a_server_that_never_answers_times_out_with_a_clear_message() {
     let cluster = Cluster::connect(&ClusterOptions {
         kubeconfig: Some(path),
         context: None,
+        public_api: None,
     })
     .await
     .with_timeouts(Duration::from_millis(300), Duration::from_millis(300));

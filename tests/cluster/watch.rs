@@ -403,6 +403,7 @@ async fn a_cluster_that_is_down_from_the_start_reports_reconnecting() {
     let cluster = Cluster::connect(&kubelab::cluster::ClusterOptions {
         kubeconfig: Some(fake.write_kubeconfig(dir.path())),
         context: None,
+        public_api: None,
     })
     .await;
     // Discovery first, so that watch() itself can resolve the kind.
@@ -618,6 +619,7 @@ impl Link {
         Cluster::connect(&ClusterOptions {
             kubeconfig: Some(path),
             context: None,
+            public_api: None,
         })
         .await
     }

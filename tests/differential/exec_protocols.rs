@@ -24,6 +24,7 @@ async fn cluster(kubeconfig: &Path) -> Cluster {
     Cluster::connect(&ClusterOptions {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         context: std::env::var("KUBELAB_CONTEXT").ok(),
+        public_api: None,
     })
     .await
 }

@@ -61,6 +61,7 @@ pub fn real_options() -> ClusterOptions {
     ClusterOptions {
         kubeconfig: std::env::var_os("KUBECONFIG").map(Into::into),
         context: std::env::var("KUBELAB_CONTEXT").ok(),
+        public_api: None,
     }
 }
 

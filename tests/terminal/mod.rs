@@ -244,6 +244,7 @@ pub async fn start(
         cluster: ClusterOptions {
             kubeconfig: Some(kubeconfig),
             context: None,
+            public_api: None,
         },
         workshop,
         terminal,

@@ -1173,6 +1173,7 @@ async fn unmonitored_engine(dir: &tempfile::TempDir) -> kubelab::engine::Engine 
         &kubelab::cluster::ClusterOptions {
             kubeconfig: Some(dir.path().join("missing")),
             context: None,
+            public_api: None,
         },
     )
     .await

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::app::spawn_app;
 use crate::support::FakeApi;
 
+mod public_api;
+
 const TOKEN: &str = "instructor-token-for-the-tests-0123456789";
 const LAB: &str = "configmap";
 const STEP: &str = "create-configmap";
@@ -29,6 +31,11 @@ struct Site {
 
 impl Site {
     async fn start() -> Site {
+        Site::start_with(None).await
+    }
+
+    /// Started with `--public-api-server` (and CA) when `public_api` is given.
+    async fn start_with(public_api: Option<kubelab::cluster::PublicApiServer>) -> Site {
         let fake = FakeApi::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = fake.write_kubeconfig(dir.path());
@@ -39,6 +46,7 @@ impl Site {
             cluster: ClusterOptions {
                 kubeconfig: Some(kubeconfig),
                 context: None,
+                public_api,
             },
             workshop: true,
             terminal: Default::default(),
