@@ -159,3 +159,77 @@ async fn limits_on_terminals_input_and_idle_time() {
     assert!(reason.contains("idle"), "{reason}");
     app.stop().await;
 }
+
+/// Log lines written while a test runs (a `tracing` writer).
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+/// An operator reads one line per session — who, when, how many bytes — never the keystrokes.
+/// (The test's runtime has one thread, so every task of kubelab logs to this subscriber.)
+#[tokio::test]
+async fn each_session_leaves_one_log_line_with_its_bytes_and_never_what_was_typed() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let (app, _dir, visitor) = local_app(limits()).await;
+    let base = app.url();
+    let mut socket = open(&base, &visitor, page(&base)).await.expect("opens");
+    let mut screen = Screen::default();
+    let typed = ["echo s3cret-$((1+1))\r", "exit\r"];
+    type_text(&mut socket, typed[0]).await;
+    read_until(&mut socket, &mut screen, |s| s.output.contains("s3cret-2")).await;
+    type_text(&mut socket, typed[1]).await;
+    read_until(&mut socket, &mut screen, |s| s.control("ended").is_some()).await;
+    app.stop().await;
+
+    let text = logs.text();
+    let ended: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("terminal session ended"))
+        .collect();
+    assert_eq!(ended.len(), 1, "{text}");
+    let line = ended[0];
+    let bytes_in: usize = typed.iter().map(|t| t.len()).sum();
+    for field in [
+        "learner=".to_owned(),
+        "started=".to_owned(),
+        "ended=".to_owned(),
+        format!("bytes_in={bytes_in}"),
+        "bytes_out=".to_owned(),
+    ] {
+        assert!(line.contains(&field), "{field} in {line}");
+    }
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("terminal session started"))
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "nothing typed is logged: {text}");
+}
