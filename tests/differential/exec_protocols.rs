@@ -218,6 +218,7 @@ async fn kubelab_exec_works_with_the_real_1_28_node() {
     let Some(kubeconfig) = super::real_kubeconfig().await else {
         return;
     };
+    let _schedulable = crate::real::REAL_NODE_SCHEDULING.read().await;
     let ns = format!("diff-exec-{}", crate::support::state::random_suffix(6));
     let side = Side::new("real", &kubeconfig, &ns, None).await;
     let run = async {

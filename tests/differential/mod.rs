@@ -163,6 +163,7 @@ async fn the_fake_answers_like_a_real_api_server() {
     let Some(kubeconfig) = real_kubeconfig().await else {
         return;
     };
+    let _schedulable = crate::real::REAL_NODE_SCHEDULING.read().await;
     let ns = format!("diff-{}", crate::support::state::random_suffix(6));
     let fake = fake_like_real().await;
     let dir = tempfile::tempdir().expect("temp dir");

@@ -113,6 +113,12 @@ fn report(real: &Real, results: &[(&str, Duration, Option<String>)], wall: Durat
     let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
 }
 
+/// Held shared by tests that need Pods scheduled on the real node while they run (the
+/// differential tests) and exclusively by the node lab, which cordons it: libtest runs this
+/// binary's tests at once, and a cordon would leave their Pods Pending.
+pub(crate) static REAL_NODE_SCHEDULING: std::sync::LazyLock<tokio::sync::RwLock<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::RwLock::new(()));
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_cluster_labs() {
     let Some(real) = Real::connect().await else {

@@ -9,6 +9,7 @@ const NODE: &str = REAL_NODE;
 
 /// The whole lab; the node is put back (label, cordon, demo Pod) even when a check fails.
 pub async fn run(real: &Real) {
+    let _cordons = super::REAL_NODE_SCHEDULING.write().await;
     let k = &real.kubectl;
     real.reset_everything(LAB).await;
     let _restore = Restore::new(&[
