@@ -216,11 +216,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         (settings.terminal.mode != TerminalMode::Off).then(|| engine.spawn_terminal_reaper());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        web::serve::serve(listener, app, async move {
             tokio::select! {
                 _ = rx => {}
                 _ = shutdown_signal() => {}

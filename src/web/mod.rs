@@ -89,6 +89,7 @@ pub mod lang;
 pub mod learner;
 pub mod live;
 pub mod pages;
+pub mod serve;
 pub mod terminal;
 pub mod ui_strings;
 pub mod view;

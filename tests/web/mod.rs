@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::app::{TestApp, mark_passed, spawn_app_with_labs};
 
+mod stalled;
+
 fn fixture_labs() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/fixtures/labs")
 }
