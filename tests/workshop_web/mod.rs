@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::app::spawn_app;
 use crate::support::FakeApi;
 
+mod text;
+
 const TOKEN: &str = "instructor-token-for-the-tests-0123456789";
 const LAB: &str = "configmap";
 const STEP: &str = "create-configmap";
