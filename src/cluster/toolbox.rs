@@ -369,6 +369,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kubectl_in_the_toolbox_defaults_to_the_learners_namespace() {
+        // kubectl without a kubeconfig uses the in-cluster config, whose default namespace is
+        // $POD_NAMESPACE, then the mounted ServiceAccount token's namespace: both are the
+        // learner's, so commands without `-n` act there.
+        let pod = ToolboxSpec::default().pod("kl-x", "abc");
+        let spec = &pod["spec"];
+        assert_eq!(pod["metadata"]["namespace"], "kl-x");
+        assert_eq!(spec["serviceAccountName"], LEARNER_SERVICE_ACCOUNT);
+        assert_eq!(spec["automountServiceAccountToken"], true);
+        let env = spec["containers"][0]["env"].as_array().expect("env");
+        assert!(
+            env.iter()
+                .any(|e| e["name"] == "POD_NAMESPACE" && e["value"] == "kl-x"),
+            "{env:?}"
+        );
+        assert!(
+            !env.iter().any(|e| e["name"] == "KUBECONFIG"),
+            "no kubeconfig overrides the in-cluster default"
+        );
+    }
+
+    #[test]
     fn the_pod_passes_pod_security_restricted_and_names_its_learner() {
         let pod = ToolboxSpec::default().pod("kl-x", "abc");
         let spec = &pod["spec"];

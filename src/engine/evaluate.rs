@@ -75,6 +75,7 @@ impl Engine {
         if !step.checks.is_empty() {
             self.set_reachable_if_unknown();
         }
+        let values = self.placeholders(lab).await;
         let reports = step
             .checks
             .iter()
@@ -90,7 +91,7 @@ impl Engine {
                     .answers
                     .get(&check.id)
                     .is_some_and(|a| !a.trim().is_empty());
-                super::report(check, verdict, answered)
+                super::report(check, verdict, answered, &values)
             })
             .collect();
         Ok(Evaluation {

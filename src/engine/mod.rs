@@ -11,6 +11,7 @@ mod setup;
 mod steps;
 mod summary;
 mod terminal;
+mod text;
 mod workshop;
 
 pub use evaluate::StepContext;
@@ -37,7 +38,7 @@ use tokio::sync::Semaphore;
 
 use crate::checks::{CheckSpec, Verdict};
 use crate::cluster::{Cluster, ClusterError};
-use crate::labs::{Catalog, Lab, Step};
+use crate::labs::{Catalog, Lab, Step, Values};
 use crate::store::{Store, StoreError};
 
 /// How many set-ups, checks and resets may talk to the cluster at once; more wait their turn
@@ -152,6 +153,7 @@ struct Inner {
     cluster_work: Semaphore,
     exec_slots: Semaphore,
     terminals: terminal::Terminals,
+    node_name: text::NodeName,
 }
 
 impl Engine {
@@ -169,6 +171,7 @@ impl Engine {
                 cluster_work: Semaphore::new(MAX_CLUSTER_WORK),
                 exec_slots: Semaphore::new(MAX_CONCURRENT_EXECS),
                 terminals: terminal::Terminals::default(),
+                node_name: text::NodeName::default(),
             }),
         }
     }
@@ -281,16 +284,22 @@ impl Engine {
     }
 }
 
-pub(crate) fn report(check: &CheckSpec, verdict: Verdict, answered: bool) -> CheckReport {
+/// A check's report, its author's words rendered for the reader (`values`).
+pub(crate) fn report(
+    check: &CheckSpec,
+    verdict: Verdict,
+    answered: bool,
+    values: &Values,
+) -> CheckReport {
     let pending_reason = match (&verdict, &check.pending) {
-        (Verdict::Pending { .. }, Some(p)) => Some(p.reason.clone()),
+        (Verdict::Pending { .. }, Some(p)) => Some(values.text(&p.reason)),
         _ => None,
     };
     let unanswered = check.question.is_some() && !answered;
     CheckReport {
         id: check.id.clone(),
-        title: check.title.clone(),
-        reason: check.reason.clone(),
+        title: values.text(&check.title),
+        reason: values.text(&check.reason),
         verdict,
         pending_reason,
         unanswered,

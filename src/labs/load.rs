@@ -14,7 +14,9 @@ use super::manifest::{dns1123_label_problem, parse_manifests};
 use super::markdown::render_lab_markdown;
 use super::model::{Lab, LabFile, Localized, Manifest, Step, StepFile};
 use super::node::{self, Node, Value};
+use super::placeholders::Placeholder;
 use super::source::Files;
+use super::text_rules;
 use super::{Catalog, Problem, Report};
 use crate::checks::{self, CheckSpec};
 
@@ -185,6 +187,12 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
     let Some(root) = lab.read_lab_yaml() else {
         return loaded;
     };
+    if let Some(namespace) = root.get("namespace").and_then(Node::as_str) {
+        namespace.clone_into(&mut lab.namespace);
+    }
+    for (line, message) in text_rules::lab_yaml_problems(&root, &lab.namespace) {
+        lab.problems.add(&lab.lab_yaml, Some(line), message);
+    }
     let step_nodes = root.get("steps").map(Node::items).unwrap_or_default();
     let header = lab.header(&root);
     let order_line = root.get("order").map(|n| n.line);
@@ -224,7 +232,7 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
     let Some(header) = header.filter(|_| all_steps_read) else {
         return loaded;
     };
-    loaded.lab = Some(Lab {
+    let mut built = Lab {
         id: id.to_owned(),
         order: header.order,
         title: header.title,
@@ -234,7 +242,10 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         intro_html,
         steps,
         images: lab.images.valid,
-    });
+        names_node: false,
+    };
+    built.names_node = built.uses(Placeholder::Node);
+    loaded.lab = Some(built);
     loaded
 }
 
@@ -245,6 +256,8 @@ struct LabLoader<'a> {
     id: &'a str,
     /// `<id>/lab.yaml`, the file most problems are in.
     lab_yaml: String,
+    /// The lab's namespace as `lab.yaml` gives it (texts must not hard-code it).
+    namespace: String,
     problems: &'a mut Problems,
     /// The parsed manifest files, by path relative to the lab folder.
     manifests: BTreeMap<String, Vec<Manifest>>,
@@ -284,6 +297,7 @@ impl<'a> LabLoader<'a> {
             files,
             id,
             lab_yaml: format!("{id}/lab.yaml"),
+            namespace: "default".to_owned(),
             problems,
             manifests,
             used_manifests: BTreeSet::new(),
@@ -471,6 +485,9 @@ impl<'a> LabLoader<'a> {
             &self.images.names,
             &mut self.images.used,
         ));
+        for (line, message) in text_rules::markdown_problems(md, &self.namespace) {
+            self.problems.add(path, Some(line), message);
+        }
         Some(render_lab_markdown(md, self.id))
     }
 

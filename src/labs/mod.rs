@@ -7,12 +7,15 @@ pub mod manifest;
 mod markdown;
 pub mod model;
 pub mod node;
+pub mod placeholders;
 pub mod source;
 mod svg;
+mod text_rules;
 
 pub use assets::LabImage;
 pub use markdown::{render_lab_markdown, render_markdown};
 pub use model::{Lab, LabFile, Localized, Manifest, Mode, Step, StepFile};
+pub use placeholders::{Placeholder, Values};
 
 /// Every lab, in home-page order.
 #[derive(Debug, Clone, Default)]

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::placeholders::{Placeholder, uses};
 use crate::checks::CheckSpec;
 use crate::i18n::{Lang, Text};
 
@@ -97,6 +98,10 @@ pub struct Lab {
     /// Images under `images/`, by file name (served at `/labs/<id>/images/<file>`).
     #[serde(skip)]
     pub images: std::collections::BTreeMap<String, super::assets::LabImage>,
+    /// Some text of the lab names the node (`{kubelab:node}`), so showing it needs the node's
+    /// name from the cluster.
+    #[serde(skip)]
+    pub names_node: bool,
 }
 
 /// A step, loaded.
@@ -154,5 +159,22 @@ impl Lab {
     /// The step with `id`.
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// Whether any text of the lab (introduction, steps, hints, checks) uses placeholder `p`.
+    pub fn uses(&self, p: Placeholder) -> bool {
+        let texts = |t: &Text| uses(&t.en, p) || uses(&t.zh, p);
+        let html = |h: &Localized| uses(&h.en, p) || uses(&h.zh, p);
+        html(&self.intro_html)
+            || self.steps.iter().any(|s| {
+                html(&s.html)
+                    || s.hints.iter().any(texts)
+                    || s.checks.iter().any(|c| {
+                        texts(&c.title)
+                            || texts(&c.reason)
+                            || c.question.as_ref().is_some_and(texts)
+                            || c.pending.as_ref().is_some_and(|pd| texts(&pd.reason))
+                    })
+            })
     }
 }

@@ -15,7 +15,7 @@ use super::extract::{JsonRequest, OptionalJsonBody, Path};
 use super::learner::LearnerEngine;
 use crate::engine::{Engine, Health, LabProgress, ObjectKey, ResetReport, StepReport, StepState};
 use crate::i18n::Text;
-use crate::labs::Lab;
+use crate::labs::{Lab, Values};
 use crate::store::StepRecord;
 
 /// Refuses state-changing API requests a browser sends from another site: `Sec-Fetch-Site:
@@ -182,7 +182,8 @@ pub struct LabDetail {
     pub steps: Vec<StepInfo>,
 }
 
-fn detail(lab: &Lab, progress: LabProgress) -> LabDetail {
+/// The lab as `values`' reader sees it (check titles with their namespace).
+fn detail(lab: &Lab, progress: LabProgress, values: &Values) -> LabDetail {
     let done = progress.done();
     let regressed = progress.regressed();
     let steps: Vec<StepInfo> = lab
@@ -210,7 +211,7 @@ fn detail(lab: &Lab, progress: LabProgress) -> LabDetail {
                 .iter()
                 .map(|c| CheckInfo {
                     id: c.id.clone(),
-                    title: c.title.clone(),
+                    title: values.text(&c.title),
                 })
                 .collect(),
             hints: s.hints.len(),
@@ -223,7 +224,7 @@ fn detail(lab: &Lab, progress: LabProgress) -> LabDetail {
         order: lab.order,
         title: lab.title.clone(),
         summary: lab.summary.clone(),
-        namespace: lab.namespace.clone(),
+        namespace: values.namespace.clone(),
         done,
         regressed,
         steps,
@@ -237,11 +238,8 @@ pub async fn lab(
 ) -> Result<Json<LabDetail>, WebError> {
     let lab = learner.lab_or_404(&lab_id)?;
     let progress = learner.engine.lab_progress(&lab_id).await?;
-    let mut detail = detail(lab, progress);
-    if let Some(namespace) = &learner.engine.learner().namespace {
-        detail.namespace.clone_from(namespace);
-    }
-    Ok(Json(detail))
+    let values = learner.engine.placeholders(lab).await;
+    Ok(Json(detail(lab, progress, &values)))
 }
 
 /// The optional body of `POST /api/labs/{lab}/steps/{step}/setup`.

@@ -26,7 +26,7 @@ use crate::engine::{
     Engine, EngineError, LabProgress, ObjectKey, ResetReport, SetupReport, StepProgress,
 };
 use crate::i18n::Lang;
-use crate::labs::{Lab, Step};
+use crate::labs::{Lab, Step, Values};
 
 /// Form field naming an object the learner confirmed Set up may replace.
 pub const REPLACE_FIELD: &str = "replace";
@@ -124,6 +124,15 @@ pub struct StepView {
     pub took: String,
     /// Seconds stuck on the step before a hint is offered.
     pub hint_after: u64,
+}
+
+/// Who a page is rendered for: the interface strings, the language, and what the lab text's
+/// placeholders stand for.
+#[derive(Clone, Copy)]
+struct Reader<'a> {
+    t: &'static Ui,
+    lang: Lang,
+    values: &'a Values,
 }
 
 /// Seconds a learner may be stuck on a step before its first hint is offered.
@@ -295,9 +304,15 @@ async fn lab_page(
         .find(|(_, l)| l.id == lab_id)
         .ok_or_else(|| EngineError::UnknownLab(lab_id.to_owned()))?;
     let progress = engine.lab_progress(lab_id).await?;
+    let values = engine.placeholders(lab).await;
     let mut steps: Vec<StepView> = Vec::with_capacity(lab.steps.len());
     for (i, (s, p)) in lab.steps.iter().zip(&progress.steps).enumerate() {
-        steps.push(step_view(engine, t, lang, lab_id, i, s, p).await?);
+        let reader = Reader {
+            t,
+            lang,
+            values: &values,
+        };
+        steps.push(step_view(engine, reader, lab_id, i, s, p).await?);
     }
     open_steps(&mut steps, &progress, notice.as_ref(), t, &csrf);
     let (reset, top_problem) = match &notice {
@@ -312,7 +327,16 @@ async fn lab_page(
     Ok(LabPage {
         c: Chrome::new(engine, lang, t, csrf, format!("/labs/{}", lab.id)),
         t,
-        lab: lab_head(engine, t, lang, (number, lab), &progress, next),
+        lab: lab_head(
+            Reader {
+                t,
+                lang,
+                values: &values,
+            },
+            (number, lab),
+            &progress,
+            next,
+        ),
         steps,
         reset,
         notice: top_problem,
@@ -342,25 +366,20 @@ fn open_steps(
 
 /// The top of the lab page: title, introduction, namespace, progress, the next chapter.
 fn lab_head(
-    engine: &Engine,
-    t: &'static Ui,
-    lang: Lang,
+    reader: Reader<'_>,
     (index, lab): (usize, &Lab),
     progress: &LabProgress,
     next: Option<&Lab>,
 ) -> LabHead {
+    let Reader { t, lang, values } = reader;
     let complete = progress.complete();
     LabHead {
         id: lab.id.clone(),
         number: index + 1,
         title: lab.title.get(lang).to_owned(),
         summary: lab.summary.get(lang).to_owned(),
-        intro_html: with_copy_buttons(lab.intro_html.get(lang), t),
-        namespace: engine
-            .learner()
-            .namespace
-            .clone()
-            .unwrap_or_else(|| lab.namespace.clone()),
+        intro_html: with_copy_buttons(&values.render_html(lab.intro_html.get(lang)), t),
+        namespace: values.namespace.clone(),
         done: progress.done(),
         total: progress.steps.len(),
         complete,
@@ -415,13 +434,13 @@ impl From<&StepView> for RecapRow {
 /// a started one its last report.
 async fn step_view(
     engine: &Engine,
-    t: &'static Ui,
-    lang: Lang,
+    reader: Reader<'_>,
     lab_id: &str,
     index: usize,
     s: &Step,
     progress: &StepProgress,
 ) -> Result<StepView, WebError> {
+    let Reader { t, lang, values } = reader;
     let has_questions = s.checks.iter().any(|c| c.question.is_some());
     let answers = if has_questions {
         engine.answers(lab_id, &s.id).await?
@@ -443,7 +462,7 @@ async fn step_view(
         number: index + 1,
         id: s.id.clone(),
         title: s.title.get(lang).to_owned(),
-        html: with_copy_buttons(s.html.get(lang), t),
+        html: with_copy_buttons(&values.render_html(s.html.get(lang)), t),
         badge: Badge::new(t, progress.state),
         has_setup: !s.manifests.is_empty(),
         check_label: if s.checks.is_empty() {
@@ -454,9 +473,13 @@ async fn step_view(
         will_check: s
             .checks
             .iter()
-            .map(|c| c.title.get(lang).to_owned())
+            .map(|c| values.render(c.title.get(lang)).into_owned())
             .collect(),
-        hints: s.hints.iter().map(|h| h.get(lang).to_owned()).collect(),
+        hints: s
+            .hints
+            .iter()
+            .map(|h| values.render(h.get(lang)).into_owned())
+            .collect(),
         result: progress
             .report
             .as_ref()
@@ -467,7 +490,7 @@ async fn step_view(
             .filter_map(|c| {
                 c.question.as_ref().map(|q| QuestionView {
                     id: c.id.clone(),
-                    text: q.get(lang).to_owned(),
+                    text: values.render(q.get(lang)).into_owned(),
                     value: answers.get(&c.id).cloned().unwrap_or_default(),
                 })
             })

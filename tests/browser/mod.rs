@@ -10,6 +10,7 @@
 
 mod lab_page;
 mod life_cycle;
+mod reader_text;
 mod terminal;
 
 use std::future::Future;
@@ -366,6 +367,11 @@ impl Site {
 
     /// [`Site::start`] offering the browser terminal `terminal`.
     pub async fn start_with_terminal(terminal: kubelab::engine::TerminalConfig) -> Site {
+        Site::start_with(terminal, false).await
+    }
+
+    /// [`Site::start`] offering the browser terminal `terminal`, in workshop mode if `workshop`.
+    pub async fn start_with(terminal: kubelab::engine::TerminalConfig, workshop: bool) -> Site {
         let fake = FakeApi::start().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = fake.write_kubeconfig(dir.path());
@@ -378,7 +384,7 @@ impl Site {
                 context: None,
                 public_api: None,
             },
-            workshop: false,
+            workshop,
             terminal,
         };
         let app = kubelab::start(settings.clone())

@@ -185,3 +185,49 @@ fn svg_tricks_are_refused_with_file_and_line() {
         );
     }
 }
+
+#[test]
+fn hard_coded_namespaces_and_unknown_placeholders_are_reported_with_file_and_line() {
+    let dir = spoiled(|lab| {
+        std::fs::write(
+            lab.join("steps/read-map.en.md"),
+            "Read it:\n\n```shell\nkubectl get configmap base-map -n fly-k8s -o yaml\n```\n\n\
+             Or with `kubectl get cm -n {kubelab:namespace}` in {kubelab:ns}.\n",
+        )
+        .expect("write");
+        let yaml = std::fs::read_to_string(lab.join("lab.yaml")).expect("read");
+        let yaml = yaml.replace(
+            "      - {en: \"kubectl apply -f base-map.yaml\", zh: \"kubectl apply -f base-map.yaml\"}",
+            "      - {en: \"kubectl apply -f base-map.yaml --namespace=fly-k8s\", zh: \"kubectl apply -f base-map.yaml -n {kubelab:namespace}\"}",
+        );
+        let yaml = yaml.replace(
+            "{en: Read it back,",
+            "{en: \"Read it back in {kubelab:namespace}\",",
+        );
+        std::fs::write(lab.join("lab.yaml"), yaml).expect("write");
+    });
+    let out = validate_path(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    for expected in [
+        "hello/steps/read-map.en.md:4: `-n fly-k8s` names the lab's namespace, which is not the reader's in a workshop: write `-n {kubelab:namespace}`",
+        "hello/steps/read-map.en.md:7: unknown placeholder `{kubelab:ns}`: the placeholders are `{kubelab:namespace}` and `{kubelab:node}`",
+        "hello/lab.yaml:23: `--namespace=fly-k8s` names the lab's namespace, which is not the reader's in a workshop: write `--namespace={kubelab:namespace}`",
+        "hello/lab.yaml:25: `{kubelab:namespace}` is not rendered in `steps.title`: placeholders work in step and intro texts, hints, and a check's title, reason, question and pending reason",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.ends_with(expected)),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("4 problem(s) found"), "{stderr}");
+}
+
+#[test]
+fn the_shipped_labs_validate() {
+    let out = validate("labs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+}

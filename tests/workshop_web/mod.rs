@@ -15,6 +15,7 @@ use crate::app::spawn_app;
 use crate::support::FakeApi;
 
 mod public_api;
+mod text;
 
 const TOKEN: &str = "instructor-token-for-the-tests-0123456789";
 const LAB: &str = "configmap";

@@ -1,0 +1,136 @@
+//! A workshop learner's lab page in a real browser: the commands of the step text name their
+//! own namespace, and so do what **Copy** copies and what **Run** types into their terminal.
+
+use kubelab::cluster::ToolboxSpec;
+use kubelab::engine::{TerminalConfig, TerminalLimits, TerminalMode};
+use serde_json::{Value, json};
+
+use super::{Page, Site, run};
+
+const INSTRUCTOR: &str = "instructor-token-for-the-tests-0123456789";
+
+/// The shell block of step `create-configmap` that shows the ConfigMap as YAML.
+const BLOCK: &str = "Array.from(document.querySelectorAll('#step-create-configmap .code-block')).find(b => b.querySelector('pre').innerText.includes('get configmap base-map'))";
+
+/// A workshop offering the configmap lab, with each learner's terminal in their toolbox; returns
+/// the site and the join code.
+async fn workshop() -> (Site, String) {
+    let terminal = TerminalConfig {
+        mode: TerminalMode::Toolbox(ToolboxSpec::default()),
+        limits: TerminalLimits::default(),
+    };
+    let site = Site::start_with(terminal, true).await;
+    site.fake.simulate_workloads(true);
+    kubelab::startup::instructor_credential(&site.app().engine, Some(INSTRUCTOR))
+        .await
+        .expect("instructor token");
+    let created: Value = reqwest::Client::new()
+        .post(site.url("/api/instructor/workshops"))
+        .bearer_auth(INSTRUCTOR)
+        .header("content-type", "application/json")
+        .body(json!({"name": "t", "labs": ["configmap"], "capacity": 5, "hours": 2}).to_string())
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let code = created["code"].as_str().expect("code").to_owned();
+    (site, code)
+}
+
+/// Joins as `name` through the join page's form, then opens the configmap lab.
+async fn join(page: &Page, site: &Site, code: &str, name: &str) {
+    page.goto(&site.url(&format!("/join/{code}"))).await;
+    page.fill("#join-name", name).await;
+    page.click(".join-form button[type=submit]").await;
+    page.wait_until(
+        "the join to finish",
+        "!location.pathname.startsWith('/join')",
+    )
+    .await;
+    page.goto(&site.url("/labs/configmap")).await;
+}
+
+/// Records what reaches the clipboard, whichever way the page copies.
+async fn record_copies(page: &Page) {
+    page.eval(
+        "(() => {
+            window.kubelabCopied = [];
+            if (navigator.clipboard) {
+                const write = navigator.clipboard.writeText.bind(navigator.clipboard);
+                navigator.clipboard.writeText = t => { window.kubelabCopied.push(t); return write(t); };
+            }
+            const exec = document.execCommand.bind(document);
+            document.execCommand = (c, ...rest) => {
+                const el = document.activeElement;
+                if (c === 'copy') {
+                    window.kubelabCopied.push(el && 'value' in el ? el.value : String(getSelection()));
+                }
+                return exec(c, ...rest);
+            };
+            return true;
+        })()",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn copy_and_run_carry_the_learners_namespace() {
+    run("reader_text_copy_run", |page| async move {
+        let (site, code) = workshop().await;
+        join(&page, &site, &code, "Alice").await;
+        let namespace = site
+            .fake
+            .list("v1", "Namespace", None)
+            .iter()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
+            .find(|n| n.starts_with("kl-"))
+            .expect("Alice's namespace");
+        let expected = format!("kubectl get configmap base-map -n {namespace} -o yaml");
+
+        page.wait_until(
+            "the shell block's Copy and Run buttons",
+            &format!("{BLOCK} && {BLOCK}.querySelector('button[data-copy]:not([hidden])') && {BLOCK}.querySelector('button[data-run]')"),
+        )
+        .await;
+        let shown = page
+            .eval(&format!("{BLOCK}.querySelector('pre').innerText.replace(/\\n+$/, '')"))
+            .await;
+        assert_eq!(shown, Value::String(expected.clone()));
+        let text = page.eval("document.getElementById('step-create-configmap').innerText").await;
+        let text = text.as_str().unwrap_or_default();
+        assert!(!text.contains("fly-k8s") && !text.contains("{kubelab:"), "{text}");
+
+        record_copies(&page).await;
+        page.eval(&format!("({BLOCK}.querySelector('button[data-copy]').click(), true)"))
+            .await;
+        page.wait_until(
+            "the command to be copied",
+            "window.kubelabCopied && window.kubelabCopied.length > 0",
+        )
+        .await;
+        let copied = page.eval("window.kubelabCopied[window.kubelabCopied.length - 1]").await;
+        assert_eq!(copied, Value::String(expected.clone()));
+
+        page.wait_until(
+            "the terminal to connect",
+            "document.getElementById('terminal').getAttribute('data-state') === 'connected'",
+        )
+        .await;
+        page.eval(&format!("({BLOCK}.querySelector('button[data-run]').click(), true)"))
+            .await;
+        let expected_js = serde_json::to_string(&expected).expect("string");
+        page.wait_until(
+            "Run to type the command with her namespace into the terminal",
+            &format!(
+                "(function () {{ var b = window.kubelabTerminal && window.kubelabTerminal.buffer.active; \
+                 if (!b) {{ return false; }} var out = []; for (var i = 0; i < b.length; i++) {{ \
+                 var l = b.getLine(i); out.push(l ? l.translateToString(true) : ''); }} \
+                 return out.join('').includes({expected_js}); }})()"
+            ),
+        )
+        .await;
+    })
+    .await;
+}
