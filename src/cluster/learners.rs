@@ -242,9 +242,12 @@ impl LearnerSpace {
 }
 
 /// The rules of the `learner-edit` Role: what the labs need inside the learner's namespace —
-/// no RBAC objects, no quota or limit changes, nothing cluster-scoped.
+/// no RBAC objects, no quota or limit changes, nothing cluster-scoped but reading their own
+/// Namespace (`kubectl get namespace <theirs>`, as the labs' text says: a request for a
+/// Namespace object is in that namespace, so a Role there grants it for no other).
 pub fn learner_rules() -> Value {
     json!([
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["pods", "configmaps", "secrets", "services",
             "persistentvolumeclaims"], "verbs": EDIT},
         {"apiGroups": [""], "resources": ["pods/log", "pods/status", "endpoints", "events",
@@ -714,16 +717,17 @@ mod tests {
     }
 
     #[test]
-    fn the_role_grants_no_rbac_or_namespace_access() {
+    fn the_role_grants_no_rbac_and_only_reads_the_namespace() {
         let rules = learner_rules();
         for rule in rules.as_array().into_iter().flatten() {
             let groups = rule["apiGroups"].to_string();
             let resources = rule["resources"].to_string();
             assert!(!groups.contains("rbac") && !groups.contains('*'), "{rule}");
-            assert!(
-                !resources.contains("namespaces") && !resources.contains('*'),
-                "{rule}"
-            );
+            assert!(!resources.contains('*'), "{rule}");
+            if resources.contains("namespaces") {
+                assert_eq!(rule["verbs"], json!(["get"]), "{rule}");
+                assert_eq!(rule["resources"], json!(["namespaces"]), "{rule}");
+            }
             if resources.contains("resourcequotas") {
                 assert_eq!(rule["verbs"], json!(READ), "{rule}");
             }

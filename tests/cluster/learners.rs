@@ -106,7 +106,7 @@ async fn provisioning_creates_exactly_the_isolation_objects() {
     ] {
         assert!(rules.contains(needed), "the Role lacks {needed}: {rules}");
     }
-    for never in ["roles", "rolebindings", "namespaces", "\"*\""] {
+    for never in ["roles", "rolebindings", "\"*\""] {
         assert!(!rules.contains(never), "the Role grants {never}: {rules}");
     }
     let binding = fake
@@ -349,6 +349,25 @@ async fn the_learner_works_in_their_namespace_and_nowhere_else() {
     );
     let (code, _, message) = api_error(learner.list("v1", "Namespace", None, None).await);
     assert_eq!(code, 403, "{message}");
+    // `kubectl get namespace <theirs>`, as the labs' text says, and no other.
+    let own = learner
+        .get(&key("v1", "Namespace", None, "learner-alice"))
+        .await
+        .expect("their own Namespace")
+        .expect("it exists");
+    assert_eq!(own["metadata"]["name"], "learner-alice");
+    let (code, _, message) = api_error(
+        learner
+            .get(&key("v1", "Namespace", None, "learner-bob"))
+            .await,
+    );
+    assert_eq!(code, 403);
+    assert_eq!(
+        message,
+        format!(
+            "namespaces \"learner-bob\" is forbidden: {user} cannot get resource \"namespaces\" in API group \"\" in the namespace \"learner-bob\""
+        )
+    );
     let (code, _, message) = api_error(
         learner
             .get(&key("v1", "Secret", Some("learner-bob"), "bobs-secret"))

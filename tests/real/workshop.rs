@@ -23,6 +23,7 @@ const ACCESS: &[(Option<&str>, &str, &str, bool)] = &[
     (None, "create", "configmaps", true),
     (None, "create", "pods/exec", true),
     (None, "create", "deployments.apps", true),
+    (None, "get", "namespaces", true),
     (Some("default"), "list", "pods", false),
     (Some("kube-system"), "list", "secrets", false),
     (Some("*"), "list", "nodes", false),
@@ -147,14 +148,21 @@ async fn access(real: &Real, own: &Kubectl, ns: &str) {
         }
     }
     own.line(&format!("get pods -n {ns}")).await;
-    match own.try_line("get pods -n default").await {
-        Err(e) if e.contains("Forbidden") || e.contains("forbidden") => {}
-        other => wrong.push(format!("kubectl get pods -n default: {other:?}")),
+    // The labs' text has the learner look at their namespace; no other is visible.
+    own.line(&format!("get namespace {ns}")).await;
+    for other in ["get pods -n default", "get namespace default"] {
+        match own.try_line(other).await {
+            Err(e) if e.contains("Forbidden") || e.contains("forbidden") => {}
+            answer => wrong.push(format!("kubectl {other}: {answer:?}")),
+        }
     }
     assert!(wrong.is_empty(), "learner access: {wrong:#?}");
     real.record(Row {
         place: "workshop".into(),
-        action: "learner kubeconfig: kubectl auth can-i ×11, get pods here / in default".into(),
+        action: format!(
+            "learner kubeconfig: kubectl auth can-i ×{}, get pods and namespace: own / default",
+            ACCESS.len()
+        ),
         verdicts: format!("{} answers as designed; default → Forbidden", seen.len()),
         waited: 0.0,
     });
