@@ -12,12 +12,14 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+// The terminal bench also opens WebSockets with the learners' cookies and CSRF token, which
+// the learners of this one never need.
+#[allow(dead_code)]
+mod common;
 #[path = "live/recheck.rs"]
 mod recheck;
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +28,7 @@ use criterion::{Criterion, Throughput};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use support::FakeApi;
+use common::{Server, ms, percentile};
 
 /// The lab and step the load follows (a Deployment whose rollout the fake reports).
 const LAB: &str = "kubectl";
@@ -72,75 +74,9 @@ impl Plan {
     }
 }
 
-/// A `kubelab serve` process using the fake cluster, with its own database.
-struct Server {
-    fake: FakeApi,
-    child: Child,
-    url: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 impl Server {
     async fn start() -> Server {
         Server::start_with(&[]).await
-    }
-
-    /// Starts `kubelab serve` with `extra` arguments (`--workshop ...`).
-    async fn start_with(extra: &[&str]) -> Server {
-        let fake = FakeApi::start().await;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kubeconfig = fake.write_kubeconfig(dir.path());
-        let addr = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
-            .arg("serve")
-            .arg("--addr")
-            .arg(&addr)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--database-url")
-            .arg(dir.path().join("kubelab.db"))
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the kubelab binary");
-        let server = Server {
-            fake,
-            child,
-            url: format!("http://{addr}"),
-            client: reqwest::Client::new(),
-            _dir: dir,
-        };
-        for _ in 0..600 {
-            if let Ok(r) = server
-                .client
-                .get(format!("{}/readyz", server.url))
-                .send()
-                .await
-                && let Ok(v) = r.json::<Value>().await
-                && v["cluster"]["state"] == "reachable"
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("kubelab did not become ready with the fake cluster");
     }
 
     async fn post(&self, path: &str) -> Value {
@@ -154,21 +90,6 @@ impl Server {
             .expect("POST");
         assert!(r.status().is_success(), "POST {path}: {}", r.status());
         r.json().await.expect("JSON answer")
-    }
-
-    /// The server process's resident memory and its peak, in KiB (`/proc/PID/status`).
-    fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
     }
 
     /// Sets the Deployment's status so the step is `done` (all replicas up) or `pending`.
@@ -240,18 +161,6 @@ async fn page(id: usize, url: String, client: reqwest::Client, tx: mpsc::Unbound
             }
         }
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// One row of the printed table.

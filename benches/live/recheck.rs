@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use reqwest::{Client, StatusCode};
+use reqwest::Client;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::Server;
-use super::support::{ExecCall, ExecReply, FakeApi};
+use crate::common::{Learner, Server, join_all};
+use crate::support::{ExecCall, ExecReply, FakeApi};
 
 const TOKEN: &str = "instructor-token-for-the-recheck-bench";
 const LAB: &str = "pod";
@@ -47,36 +47,6 @@ impl Plan {
             exec_time: Duration::from_millis(number("KUBELAB_BENCH_RECHECK_EXEC_MS", 0)),
         }
     }
-}
-
-/// The kubelab process's CPU time so far (user + system), from `/proc/PID/stat`.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the line; the slice starts at field 3.
-    let total = ticks(11) + ticks(12);
-    Duration::from_secs_f64(total as f64 / clock_ticks() as f64)
-}
-
-fn clock_ticks() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
 }
 
 /// The containers of every `pair`: web never sees the file the learner is to write; each
@@ -118,52 +88,6 @@ fn pair_runs(fake: &FakeApi, namespace: &str) -> bool {
         .is_some_and(|cs| cs.len() == 2 && cs.iter().all(|c| c["state"]["running"].is_object()))
 }
 
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .build()
-        .expect("client")
-}
-
-/// One learner joins through the join page's form and says which namespace they work in.
-async fn join(url: String, code: String, i: usize) -> Result<(Client, String), String> {
-    let client = browser();
-    let join_url = format!("{url}/join/{code}");
-    let page = client
-        .get(&join_url)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = page.find(marker).ok_or("no CSRF token")? + marker.len();
-    let token = page[start..].split('"').next().unwrap_or_default();
-    let r = client
-        .post(&join_url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("name=learner-{i:03}&csrf_token={token}"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if r.status() != StatusCode::SEE_OTHER {
-        return Err(format!("join: {}", r.status()));
-    }
-    let lab: Value = client
-        .get(format!("{url}/api/labs/{LAB}"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    let namespace = lab["namespace"].as_str().ok_or("no namespace")?.to_owned();
-    Ok((client, namespace))
-}
-
 /// One learner's open page: reports when the step's first verdict arrived, then keeps reading.
 async fn page(client: Client, url: String, tx: mpsc::UnboundedSender<usize>, i: usize) {
     let Ok(mut response) = client.get(url).send().await else {
@@ -187,44 +111,17 @@ async fn page(client: Client, url: String, tx: mpsc::UnboundedSender<usize>, i: 
 /// Creates the workshop, lets every learner join, gives each a running `pair`, starts the step
 /// and opens their page. Returns the pages' tasks (each keeps its stream open).
 async fn prepare(server: &Server, plan: &Plan) -> Vec<tokio::task::JoinHandle<()>> {
-    // `kubelab serve` stores the instructor token just after it starts answering.
-    let mut tries = 0;
-    let workshop: Value = loop {
-        let r = server
-            .client
-            .post(format!("{}/api/instructor/workshops", server.url))
-            .bearer_auth(TOKEN)
-            .json(&json!({"name": "Re-check bench", "labs": [LAB],
-                          "capacity": plan.learners + 1, "hours": 2}))
-            .send()
-            .await
-            .expect("create the workshop");
-        let status = r.status();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        tries += 1;
-        match status {
-            StatusCode::CREATED => break body,
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if tries < 20 => {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            _ => panic!("creating the workshop: {status} {body}"),
-        }
-    };
-    let code = workshop["code"].as_str().expect("code").to_owned();
-    let joins: Vec<_> = (0..plan.learners)
-        .map(|i| tokio::spawn(join(server.url.clone(), code.clone(), i)))
-        .collect();
-    let mut learners = Vec::new();
-    for j in joins {
-        learners.push(j.await.expect("join task").expect("join"));
-    }
-    for (_, namespace) in &learners {
-        server.fake.put(pair(namespace)).expect("pair");
+    let code = server
+        .create_workshop(TOKEN, "Re-check bench", &[LAB], plan.learners + 1)
+        .await;
+    let learners = join_all(server, &code, plan.learners, LAB).await;
+    for learner in &learners {
+        server.fake.put(pair(&learner.namespace)).expect("pair");
     }
     let all_run = server
         .fake
         .wait_for(Duration::from_secs(60), |f| {
-            learners.iter().all(|(_, ns)| pair_runs(f, ns))
+            learners.iter().all(|l| pair_runs(f, &l.namespace))
         })
         .await;
     assert!(all_run, "every pair runs");
@@ -232,7 +129,7 @@ async fn prepare(server: &Server, plan: &Plan) -> Vec<tokio::task::JoinHandle<()
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut pages = Vec::new();
-    for (i, (client, _)) in learners.into_iter().enumerate() {
+    for (i, Learner { client, .. }) in learners.into_iter().enumerate() {
         let start = format!("{}/api/labs/{LAB}/steps/{STEP}/start", server.url);
         let r = client
             .post(&start)
@@ -268,10 +165,9 @@ struct Window {
 
 /// Measures `length` of steady state.
 async fn measure(server: &Server, length: Duration) -> Window {
-    let pid = server.child.id();
     server.fake.clear_requests();
     let execs_before = server.fake.exec_sessions().len();
-    let cpu_before = cpu_time(pid);
+    let cpu_before = server.cpu_time();
     let started = Instant::now();
     let mut most_at_once = 0;
     while started.elapsed() < length {
@@ -284,7 +180,7 @@ async fn measure(server: &Server, length: Duration) -> Window {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let wall = started.elapsed();
-    let cpu = cpu_time(pid) - cpu_before;
+    let cpu = server.cpu_time() - cpu_before;
     let execs = server.fake.exec_sessions().len() - execs_before;
     let mut requests = BTreeMap::new();
     for r in server.fake.requests() {
