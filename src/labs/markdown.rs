@@ -219,11 +219,11 @@ fn external_links(event: Event<'_>) -> Event<'_> {
             let title = if title.is_empty() {
                 String::new()
             } else {
-                format!(r#" title="{}""#, escape_attr(&title))
+                format!(r#" title="{}""#, escape_html(&title))
             };
             Event::InlineHtml(CowStr::from(format!(
                 r#"<a href="{}"{title} target="_blank">"#,
-                escape_attr(&dest_url)
+                escape_html(&dest_url)
             )))
         }
         other => other,
@@ -235,18 +235,23 @@ fn is_external(url: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")
 }
 
-fn escape_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+/// `value` safe inside HTML text and quoted attributes.
+pub(crate) fn escape_html(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 16);
+    for c in value.chars() {
         match c {
             '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
+use super::markdown::escape_html;
 use crate::i18n::Text;
 
 /// How every placeholder starts.
@@ -116,24 +117,6 @@ impl Values {
         out.push_str(rest);
         Cow::Owned(out)
     }
-}
-
-fn escape_html(value: &str) -> Cow<'_, str> {
-    if !value.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 16);
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// Whether `text` contains placeholder `p`.

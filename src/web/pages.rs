@@ -305,13 +305,13 @@ async fn lab_page(
         .ok_or_else(|| EngineError::UnknownLab(lab_id.to_owned()))?;
     let progress = engine.lab_progress(lab_id).await?;
     let values = engine.placeholders(lab).await;
+    let reader = Reader {
+        t,
+        lang,
+        values: &values,
+    };
     let mut steps: Vec<StepView> = Vec::with_capacity(lab.steps.len());
     for (i, (s, p)) in lab.steps.iter().zip(&progress.steps).enumerate() {
-        let reader = Reader {
-            t,
-            lang,
-            values: &values,
-        };
         steps.push(step_view(engine, reader, lab_id, i, s, p).await?);
     }
     open_steps(&mut steps, &progress, notice.as_ref(), t, &csrf);
@@ -327,16 +327,7 @@ async fn lab_page(
     Ok(LabPage {
         c: Chrome::new(engine, lang, t, csrf, format!("/labs/{}", lab.id)),
         t,
-        lab: lab_head(
-            Reader {
-                t,
-                lang,
-                values: &values,
-            },
-            (number, lab),
-            &progress,
-            next,
-        ),
+        lab: lab_head(reader, (number, lab), &progress, next),
         steps,
         reset,
         notice: top_problem,

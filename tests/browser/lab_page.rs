@@ -116,27 +116,7 @@ async fn the_copy_button_copies_the_command() {
             &format!("document.querySelector('{button}') && !document.querySelector('{button}').hidden"),
         )
         .await;
-        // Record what reaches the clipboard, whichever way the page copies (the async clipboard
-        // API, or a hidden textarea and execCommand where that API is refused).
-        page.eval(
-            "(() => {
-                window.kubelabCopied = [];
-                if (navigator.clipboard) {
-                    const write = navigator.clipboard.writeText.bind(navigator.clipboard);
-                    navigator.clipboard.writeText = t => { window.kubelabCopied.push(t); return write(t); };
-                }
-                const exec = document.execCommand.bind(document);
-                document.execCommand = (c, ...rest) => {
-                    const el = document.activeElement;
-                    if (c === 'copy') {
-                        window.kubelabCopied.push(el && 'value' in el ? el.value : String(getSelection()));
-                    }
-                    return exec(c, ...rest);
-                };
-                return true;
-            })()",
-        )
-        .await;
+        page.record_copies().await;
         let expected = page
             .eval(&format!(
                 "document.querySelector('{button}').closest('.code-block').querySelector('pre').innerText.replace(/\\n$/, '')"

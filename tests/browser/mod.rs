@@ -322,6 +322,31 @@ impl Page {
         }
     }
 
+    /// Records what reaches the clipboard in `window.kubelabCopied`, whichever way the page
+    /// copies (the async clipboard API, or a hidden textarea and execCommand where that API is
+    /// refused).
+    pub async fn record_copies(&self) {
+        self.eval(
+            "(() => {
+                window.kubelabCopied = [];
+                if (navigator.clipboard) {
+                    const write = navigator.clipboard.writeText.bind(navigator.clipboard);
+                    navigator.clipboard.writeText = t => { window.kubelabCopied.push(t); return write(t); };
+                }
+                const exec = document.execCommand.bind(document);
+                document.execCommand = (c, ...rest) => {
+                    const el = document.activeElement;
+                    if (c === 'copy') {
+                        window.kubelabCopied.push(el && 'value' in el ? el.value : String(getSelection()));
+                    }
+                    return exec(c, ...rest);
+                };
+                return true;
+            })()",
+        )
+        .await;
+    }
+
     /// Marks the document so [`Page::was_not_reloaded`] can tell a reload happened.
     pub async fn mark(&self) {
         self.eval("window.kubelabTestMark = 'still-here'").await;

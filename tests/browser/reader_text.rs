@@ -52,29 +52,6 @@ async fn join(page: &Page, site: &Site, code: &str, name: &str) {
     page.goto(&site.url("/labs/configmap")).await;
 }
 
-/// Records what reaches the clipboard, whichever way the page copies.
-async fn record_copies(page: &Page) {
-    page.eval(
-        "(() => {
-            window.kubelabCopied = [];
-            if (navigator.clipboard) {
-                const write = navigator.clipboard.writeText.bind(navigator.clipboard);
-                navigator.clipboard.writeText = t => { window.kubelabCopied.push(t); return write(t); };
-            }
-            const exec = document.execCommand.bind(document);
-            document.execCommand = (c, ...rest) => {
-                const el = document.activeElement;
-                if (c === 'copy') {
-                    window.kubelabCopied.push(el && 'value' in el ? el.value : String(getSelection()));
-                }
-                return exec(c, ...rest);
-            };
-            return true;
-        })()",
-    )
-    .await;
-}
-
 #[tokio::test]
 async fn copy_and_run_carry_the_learners_namespace() {
     run("reader_text_copy_run", |page| async move {
@@ -102,7 +79,7 @@ async fn copy_and_run_carry_the_learners_namespace() {
         let text = text.as_str().unwrap_or_default();
         assert!(!text.contains("fly-k8s") && !text.contains("{kubelab:"), "{text}");
 
-        record_copies(&page).await;
+        page.record_copies().await;
         page.eval(&format!("({BLOCK}.querySelector('button[data-copy]').click(), true)"))
             .await;
         page.wait_until(

@@ -656,3 +656,18 @@ impl Drop for Restore {
         }
     }
 }
+
+/// A POST to a kubelab's instructor API at `base` (`http://ADDR`) with the bearer `token`:
+/// status and JSON answer.
+pub async fn instructor_post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("POST");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}

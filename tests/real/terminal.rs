@@ -15,7 +15,9 @@ use kubelab::labs::LabSource;
 use kubelab::{RunningApp, Settings};
 use serde_json::{Value, json};
 
-use super::harness::{Kubectl, REAL_NODE, Real, Row, STARTUP, real_options, wait_for};
+use super::harness::{
+    Kubectl, REAL_NODE, Real, Row, STARTUP, instructor_post, real_options, wait_for,
+};
 use crate::terminal::{
     Screen, Socket, Visitor, control, open, page, read_within, resize, type_text,
 };
@@ -230,18 +232,9 @@ async fn quota_used_cpu(k: &Kubectl, namespace: &str) -> String {
     used.unwrap_or_default()
 }
 
-/// An instructor API call with the bearer token; the JSON answer.
+/// An instructor API call with the bearer token; the JSON answer (a 2xx status asserted).
 async fn instructor(app: &RunningApp, path: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", app.url()))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("instructor request");
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    let (status, answer) = instructor_post(&app.url(), TOKEN, path, body).await;
     assert!((200..300).contains(&status), "{path}: {status} {answer}");
     answer
 }

@@ -9,7 +9,7 @@ use futures::FutureExt;
 use kubelab::startup::{InstructorCredential, instructor_credential};
 use serde_json::{Value, json};
 
-use super::harness::{Kubectl, Real, Row, STARTUP, Step, real_options, reset_on};
+use super::harness::{Kubectl, Real, Row, STARTUP, Step, instructor_post, real_options, reset_on};
 use crate::app::{TestApp, spawn_workshop_app_with_cluster};
 
 const TOKEN: &str = "real-cluster-instructor-token-0123456789abcdef";
@@ -259,16 +259,7 @@ async fn lab_in_own_namespace(real: &Real, site: &TestApp, own: &Kubectl, ns: &s
 
 /// A POST to the instructor API with the bearer token.
 async fn instructor(site: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", site.url))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("POST");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    instructor_post(&site.url, TOKEN, path, body).await
 }
 
 const PRIVILEGED: &str = r#"

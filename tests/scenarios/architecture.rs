@@ -276,27 +276,30 @@ async fn re_creating_the_pod_without_the_selector_also_fixes_it() {
     report.assert_all_passed();
 }
 
-#[tokio::test]
-async fn a_scheduled_pod_that_is_still_starting_is_pending() {
-    let env = env().await;
+/// Sets up picky, binds it to the node and gives it `status`, as the kubelet reports it.
+async fn picky_bound_with(env: &Env, status: Value) {
     env.setup(LAB, "scheduler-pending").await;
-    // Bound to the node; the kubelet is creating the container.
-    let mut pod = picky(&env).expect("picky");
+    let mut pod = picky(env).expect("picky");
     pod["spec"]["nodeName"] = json!("colima");
     env.put(pod);
     env.fake
-        .patch_status(
-            "v1",
-            "Pod",
-            Some(NS),
-            "picky",
-            json!({"phase": "Pending", "conditions": [
-                {"type": "PodScheduled", "status": "True"},
-                {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
-                "containerStatuses": [{"name": "app", "ready": false, "restartCount": 0,
-                    "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
-        )
+        .patch_status("v1", "Pod", Some(NS), "picky", status)
         .expect("status");
+}
+
+#[tokio::test]
+async fn a_scheduled_pod_that_is_still_starting_is_pending() {
+    let env = env().await;
+    // Bound to the node; the kubelet is creating the container.
+    picky_bound_with(
+        &env,
+        json!({"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [{"name": "app", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+    )
+    .await;
     let report = env.check(LAB, "scheduler-fix").await;
     assert_eq!(report.verdict("scheduled"), "passed", "{}", report.0);
     assert_eq!(report.verdict("picky-running"), "pending", "{}", report.0);
@@ -308,20 +311,12 @@ async fn a_scheduled_pod_that_is_still_starting_is_pending() {
 #[tokio::test]
 async fn a_pod_the_kubelet_refused_is_scheduled_but_failed_with_the_way_out() {
     let env = env().await;
-    env.setup(LAB, "scheduler-pending").await;
-    let mut pod = picky(&env).expect("picky");
-    pod["spec"]["nodeName"] = json!("colima");
-    env.put(pod);
-    env.fake
-        .patch_status(
-            "v1",
-            "Pod",
-            Some(NS),
-            "picky",
-            json!({"phase": "Failed", "reason": "NodeAffinity",
-                "message": "Pod was rejected: Predicate NodeAffinity failed"}),
-        )
-        .expect("status");
+    picky_bound_with(
+        &env,
+        json!({"phase": "Failed", "reason": "NodeAffinity",
+            "message": "Pod was rejected: Predicate NodeAffinity failed"}),
+    )
+    .await;
     let report = env.check(LAB, "scheduler-fix").await;
     assert_eq!(report.verdict("scheduled"), "passed", "{}", report.0);
     assert_eq!(report.verdict("picky-running"), "failed", "{}", report.0);
