@@ -1,5 +1,6 @@
 //! A workshop learner's lab page in a real browser: the commands of the step text name their
-//! own namespace, and so do what **Copy** copies and what **Run** types into their terminal.
+//! own namespace, and so do what **Copy** copies and what **Run** types into their terminal;
+//! `kubectl` typed into their toolbox terminal answers for their namespace and no other.
 
 use kubelab::cluster::ToolboxSpec;
 use kubelab::engine::{TerminalConfig, TerminalLimits, TerminalMode};
@@ -108,6 +109,73 @@ async fn copy_and_run_carry_the_learners_namespace() {
             ),
         )
         .await;
+    })
+    .await;
+}
+
+/// Everything the terminal's buffer holds, lines joined (a long line wraps into several).
+const TERMINAL_TEXT: &str = "(function () { var b = window.kubelabTerminal && window.kubelabTerminal.buffer.active; \
+    if (!b) { return ''; } var out = []; for (var i = 0; i < b.length; i++) { \
+    var l = b.getLine(i); out.push(l ? l.translateToString(true) : ''); } return out.join('\\n'); })()";
+
+#[tokio::test]
+async fn kubectl_typed_in_the_toolbox_terminal_answers_for_the_learners_namespace() {
+    run("toolbox_kubectl_get_pods", |page| async move {
+        let (site, code) = workshop().await;
+        join(&page, &site, &code, "Bob").await;
+        page.wait_until(
+            "the terminal to connect to Bob's toolbox",
+            "document.getElementById('terminal').getAttribute('data-state') === 'connected'",
+        )
+        .await;
+        let toolbox = site
+            .fake
+            .list("v1", "Pod", None)
+            .into_iter()
+            .find(|p| p["metadata"]["name"] == kubelab::cluster::TOOLBOX_POD)
+            .expect("the toolbox Pod, created on first use");
+        let namespace = toolbox["metadata"]["namespace"]
+            .as_str()
+            .expect("namespace")
+            .to_owned();
+        assert!(namespace.starts_with("kl-"), "{namespace}");
+
+        let input = page
+            .client
+            .find(fantoccini::Locator::Css("#terminal .xterm-helper-textarea"))
+            .await
+            .expect("the terminal's input");
+        input.send_keys("kubectl get pods\n").await.expect("typing");
+        page.wait_until(
+            "kubectl's table of Bob's Pods, the toolbox Running among them",
+            &format!(
+                "{TERMINAL_TEXT}.split('\\n').some(l => /^NAME\\s+READY\\s+STATUS\\s+RESTARTS\\s+AGE$/.test(l.trim())) && \
+                 {TERMINAL_TEXT}.split('\\n').some(l => /^toolbox\\s+1\\/1\\s+Running\\s+0\\s+\\S+$/.test(l.trim()))"
+            ),
+        )
+        .await;
+
+        input
+            .send_keys("kubectl get pods -n default\n")
+            .await
+            .expect("typing");
+        page.wait_until(
+            "RBAC to refuse another namespace, as kubectl says it",
+            &format!(
+                "{TERMINAL_TEXT}.replace(/\\n/g, '').includes('Error from server (Forbidden): pods is forbidden: User \"system:serviceaccount:{namespace}:learner\" cannot list resource \"pods\"')"
+            ),
+        )
+        .await;
+        let state = page
+            .eval("document.getElementById('terminal').getAttribute('data-state')")
+            .await;
+        assert_eq!(state, "connected", "the shell stays open between commands");
+        let sessions = site.fake.exec_sessions();
+        let shell = sessions
+            .iter()
+            .find(|s| s.call.pod == kubelab::cluster::TOOLBOX_POD)
+            .expect("an exec session into the toolbox");
+        assert_eq!(shell.call.namespace, namespace, "Bob's own toolbox");
     })
     .await;
 }

@@ -1,7 +1,8 @@
 //! The default "container" behind exec: a small command interpreter answering `printenv`,
-//! `env`, `cat`, `ls`, `echo`, `hostname`, `sleep`, `wget`/`curl` to localhost, and `sh -c`
-//! scripts of such commands joined by `;`, `&&` and `||` with `>&2` redirection — from the
-//! Pod's spec, its environment at start and the ConfigMaps and Secrets it mounts.
+//! `env`, `cat`, `ls`, `echo`, `hostname`, `sleep`, `wget`/`curl` to localhost, `kubectl get
+//! pods` where the image has kubectl, and `sh -c` scripts of such commands joined by `;`, `&&`
+//! and `||` with `>&2` redirection — from the Pod's spec, its environment at start and the
+//! ConfigMaps and Secrets it mounts.
 
 use std::collections::BTreeMap;
 
@@ -238,6 +239,9 @@ impl Context<'_> {
             "true" => ExecReply::ok(""),
             "false" => ExecReply::fail("", 1),
             "hostname" => ExecReply::ok(format!("{}\n", call.pod)),
+            "kubectl" if super::kubectl::has_kubectl(pod, &call.container) => {
+                super::kubectl::run(s, pod, args)
+            }
             "printenv" | "env" if args.is_empty() => {
                 let mut out = String::new();
                 let mut seen = BTreeMap::new();

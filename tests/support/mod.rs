@@ -16,6 +16,7 @@ pub mod exec;
 pub mod fields;
 mod hook_tests;
 pub mod interpreter;
+pub mod kubectl;
 pub mod kubelet;
 pub mod rbac;
 pub mod reviews;

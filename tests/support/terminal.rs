@@ -94,6 +94,7 @@ pub async fn serve(mut socket: WebSocket, session: Session) {
         return;
     }
     let mut line = String::new();
+    let mut escape = Escape::None;
     loop {
         let data = match session.receive(&mut socket).await {
             Incoming::Stdin(data) => data,
@@ -117,6 +118,9 @@ pub async fn serve(mut socket: WebSocket, session: Session) {
         let mut echo = String::new();
         let mut done = Vec::new();
         for c in String::from_utf8_lossy(&data).chars() {
+            if escape.swallows(c) {
+                continue;
+            }
             match c {
                 '\r' | '\n' => {
                     echo.push_str("\r\n");
@@ -164,6 +168,33 @@ pub async fn serve(mut socket: WebSocket, session: Session) {
                 return;
             }
         }
+    }
+}
+
+/// Where the input is in an escape sequence. ash's line editor consumes them: the terminal's
+/// answer to the prompt's cursor position query (`ESC [ row ; col R`), arrow keys; none of
+/// them is part of the typed line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    /// Not in a sequence.
+    None,
+    /// After ESC.
+    Start,
+    /// After ESC `[` (or ESC `O`), until the final byte.
+    Control,
+}
+
+impl Escape {
+    /// Whether `c` belongs to an escape sequence (and moves through it).
+    fn swallows(&mut self, c: char) -> bool {
+        *self = match (*self, c) {
+            (Escape::None, '\u{1b}') => Escape::Start,
+            (Escape::None, _) => return false,
+            (Escape::Start, '[' | 'O') => Escape::Control,
+            (Escape::Control, '\u{40}'..='\u{7e}') | (Escape::Start, _) => Escape::None,
+            (Escape::Control, _) => Escape::Control,
+        };
+        true
     }
 }
 
