@@ -19,6 +19,7 @@ fn settings(dir: &std::path::Path) -> Settings {
             public_api: None,
         },
         workshop: false,
+        secure_cookies: false,
         terminal: Default::default(),
     }
 }

@@ -94,6 +94,7 @@ impl Site {
                 public_api: None,
             },
             workshop: true,
+            secure_cookies: false,
             terminal: Default::default(),
         })
         .await

@@ -29,6 +29,9 @@ pub struct Settings {
     pub cluster: ClusterOptions,
     /// Workshop mode: learners join workshops and get their own namespace; instructor pages.
     pub workshop: bool,
+    /// Mark every cookie `Secure` (`--secure-cookies`); without it only responses to requests
+    /// a TLS proxy forwarded (`X-Forwarded-Proto: https`) do.
+    pub secure_cookies: bool,
     /// The browser terminal: a local shell (`--terminal`), a toolbox per workshop learner, or
     /// none (see [`terminal_config`]).
     pub terminal: TerminalConfig,
@@ -205,6 +208,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         cookie_key,
         loopback_only: addr.ip().is_loopback(),
         workshop: settings.workshop,
+        secure_cookies: settings.secure_cookies,
     };
     let live_streams = web::live::Shutdown::new();
     let app = web::router(engine.clone(), &config, live_streams.clone());

@@ -401,6 +401,7 @@
   // One live stream per visible page: browsers allow few connections per server over HTTP/1.1,
   // so hidden tabs give theirs back and resynchronize when shown again.
   var liveSource = null;
+  var liveEnded = false;
 
   function stopLive() {
     if (liveSource) {
@@ -421,7 +422,7 @@
   function startLive() {
     var live = document.getElementById("live");
     var url = live && live.getAttribute("data-live");
-    if (!url || !window.EventSource || liveSource) {
+    if (!url || !window.EventSource || liveSource || liveEnded) {
       return;
     }
     live.hidden = false;
@@ -437,6 +438,17 @@
     });
     source.addEventListener("cluster", function (e) { setConnection(e.data); });
     source.addEventListener("reset", function (e) { reloadLab(e.data); });
+    // The workshop ended: nothing more will come; say so and stop for good.
+    source.addEventListener("ended", function (e) {
+      liveEnded = true;
+      stopLive();
+      var note = document.getElementById("lab-notice");
+      if (note) {
+        note.textContent = e.data;
+        note.hidden = false;
+      }
+      document.body.setAttribute("data-workshop-ended", "true");
+    });
     // kubelab is stopping: the browser reconnects by itself once it is back, and the first
     // events after that resynchronize the page.
     source.addEventListener("shutdown", function () { serverLost(live); });

@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// namespace; an instructor creates and follows workshops at /instructor.
     #[arg(long, env = "KUBELAB_WORKSHOP")]
     pub workshop: bool,
+    /// Mark kubelab's cookies `Secure` (sent only over HTTPS): set it when learners reach
+    /// kubelab through a TLS proxy that does not send `X-Forwarded-Proto: https` (requests
+    /// that carry it get `Secure` cookies anyway).
+    #[arg(long, env = "KUBELAB_SECURE_COOKIES")]
+    pub secure_cookies: bool,
     /// The instructor's credential in workshop mode (at least 16 characters; default: the one
     /// stored earlier, or a new one printed once).
     #[arg(long, env = "KUBELAB_INSTRUCTOR_TOKEN", hide_env_values = true)]

@@ -79,6 +79,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             ..cluster_options(&args.cluster)
         },
         workshop: args.workshop,
+        secure_cookies: args.secure_cookies,
         terminal,
     })
     .await?;

@@ -5,6 +5,7 @@
 mod evaluate;
 mod lifecycle;
 mod live;
+mod names;
 mod report;
 mod reset;
 mod setup;

@@ -14,6 +14,7 @@ use crate::cluster::{ApiReach, ClusterError, LearnerSpace};
 use crate::labs::Mode;
 use crate::store::{JoinOutcome, LearnerRecord, NewWorkshop, Workshop};
 
+use super::names::clean_name;
 use super::{Engine, EngineError, Learner, StepState, StepStatus, now_text};
 
 /// What an instructor asks for when creating a workshop.
@@ -117,7 +118,8 @@ fn closed(workshop: &Workshop) -> Option<EngineError> {
 impl Engine {
     /// Creates a workshop offering `request.labs` (all must exist and support workshops).
     pub async fn create_workshop(&self, request: WorkshopRequest) -> Result<Workshop, EngineError> {
-        let name = request.name.trim();
+        let name = clean_name(&request.name);
+        let name = name.as_str();
         if name.is_empty() || name.chars().count() > 80 {
             return Err(EngineError::BadRequest(
                 "give the workshop a name of 1 to 80 characters".into(),
@@ -181,7 +183,8 @@ impl Engine {
     /// A learner joins with the workshop's code and a display name: a place is taken
     /// atomically, then their namespace is provisioned on the cluster.
     pub async fn join(&self, code: &str, display_name: &str) -> Result<Joined, EngineError> {
-        let display_name = display_name.trim();
+        let display_name = clean_name(display_name);
+        let display_name = display_name.as_str();
         if display_name.is_empty() || display_name.chars().count() > 40 {
             return Err(EngineError::BadRequest(
                 "give a name of 1 to 40 characters".into(),
@@ -227,24 +230,28 @@ impl Engine {
             }
         };
         let space = LearnerSpace::new(&namespace, &workshop.id, &learner.id);
-        if let Err(e) = self.inner.cluster.provision_learner(&space).await {
-            // No half-made learners: the place is given back.
-            let _ = self.inner.store.remove_learner(&learner.id).await;
-            return Err(e.into());
-        }
-        // The workshop may have ended while the namespace was being made: undo it.
-        if let Some(now_closed) = self
+        let provisioned = self.inner.cluster.provision_learner(&space).await;
+        // The workshop may have ended while the namespace was being made (its deletion then
+        // makes the provisioning fail): undo it and say that it ended, not what the API server
+        // answered to a namespace being deleted.
+        let now_closed = self
             .inner
             .store
             .workshop(&workshop.id)
             .await?
             .as_ref()
-            .and_then(closed)
-        {
-            let _ = self.inner.cluster.delete_learner(&namespace).await;
+            .and_then(closed);
+        if provisioned.is_err() || now_closed.is_some() {
+            // No half-made learners: the place is given back.
+            if now_closed.is_some() {
+                let _ = self.inner.cluster.delete_learner(&namespace).await;
+            }
             let _ = self.inner.store.remove_learner(&learner.id).await;
+        }
+        if let Some(now_closed) = now_closed {
             return Err(now_closed);
         }
+        provisioned?;
         Ok(Joined {
             learner,
             workshop,
@@ -272,6 +279,31 @@ impl Engine {
             return Ok(None);
         }
         Ok(Some((workshop, learner)))
+    }
+
+    /// The workshop behind a session token when it has ended or expired (the learner's browser
+    /// still has the cookie): the join page says so instead of greeting them blank.
+    pub async fn ended_workshop_of(&self, token: &str) -> Result<Option<Workshop>, EngineError> {
+        let Some(learner) = self
+            .inner
+            .store
+            .learner_by_session(&token_hash(token), &now_text())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let workshop = self.inner.store.workshop(&learner.workshop_id).await?;
+        Ok(workshop.filter(|w| closed(w).is_some()))
+    }
+
+    /// Whether the learner is still in their workshop and it still runs (not ended, expired,
+    /// nor the learner removed): what a live stream opened earlier asks now and then.
+    pub async fn learner_active(&self, learner_id: &str) -> Result<bool, EngineError> {
+        let Some(learner) = self.inner.store.learner(learner_id).await? else {
+            return Ok(false);
+        };
+        let workshop = self.inner.store.workshop(&learner.workshop_id).await?;
+        Ok(workshop.as_ref().is_some_and(|w| closed(w).is_none()))
     }
 
     /// The engine acting for a workshop learner.

@@ -8,6 +8,7 @@
 //! | `cluster` | the `.connection` indicator: live, reconnecting to the cluster, no cluster |
 //! | `reset` | a notice: the lab was reset elsewhere; the page reloads its steps |
 //! | `shutdown` | empty: kubelab is stopping; the browser reconnects by itself |
+//! | `ended` | a notice: the learner's workshop ended (or they were removed); the stream ends for good |
 //!
 //! A new connection (and a reconnection after a server restart) starts with the state now, so
 //! the page resynchronizes; a subscriber that fell behind resubscribes and gets it again.
@@ -41,6 +42,9 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const BROWSER_RETRY: Duration = Duration::from_secs(2);
 /// The longest pause before resubscribing when the engine closed a lab's channel.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+/// How often a workshop learner's stream asks whether the workshop still runs (an end on this
+/// replica closes it at once; this catches expiry and the other replicas).
+pub const SESSION_CHECK: Duration = Duration::from_secs(10);
 
 /// Tells long-lived responses (the live streams) that the server is stopping, so graceful
 /// shutdown does not wait for browsers to hang up.
@@ -141,6 +145,8 @@ pub async fn events(
         pause: Duration::from_secs(1),
         shutdown: Box::pin(shutdown.wait()),
         done: false,
+        learner: learner.session.as_ref().map(|s| s.learner.id.clone()),
+        session_due: tokio::time::Instant::now() + SESSION_CHECK,
     };
     let stream = futures::stream::unfold(feed, Feed::next);
     let mut response = Sse::new(stream)
@@ -164,11 +170,16 @@ struct Feed {
     pause: Duration,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     done: bool,
+    /// The workshop learner the stream is for (`None` on a laptop).
+    learner: Option<String>,
+    /// When to ask next whether the learner's workshop still runs.
+    session_due: tokio::time::Instant,
 }
 
 /// What woke a waiting feed.
 enum Wake {
     Shutdown,
+    SessionCheck,
     Received(Result<LiveEvent, broadcast::error::RecvError>),
 }
 
@@ -186,12 +197,15 @@ impl Feed {
                 self.subscribe().await;
                 continue;
             };
+            let in_workshop = self.learner.is_some();
             let wake = tokio::select! {
                 _ = &mut self.shutdown => Wake::Shutdown,
+                _ = tokio::time::sleep_until(self.session_due), if in_workshop => Wake::SessionCheck,
                 received = receiver.recv() => Wake::Received(received),
             };
             match wake {
                 Wake::Shutdown => self.stop(),
+                Wake::SessionCheck => self.check_session().await,
                 Wake::Received(Ok(event)) => self.push(event),
                 Wake::Received(Err(broadcast::error::RecvError::Lagged(missed))) => {
                     // Resubscribing sends the whole state again, which replaces what was missed.
@@ -200,7 +214,12 @@ impl Feed {
                 }
                 Wake::Received(Err(broadcast::error::RecvError::Closed)) => {
                     self.receiver = None;
-                    self.wait_a_little().await;
+                    // Ending a workshop closes its learners' channels: say so rather than
+                    // resubscribe.
+                    self.check_session().await;
+                    if !self.done {
+                        self.wait_a_little().await;
+                    }
                 }
             }
         }
@@ -258,6 +277,30 @@ impl Feed {
         tokio::select! {
             _ = &mut self.shutdown => self.stop(),
             _ = tokio::time::sleep(pause) => {}
+        }
+    }
+
+    /// Ends the stream with an `ended` notice when the learner's workshop no longer runs (or
+    /// they were removed from it). A store failure keeps the stream: it is asked again later.
+    async fn check_session(&mut self) {
+        let Some(learner) = &self.learner else {
+            return;
+        };
+        self.session_due = tokio::time::Instant::now() + SESSION_CHECK;
+        match self.engine.learner_active(learner).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.done = true;
+                self.receiver = None;
+                self.queue.push_back(
+                    Event::default()
+                        .event("ended")
+                        .data(ui(self.lang).workshop_ended_live),
+                );
+            }
+            Err(e) => {
+                tracing::warn!(%learner, error = %e, "live feed: cannot tell whether the workshop still runs");
+            }
         }
     }
 

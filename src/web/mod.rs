@@ -80,6 +80,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod extract;
@@ -131,6 +132,9 @@ pub struct WebConfig {
     /// Workshop mode: learners join with a code and work in their own namespace; the instructor
     /// pages and API exist (see [`workshop`] and [`instructor`]).
     pub workshop: bool,
+    /// Mark every cookie `Secure`, not only on requests forwarded from HTTPS (see
+    /// [`cookies::secure_cookies`]).
+    pub secure_cookies: bool,
 }
 
 /// The router's state: everything a handler needs, built once by [`router`].
@@ -192,6 +196,10 @@ pub fn router(engine: Engine, config: &WebConfig, shutdown: live::Shutdown) -> R
         ))
         .layer(CompressionLayer::new());
     with_security_headers(routes)
+        .layer(from_fn_with_state(
+            config.secure_cookies,
+            cookies::secure_cookies,
+        ))
         .layer(from_fn_with_state(config.loopback_only, host::guard))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -165,13 +165,16 @@ pub async fn home(
     State(engine): State<Engine>,
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
+    headers: HeaderMap,
     learner: Result<LearnerEngine, Refusal>,
 ) -> Result<Response, WebError> {
     let learner = match learner {
         Ok(learner) => learner,
         // In workshop mode, a browser without a session is asked to join one.
         Err(Refusal::NoSession { .. }) => {
-            return Ok(JoinPage::new(&engine, lang, csrf, None).into_response());
+            return Ok(JoinPage::for_visitor(&engine, lang, csrf, None, &headers)
+                .await?
+                .into_response());
         }
         Err(refusal) => return Ok(refusal.into_response()),
     };

@@ -92,6 +92,8 @@ pub struct Ui {
     pub reset_delete_yes: &'static str,
     /// A reset of the lab from elsewhere (another page, the instructor).
     pub reset_elsewhere: &'static str,
+    /// The lab page's notice when the learner's workshop ended while it was open.
+    pub workshop_ended_live: &'static str,
     /// Unfolds a long value found in the cluster.
     pub show_whole_value: &'static str,
     /// Set up button.
@@ -301,6 +303,7 @@ static EN: Ui = Ui {
     reset_delete_yours: "Also delete what you made for this lab",
     reset_delete_yes: "Delete them",
     reset_elsewhere: "This lab was reset.",
+    workshop_ended_live: "This workshop has ended: the cluster space it gave you is being removed. Thank you for taking part!",
     show_whole_value: "Show the whole value",
     set_up: "Set up",
     set_up_help: "Creates this step's objects in your cluster.",
@@ -428,6 +431,7 @@ static ZH: Ui = Ui {
     reset_delete_yours: "同时删除你为本实验创建的对象",
     reset_delete_yes: "删除它们",
     reset_elsewhere: "这个实验已被重置。",
+    workshop_ended_live: "本次工作坊已经结束：为你分配的集群空间正在被删除。感谢参与！",
     show_whole_value: "查看完整的值",
     set_up: "准备环境",
     set_up_help: "在集群中创建这一步需要的对象。",
@@ -537,6 +541,8 @@ pub struct Ws {
     pub join_title: &'static str,
     /// The join page's introduction.
     pub join_intro: &'static str,
+    /// The join page's notice for a learner whose workshop ended (`{name}`: the workshop).
+    pub workshop_over: &'static str,
     /// Join code field label.
     pub join_code: &'static str,
     /// Display name field label.
@@ -650,6 +656,7 @@ pub struct Ws {
 static WS_EN: Ws = Ws {
     join_title: "Join a workshop",
     join_intro: "Enter the code your instructor gave you and the name they will see. You get your own namespace on the workshop's cluster.",
+    workshop_over: "The workshop “{name}” has ended, and the namespace it gave you has been removed. Thank you for taking part! To join another workshop, enter its code below.",
     join_code: "Join code",
     join_name: "Your name",
     join_name_help: "1 to 40 characters; the instructor sees it next to your progress.",
@@ -709,6 +716,7 @@ static WS_EN: Ws = Ws {
 static WS_ZH: Ws = Ws {
     join_title: "加入工作坊",
     join_intro: "输入讲师给你的加入码，以及讲师能看到的名字。你会在工作坊的集群上得到自己的命名空间。",
+    workshop_over: "工作坊“{name}”已经结束，为你分配的命名空间已被删除。感谢参与！如需加入另一个工作坊，请在下面输入它的加入码。",
     join_code: "加入码",
     join_name: "你的名字",
     join_name_help: "1 到 40 个字符；讲师会在你的进度旁看到它。",

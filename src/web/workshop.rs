@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -16,7 +16,7 @@ use super::csrf::CsrfToken;
 use super::error::WebError;
 use super::extract::{Form, Path};
 use super::lang::UiLang;
-use super::learner::{LearnerEngine, SESSION_COOKIE, Session, current_session};
+use super::learner::{LearnerEngine, SESSION_COOKIE, Session, current_session, session_token};
 use super::ui_strings::{Ui, Ws, ui, ws};
 use super::view::Chrome;
 use crate::engine::{Engine, EngineError};
@@ -65,6 +65,8 @@ pub struct JoinPage {
     name: String,
     action: String,
     problem: Option<String>,
+    /// Why the learner's earlier session is over (their workshop ended).
+    notice: Option<String>,
 }
 
 impl JoinPage {
@@ -80,7 +82,26 @@ impl JoinPage {
             name: String::new(),
             action: code.map_or_else(|| "/join".to_owned(), |c| format!("/join/{c}")),
             problem: None,
+            notice: None,
         }
+    }
+
+    /// The join form for a browser without a running session; when its cookie belongs to a
+    /// workshop that has ended, the form says so first.
+    pub async fn for_visitor(
+        engine: &Engine,
+        lang: Lang,
+        csrf: String,
+        code: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<JoinPage, EngineError> {
+        let mut page = JoinPage::new(engine, lang, csrf, code);
+        if let Some(token) = session_token(headers)
+            && let Some(workshop) = engine.ended_workshop_of(&token).await?
+        {
+            page.notice = Some(ws(lang).workshop_over.replace("{name}", &workshop.name));
+        }
+        Ok(page)
     }
 }
 
@@ -100,7 +121,11 @@ pub async fn join_page(
         .filter(char::is_ascii_alphanumeric)
         .take(16)
         .collect();
-    Ok(JoinPage::new(&engine, lang, csrf, Some(&code)).into_response())
+    Ok(
+        JoinPage::for_visitor(&engine, lang, csrf, Some(&code), &headers)
+            .await?
+            .into_response(),
+    )
 }
 
 /// The join form's fields.
@@ -159,11 +184,17 @@ async fn join_now(
                 .build();
             Ok((CookieJar::new().add(cookie), Redirect::to("/")).into_response())
         }
-        Err(EngineError::BadRequest(message)) => {
+        // Refusals the learner can act on are shown on the form, with what they typed kept.
+        Err(
+            e @ (EngineError::BadRequest(_)
+            | EngineError::WorkshopClosed(_)
+            | EngineError::UnknownWorkshop(_)),
+        ) => {
+            let e = WebError::from(e);
             let mut page = JoinPage::new(engine, lang, csrf, Some(&code));
             page.name = form.name.chars().take(40).collect();
-            page.problem = Some(message);
-            Ok((StatusCode::BAD_REQUEST, page).into_response())
+            page.problem = Some(e.to_string());
+            Ok((e.status(), page).into_response())
         }
         Err(e) => Err(e.into()),
     }

@@ -83,6 +83,7 @@ pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
         labs: LabSource::Embedded,
         cluster: options,
         workshop: false,
+        secure_cookies: false,
         terminal: Default::default(),
     };
     start(dir, settings).await
@@ -98,6 +99,7 @@ pub async fn spawn_workshop_app_with_cluster(options: ClusterOptions) -> TestApp
         labs: LabSource::Embedded,
         cluster: options,
         workshop: true,
+        secure_cookies: false,
         terminal: Default::default(),
     };
     start(dir, settings).await
@@ -120,6 +122,7 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
             public_api: None,
         },
         workshop: false,
+        secure_cookies: false,
         terminal: Default::default(),
     };
     start(dir, settings).await

@@ -410,6 +410,7 @@ impl Site {
                 public_api: None,
             },
             workshop,
+            secure_cookies: false,
             terminal,
         };
         let app = kubelab::start(settings.clone())

@@ -44,6 +44,7 @@ pub async fn run(real: &Real) {
         labs: LabSource::Embedded,
         cluster: real_options(),
         workshop: true,
+        secure_cookies: false,
         terminal,
     })
     .await

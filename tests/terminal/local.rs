@@ -119,6 +119,7 @@ async fn a_local_terminal_is_refused_on_a_non_loopback_address() {
         labs: LabSource::Embedded,
         cluster: ClusterOptions::default(),
         workshop: false,
+        secure_cookies: false,
         terminal: local_shell(limits()),
     })
     .await;

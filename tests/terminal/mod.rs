@@ -247,6 +247,7 @@ pub async fn start(
             public_api: None,
         },
         workshop,
+        secure_cookies: false,
         terminal,
     })
     .await

@@ -1188,5 +1188,38 @@ fn web_config() -> kubelab::web::WebConfig {
         cookie_key: vec![7; 64],
         loopback_only: true,
         workshop: false,
+        secure_cookies: false,
     }
+}
+
+#[tokio::test]
+async fn with_secure_cookies_every_cookie_is_secure() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = unmonitored_engine(&dir).await;
+    let config = kubelab::web::WebConfig {
+        secure_cookies: true,
+        ..web_config()
+    };
+    let router = kubelab::web::router(engine, &config, kubelab::web::live::Shutdown::new());
+    let response = router
+        .oneshot(
+            axum::http::Request::get("/")
+                .header("host", "localhost")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    assert!(!cookies.is_empty(), "the page sets its CSRF cookie");
+    assert!(
+        cookies.iter().all(|c| c.ends_with("; Secure")),
+        "{cookies:?}"
+    );
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::app::spawn_app;
 use crate::support::FakeApi;
 
+mod edge;
 mod public_api;
 mod text;
 
@@ -50,6 +51,7 @@ impl Site {
                 public_api,
             },
             workshop: true,
+            secure_cookies: false,
             terminal: Default::default(),
         };
         let mut site = Site {
