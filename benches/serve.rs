@@ -20,6 +20,7 @@ fn settings(dir: &std::path::Path) -> Settings {
         },
         workshop: false,
         secure_cookies: false,
+        rate_limit: Default::default(),
         terminal: Default::default(),
     }
 }

@@ -95,6 +95,7 @@ impl Site {
             },
             workshop: true,
             secure_cookies: false,
+            rate_limit: kubelab::web::limits::RateLimit::unlimited(),
             terminal: Default::default(),
         })
         .await

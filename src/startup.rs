@@ -14,6 +14,7 @@ use crate::cluster::{Cluster, ClusterOptions, ToolboxSpec};
 use crate::engine::{Engine, TerminalConfig, TerminalLimits, TerminalMode};
 use crate::labs::{self, LabSource};
 use crate::store::Store;
+use crate::web::limits::RateLimit;
 use crate::web::{self, WebConfig};
 
 /// Everything `kubelab serve` needs.
@@ -32,6 +33,8 @@ pub struct Settings {
     /// Mark every cookie `Secure` (`--secure-cookies`); without it only responses to requests
     /// a TLS proxy forwarded (`X-Forwarded-Proto: https`) do.
     pub secure_cookies: bool,
+    /// Per-address limit on joins and instructor sign-ins (`--rate-limit-*`).
+    pub rate_limit: RateLimit,
     /// The browser terminal: a local shell (`--terminal`), a toolbox per workshop learner, or
     /// none (see [`terminal_config`]).
     pub terminal: TerminalConfig,
@@ -209,6 +212,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         loopback_only: addr.ip().is_loopback(),
         workshop: settings.workshop,
         secure_cookies: settings.secure_cookies,
+        rate_limit: settings.rate_limit,
     };
     let live_streams = web::live::Shutdown::new();
     let app = web::router(engine.clone(), &config, live_streams.clone());

@@ -60,6 +60,13 @@ pub struct ServeArgs {
     /// that carry it get `Secure` cookies anyway).
     #[arg(long, env = "KUBELAB_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Joins and instructor sign-ins one address may make at once before it is slowed down
+    /// (0: no limit).
+    #[arg(long, env = "KUBELAB_RATE_LIMIT_BURST", default_value_t = 60)]
+    pub rate_limit_burst: u32,
+    /// Further attempts per second and address once the burst is spent (0: no limit).
+    #[arg(long, env = "KUBELAB_RATE_LIMIT_PER_SECOND", default_value_t = 10)]
+    pub rate_limit_per_second: u32,
     /// The instructor's credential in workshop mode (at least 16 characters; default: the one
     /// stored earlier, or a new one printed once).
     #[arg(long, env = "KUBELAB_INSTRUCTOR_TOKEN", hide_env_values = true)]
@@ -131,6 +138,19 @@ pub struct CheckArgs {
     /// Labs and cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+impl ServeArgs {
+    /// The per-address limit the flags ask for.
+    pub fn rate_limit(&self) -> crate::web::limits::RateLimit {
+        if self.rate_limit_burst == 0 || self.rate_limit_per_second == 0 {
+            return crate::web::limits::RateLimit::unlimited();
+        }
+        crate::web::limits::RateLimit {
+            burst: self.rate_limit_burst,
+            period: std::time::Duration::from_secs(1) / self.rate_limit_per_second,
+        }
+    }
 }
 
 impl CheckArgs {

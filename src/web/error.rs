@@ -58,6 +58,13 @@ pub enum WebError {
     /// A credential that is not good enough (wrong instructor token).
     #[error("refused: {0}")]
     Forbidden(String),
+    /// Too many attempts from one address at a door that takes a secret (join code, instructor
+    /// credential).
+    #[error("too many attempts from your address: try again in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until the next attempt is allowed (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// A page failed to render: a bug in kubelab.
     #[error("internal error: a page failed to render")]
     Template(#[from] askama::Error),
@@ -117,6 +124,9 @@ impl WebError {
             WebError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             WebError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             WebError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            WebError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             WebError::Template(_) | WebError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -190,6 +200,11 @@ impl IntoResponse for WebError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let WebError::TooManyRequests { retry_after_secs } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
         response.extensions_mut().insert(ErrorReport {
             error: Arc::new(self),
             shown: false,

@@ -88,6 +88,7 @@ pub mod host;
 pub mod instructor;
 pub mod lang;
 pub mod learner;
+pub mod limits;
 pub mod live;
 pub mod pages;
 pub mod serve;
@@ -100,7 +101,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::Key;
@@ -135,6 +136,8 @@ pub struct WebConfig {
     /// Mark every cookie `Secure`, not only on requests forwarded from HTTPS (see
     /// [`cookies::secure_cookies`]).
     pub secure_cookies: bool,
+    /// The per-address limit on joining and on the instructor's credential.
+    pub rate_limit: limits::RateLimit,
 }
 
 /// The router's state: everything a handler needs, built once by [`router`].
@@ -183,8 +186,8 @@ pub fn router(engine: Engine, config: &WebConfig, shutdown: live::Shutdown) -> R
         workshop: config.workshop,
     };
     let routes = Router::new()
-        .merge(html_routes(&state))
-        .nest("/api", api_routes(state.workshop))
+        .merge(html_routes(&state, config.rate_limit))
+        .nest("/api", api_routes(state.workshop, config.rate_limit))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/static/{*path}", get(assets::serve))
@@ -207,10 +210,10 @@ pub fn router(engine: Engine, config: &WebConfig, shutdown: live::Shutdown) -> R
 
 /// Everything people open in a browser; its errors are HTML pages (see
 /// [`error::html_pages`]).
-fn html_routes(state: &AppState) -> Router<AppState> {
+fn html_routes(state: &AppState, limit: limits::RateLimit) -> Router<AppState> {
     let mut pages = learner_pages();
     if state.workshop {
-        pages = pages.merge(workshop_pages());
+        pages = pages.merge(workshop_pages(limit));
     }
     pages
         .merge(terminal::routes())
@@ -233,15 +236,23 @@ fn learner_pages() -> Router<AppState> {
         .route("/labs/{lab}/reset", post(pages::reset))
 }
 
-/// Joining a workshop, the learner's kubeconfig, the instructor's pages.
-fn workshop_pages() -> Router<AppState> {
-    Router::new()
+/// Joining a workshop, the learner's kubeconfig, the instructor's pages; joining and every
+/// instructor page limited per address (each door its own budget).
+fn workshop_pages(limit: limits::RateLimit) -> Router<AppState> {
+    let joins = Router::new()
         .route(
             "/join/{code}",
             get(workshop::join_page).post(workshop::join_with_code),
         )
-        .route("/join", post(workshop::join))
+        .route("/join", post(workshop::join));
+    limits::limited(joins, limit, &[Method::POST])
+        .merge(limits::limited(instructor_pages(), limit, &[]))
         .route("/kubeconfig", get(workshop::kubeconfig))
+}
+
+/// The instructor's pages.
+fn instructor_pages() -> Router<AppState> {
+    Router::new()
         .route(
             "/instructor/login",
             get(instructor::login_page).post(instructor::login),
@@ -265,7 +276,7 @@ fn workshop_pages() -> Router<AppState> {
 }
 
 /// The JSON API under `/api` (the instructor's too in workshop mode).
-fn api_routes(workshop: bool) -> Router<AppState> {
+fn api_routes(workshop: bool, limit: limits::RateLimit) -> Router<AppState> {
     let mut api = Router::new()
         .route("/labs", get(api::labs))
         .route("/labs/{lab}", get(api::lab))
@@ -274,7 +285,7 @@ fn api_routes(workshop: bool) -> Router<AppState> {
         .route("/labs/{lab}/steps/{step}/start", post(api::start))
         .route("/labs/{lab}/reset", post(api::reset));
     if workshop {
-        api = api
+        let instructor = Router::new()
             .route(
                 "/instructor/workshops",
                 get(instructor::api_list).post(instructor::api_create),
@@ -289,6 +300,7 @@ fn api_routes(workshop: bool) -> Router<AppState> {
                 "/instructor/workshops/{id}/learners/{learner}/reset",
                 post(instructor::api_reset),
             );
+        api = api.merge(limits::limited(instructor, limit, &[]));
     }
     api.fallback(api::not_found)
         .layer(from_fn(api::same_site_only))

@@ -84,6 +84,7 @@ pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
         cluster: options,
         workshop: false,
         secure_cookies: false,
+        rate_limit: Default::default(),
         terminal: Default::default(),
     };
     start(dir, settings).await
@@ -100,6 +101,7 @@ pub async fn spawn_workshop_app_with_cluster(options: ClusterOptions) -> TestApp
         cluster: options,
         workshop: true,
         secure_cookies: false,
+        rate_limit: Default::default(),
         terminal: Default::default(),
     };
     start(dir, settings).await
@@ -123,6 +125,7 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
         },
         workshop: false,
         secure_cookies: false,
+        rate_limit: Default::default(),
         terminal: Default::default(),
     };
     start(dir, settings).await

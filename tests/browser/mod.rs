@@ -411,6 +411,7 @@ impl Site {
             },
             workshop,
             secure_cookies: false,
+            rate_limit: Default::default(),
             terminal,
         };
         let app = kubelab::start(settings.clone())

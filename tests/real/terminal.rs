@@ -45,6 +45,7 @@ pub async fn run(real: &Real) {
         cluster: real_options(),
         workshop: true,
         secure_cookies: false,
+        rate_limit: Default::default(),
         terminal,
     })
     .await

@@ -120,6 +120,7 @@ async fn a_local_terminal_is_refused_on_a_non_loopback_address() {
         cluster: ClusterOptions::default(),
         workshop: false,
         secure_cookies: false,
+        rate_limit: Default::default(),
         terminal: local_shell(limits()),
     })
     .await;

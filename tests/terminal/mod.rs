@@ -248,6 +248,7 @@ pub async fn start(
         },
         workshop,
         secure_cookies: false,
+        rate_limit: Default::default(),
         terminal,
     })
     .await

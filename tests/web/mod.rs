@@ -1189,6 +1189,7 @@ fn web_config() -> kubelab::web::WebConfig {
         loopback_only: true,
         workshop: false,
         secure_cookies: false,
+        rate_limit: Default::default(),
     }
 }
 

@@ -302,3 +302,97 @@ async fn read_chunks(
     }
     true
 }
+
+#[tokio::test]
+async fn guessing_join_codes_or_the_instructor_token_is_slowed_per_address() {
+    let site = Site::start().await;
+    let workshop = create_workshop(&site, 10).await;
+    let code = workshop["code"].as_str().expect("code");
+    // A guesser behind the same proxy as everyone (kubelab sees the proxy on loopback), sending
+    // wrong codes in parallel from one address.
+    let guesser = browser();
+    let url = site.at("/join");
+    let token = csrf(&guesser, &site.at("/")).await;
+    let guesses = (0..90).map(|i| {
+        let (guesser, url, token) = (&guesser, &url, &token);
+        async move {
+            guesser
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", "198.51.100.66")
+                .body(form_encode(&[
+                    ("code", &format!("ZZZ{i:03}")),
+                    ("name", "guess"),
+                    ("csrf_token", token),
+                ]))
+                .send()
+                .await
+                .expect("POST")
+        }
+    });
+    let answers = join_all(guesses).await;
+    let limited: Vec<_> = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert!(
+        limited.len() >= 25,
+        "{} of 90 parallel guesses were slowed down",
+        limited.len()
+    );
+    assert!(
+        limited
+            .iter()
+            .all(|r| r.headers().contains_key("retry-after"))
+    );
+    let unknown = answers
+        .iter()
+        .filter(|r| r.status() == StatusCode::NOT_FOUND)
+        .count();
+    assert_eq!(
+        unknown + limited.len(),
+        90,
+        "the others were told the code is unknown"
+    );
+
+    // Another learner in the same room (another address behind the proxy) still joins.
+    let learner = browser();
+    let url = site.at(&format!("/join/{code}"));
+    let token = csrf(&learner, &url).await;
+    let r = learner
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-for", "198.51.100.7")
+        .body(form_encode(&[("name", "Grace"), ("csrf_token", &token)]))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Wrong instructor tokens in parallel: each waits, and past the burst they are refused
+    // at once with 429.
+    let tries = (0..80).map(|_| async {
+        reqwest::Client::new()
+            .get(site.at("/api/instructor/workshops"))
+            .bearer_auth("not-the-instructor-token-0000000000")
+            .send()
+            .await
+            .expect("GET")
+            .status()
+    });
+    let statuses = join_all(tries).await;
+    let slowed = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        slowed >= 15,
+        "{slowed} of 80 wrong tokens slowed: {statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS || *s == StatusCode::FORBIDDEN)
+    );
+    site.stop().await;
+}

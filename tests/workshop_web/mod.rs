@@ -52,6 +52,7 @@ impl Site {
             },
             workshop: true,
             secure_cookies: false,
+            rate_limit: Default::default(),
             terminal: Default::default(),
         };
         let mut site = Site {
