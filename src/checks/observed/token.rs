@@ -283,7 +283,11 @@ fn refused(
             ),
         );
     };
-    if let Some(exp) = claims.exp.filter(|exp| *exp <= reviewed.reviewed_at) {
+    let expired = reviewed.error.contains("token has expired");
+    if let Some(exp) = claims
+        .exp
+        .filter(|exp| *exp <= reviewed.reviewed_at || expired)
+    {
         let at = clock(exp);
         return failed(
             text("a token that has not expired", "尚未过期的令牌"),
