@@ -130,6 +130,7 @@ fn check(id: usize, kind: &str, name: Option<&str>, selector: Option<&str>) -> C
         }),
         served: None,
         server_version: None,
+        access: None,
         exec: None,
         events: None,
         question: None,

@@ -1,5 +1,6 @@
 //! The one integration-test binary: kubelab against a fake Kubernetes API server over real HTTP.
 
+mod access;
 mod app;
 mod browser;
 mod cluster;

@@ -16,8 +16,11 @@ pub mod values;
 pub mod verdict;
 pub mod words;
 
+pub use observed::access::{AccessOutcome, AccessRequest, AccessSpec};
+pub use observed::token::{MAX_TOKEN_CHARS, TokenReviewed, TokenSpec};
 pub use observed::{
-    ExecOutcome, ExecTarget, Needs, Observed, evaluate_observed, exec_target, needs,
+    ExecOutcome, ExecTarget, Needs, Observed, access_of, evaluate_observed, exec_target, needs,
+    outside_namespace, token_of,
 };
 pub use selector::{Requirement, Selector, parse_selector};
 pub use spec::{AnswerSpec, ApiRef, CheckSpec, ExecSpec, Find, Normalize, PendingSpec, Since};
@@ -101,10 +104,11 @@ fn validate_describe(spec: &CheckSpec) -> Vec<String> {
         || spec.absent
         || spec.count.is_some()
         || spec.events.is_some()
-        || spec.served.is_some();
+        || spec.served.is_some()
+        || spec.access.is_some();
     if !whole {
         problems.push(
-            "`describe` words a check as a whole (`cel`, `absent`, `count`, `events` or `served`), and this check has none of them; word a field of `expect` with `$describe` next to its operators instead.".to_owned(),
+            "`describe` words a check as a whole (`cel`, `absent`, `count`, `events`, `served` or `access`), and this check has none of them; word a field of `expect` with `$describe` next to its operators instead.".to_owned(),
         );
     }
     problems

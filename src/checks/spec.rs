@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::observed::access::AccessSpec;
+pub use super::observed::token::{DurationRange, TokenSpec};
 use crate::i18n::Text;
 
 /// One check of a step: which object(s) to look at and what they must look like.
@@ -21,8 +23,8 @@ pub struct CheckSpec {
     /// rows of `expect` are worded with `$describe` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub describe: Option<Text>,
-    /// Which objects to look at. Exactly one of `find`, `served` and `serverVersion` is the
-    /// check's target.
+    /// Which objects to look at. Exactly one of `find`, `served`, `serverVersion` and `access`
+    /// is the check's target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub find: Option<Find>,
     /// Passes when the cluster serves this kind in this apiVersion (a capability check).
@@ -35,6 +37,10 @@ pub struct CheckSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub server_version: Option<Value>,
+    /// Whether a subject may do something, asked with a SubjectAccessReview (a target of its
+    /// own, like `served`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessSpec>,
     /// Runs a command in the found Pod's container; `expect` then applies to
     /// `{stdout, stderr, exitCode}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,6 +170,12 @@ pub struct AnswerSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub api_group_of: Option<String>,
+    /// Whether a subject may do something: `yes` or `no`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessSpec>,
+    /// The learner pastes a token, verified with a TokenReview (and never stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenSpec>,
 }
 
 /// How a learner's answer is compared with the cluster's value.

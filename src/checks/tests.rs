@@ -114,6 +114,7 @@ fn spec(kind: &str, name: Option<&str>, selector: Option<&str>) -> CheckSpec {
         }),
         served: None,
         server_version: None,
+        access: None,
         exec: None,
         events: None,
         question: None,
@@ -1858,7 +1859,7 @@ fn author_words_are_validated() {
         problems(&whole),
         vec![
             "`describe` needs the check's expectation in both `en` and `zh`.",
-            "`describe` words a check as a whole (`cel`, `absent`, `count`, `events` or `served`), and this check has none of them; word a field of `expect` with `$describe` next to its operators instead."
+            "`describe` words a check as a whole (`cel`, `absent`, `count`, `events`, `served` or `access`), and this check has none of them; word a field of `expect` with `$describe` next to its operators instead."
         ]
     );
     whole.describe = Some(Text::same("ready"));

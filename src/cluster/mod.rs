@@ -2,6 +2,7 @@
 //! API discovery, server-side apply, get/list/delete of any kind the cluster serves, facts
 //! (served APIs, version, events), exec in containers, and shared watch caches.
 
+mod access;
 mod apply;
 mod connect;
 mod discovery;
@@ -14,6 +15,7 @@ mod public_api;
 mod toolbox;
 mod watch;
 
+pub use access::{AccessAnswer, AccessQuestion, TokenAnswer};
 pub use error::ClusterError;
 pub use exec::{ExecResult, MAX_OUTPUT};
 pub use labels::parse_label_selector;

@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::checks::{
-    self, CheckSpec, ExecOutcome, ExecSpec, ExecTarget, Find, Needs, Observed, Verdict,
+    self, AccessOutcome, CheckSpec, ExecOutcome, ExecSpec, ExecTarget, Find, Needs, Observed,
+    Verdict,
 };
 use crate::cluster::{ClusterError, ExecResult, ObjectKey, WatchKey};
 use crate::labs::{Lab, Step};
@@ -76,17 +77,24 @@ impl Engine {
             self.set_reachable_if_unknown();
         }
         let values = self.placeholders(lab).await;
+        let reader = Reader {
+            home: self.namespace_for(lab),
+            confined: self.learner.namespace.is_some(),
+        };
         let reports = step
             .checks
             .iter()
             .enumerate()
             .map(|(i, check)| {
-                let verdict =
-                    gathered
-                        .judge(i, check, context)
-                        .unwrap_or_else(|e| Verdict::Error {
-                            message: e.to_string(),
-                        });
+                let verdict = self
+                    .outside_workshop_namespace(lab, check)
+                    .unwrap_or_else(|| {
+                        gathered
+                            .judge(i, check, context, &reader)
+                            .unwrap_or_else(|e| Verdict::Error {
+                                message: e.to_string(),
+                            })
+                    });
                 let answered = context
                     .answers
                     .get(&check.id)
@@ -134,6 +142,18 @@ impl Engine {
             }
         }))
         .await;
+        let access = join_all(
+            step.checks
+                .iter()
+                .zip(&needs)
+                .map(|(check, need)| async move {
+                    match &need.access {
+                        Some(question) => self.access_outcome(lab, check, question).await,
+                        None => None,
+                    }
+                }),
+        )
+        .await;
         let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
             let find = check.find.as_ref();
             let found = find.and_then(|f| objects.get(f));
@@ -148,6 +168,7 @@ impl Engine {
             version,
             served,
             groups,
+            access,
             extras,
         }
     }
@@ -351,8 +372,17 @@ struct Gathered<'s> {
     served: Vec<Option<Result<bool, ClusterError>>>,
     /// Per check: the groups serving its `answer.apiGroupOf` kind.
     groups: Vec<Option<Result<Vec<String>, ClusterError>>>,
+    /// Per check: what the SubjectAccessReview of its access question answered.
+    access: Vec<Option<Result<AccessOutcome, ClusterError>>>,
     /// Per check: events about its objects and its command's outcome.
     extras: Vec<Result<Extras, ClusterError>>,
+}
+
+/// Who the checks are judged for: the namespace the lab works in for them, and whether they
+/// are a workshop learner.
+struct Reader<'a> {
+    home: &'a str,
+    confined: bool,
 }
 
 impl Gathered<'_> {
@@ -370,6 +400,12 @@ impl Gathered<'_> {
             )
             .chain(
                 self.groups
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| r.as_ref().err()),
+            )
+            .chain(
+                self.access
                     .iter()
                     .flatten()
                     .filter_map(|r| r.as_ref().err()),
@@ -396,6 +432,7 @@ impl Gathered<'_> {
         i: usize,
         check: &CheckSpec,
         context: &StepContext,
+        reader: &Reader<'_>,
     ) -> Result<Verdict, ClusterError> {
         let found: &[Value] = match check.find.as_ref().and_then(|f| self.objects.get(f)) {
             Some(Ok(found)) => found,
@@ -417,6 +454,11 @@ impl Gathered<'_> {
             Some(Err(e)) => return Err(e.clone()),
             None => &[],
         };
+        let access = match &self.access[i] {
+            Some(Ok(a)) => Some(a),
+            Some(Err(e)) => return Err(e.clone()),
+            None => None,
+        };
         let extras = match &self.extras[i] {
             Ok(x) => x,
             Err(e) => return Err(e.clone()),
@@ -436,6 +478,9 @@ impl Gathered<'_> {
                 served,
                 server_version: version,
                 api_groups,
+                access,
+                home: Some(reader.home),
+                confined: reader.confined,
             },
         ))
     }

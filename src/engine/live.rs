@@ -664,11 +664,14 @@ fn exec_verdicts(report: Option<&StepReport>) -> BTreeMap<String, Verdict> {
 }
 
 /// Whether a step has checks no watch can see change: commands in containers, what the cluster
-/// serves (an aggregated API appearing) and its version.
+/// serves (an aggregated API appearing), its version, and what a subject may do (RBAC).
 pub(super) fn needs_timer(step: &Step) -> bool {
-    step.checks
-        .iter()
-        .any(|c| c.exec.is_some() || c.served.is_some() || c.server_version.is_some())
+    step.checks.iter().any(|c| {
+        c.exec.is_some()
+            || c.served.is_some()
+            || c.server_version.is_some()
+            || crate::checks::access_of(c).is_some()
+    })
 }
 
 /// When each step in progress with unwatchable checks is evaluated again, backing off

@@ -2,6 +2,7 @@
 //! that combines labs, cluster, checks and store — every page, API call and CLI command that
 //! touches the cluster goes through here.
 
+mod access;
 mod evaluate;
 mod lifecycle;
 mod live;

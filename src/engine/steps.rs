@@ -13,7 +13,8 @@ use crate::checks::StepStatus;
 use crate::labs::{Lab, Step};
 use crate::store::StepRecord;
 
-/// Longest answer accepted, in characters.
+/// Longest answer accepted, in characters (a token question takes
+/// [`crate::checks::MAX_TOKEN_CHARS`]).
 pub const MAX_ANSWER_CHARS: usize = 200;
 
 /// One step as the learner has it: its life-cycle state, what is stored, the last report.
@@ -230,14 +231,19 @@ impl Engine {
         let lab = self.lab(lab_id)?;
         let step = self.step(lab, step_id)?;
         for (id, answer) in answers {
-            if !is_question(step, id) {
+            let Some(check) = step
+                .checks
+                .iter()
+                .find(|c| c.id == *id && c.question.is_some())
+            else {
                 return Err(EngineError::BadRequest(format!(
                     "step {step_id:?} has no question {id:?}"
                 )));
-            }
-            if answer.chars().count() > MAX_ANSWER_CHARS {
+            };
+            let limit = super::access::answer_limit(check);
+            if answer.chars().count() > limit {
                 return Err(EngineError::BadRequest(format!(
-                    "the answer to {id:?} is longer than {MAX_ANSWER_CHARS} characters"
+                    "the answer to {id:?} is longer than {limit} characters"
                 )));
             }
         }
@@ -260,11 +266,12 @@ impl Engine {
         let _turn = self.cluster_turn().await;
         let store = &self.inner.store;
         let learner = &self.learner.id;
-        let known: BTreeMap<String, String> = answers
+        let mut known: BTreeMap<String, String> = answers
             .iter()
             .filter(|(id, answer)| !answer.trim().is_empty() && is_question(step, id))
             .map(|(id, answer)| (id.clone(), answer.clone()))
             .collect();
+        self.review_tokens(step, &mut known).await?;
         if !known.is_empty() {
             store
                 .save_answers(learner, &lab.id, &step.id, &known)
@@ -313,8 +320,10 @@ impl Engine {
             .get(&step.id)
             .and_then(|r| r.started_at)
             .unwrap_or_else(now);
+        let mut answers = answers.clone();
+        self.review_tokens(step, &mut answers).await?;
         let context = StepContext {
-            answers: answers.clone(),
+            answers,
             started: Some(rfc3339(started)),
             exec: ExecPolicy::Run,
         };

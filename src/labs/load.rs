@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::assets::{self, LabImage};
 use super::manifest::{dns1123_label_problem, parse_manifests};
 use super::markdown::render_lab_markdown;
-use super::model::{Lab, LabFile, Localized, Manifest, Step, StepFile};
+use super::model::{Lab, LabFile, Localized, Manifest, Mode, Step, StepFile};
 use super::node::{self, Node, Value};
 use super::placeholders::Placeholder;
 use super::source::Files;
@@ -195,6 +195,9 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
     }
     let step_nodes = root.get("steps").map(Node::items).unwrap_or_default();
     let header = lab.header(&root);
+    if let Some(header) = &header {
+        lab.workshop = header.modes.contains(&Mode::Workshop);
+    }
     let order_line = root.get("order").map(|n| n.line);
     loaded.order = match &header {
         Some(header) => Some((header.order, order_line)),
@@ -258,6 +261,8 @@ struct LabLoader<'a> {
     lab_yaml: String,
     /// The lab's namespace as `lab.yaml` gives it (texts must not hard-code it).
     namespace: String,
+    /// The lab is offered to workshops (its checks must stay in a learner's namespace).
+    workshop: bool,
     problems: &'a mut Problems,
     /// The parsed manifest files, by path relative to the lab folder.
     manifests: BTreeMap<String, Vec<Manifest>>,
@@ -298,6 +303,7 @@ impl<'a> LabLoader<'a> {
             id,
             lab_yaml: format!("{id}/lab.yaml"),
             namespace: "default".to_owned(),
+            workshop: true,
             problems,
             manifests,
             used_manifests: BTreeSet::new(),
@@ -392,6 +398,9 @@ impl<'a> LabLoader<'a> {
         let html = self.step_html(sid, id_line);
         let manifests = self.step_manifests(parsed);
         check_checks(parsed, &self.lab_yaml, self.problems);
+        if self.workshop {
+            self.workshop_checks(parsed);
+        }
         Step {
             id: step_file.id.clone(),
             title: step_file.title.clone(),
@@ -401,6 +410,22 @@ impl<'a> LabLoader<'a> {
             hints: step_file.hints.clone(),
             hint_after_seconds: step_file.hint_after_seconds,
             confirm: step_file.confirm || step_file.checks.is_empty(),
+        }
+    }
+
+    /// Checks of a lab offered to workshops that would reach outside a learner's namespace.
+    fn workshop_checks(&mut self, parsed: &ParsedStep<'_>) {
+        for (check, node) in parsed.step.checks.iter().zip(&parsed.check_nodes) {
+            for reach in checks::outside_namespace(check, &self.namespace) {
+                self.problems.add(
+                    &self.lab_yaml,
+                    Some(node.line),
+                    format!(
+                        "check `{}`: the lab is offered to workshops, where {reach}; ask about the lab's namespace, or add `modes: [local]`",
+                        check.id
+                    ),
+                );
+            }
         }
     }
 
@@ -853,7 +878,7 @@ steps:
         assert!(
             has(
                 &report,
-                "configmap/lab.yaml:13: check `exists`: unknown field `colour`, expected one of `id`, `title`, `reason`, `describe`, `find`, `served`, `serverVersion`, `exec`, `events`, `question`, `answer`, `normalize`, `since`, `expect`, `cel`, `absent`, `count`, `pending`"
+                "configmap/lab.yaml:13: check `exists`: unknown field `colour`, expected one of `id`, `title`, `reason`, `describe`, `find`, `served`, `serverVersion`, `access`, `exec`, `events`, `question`, `answer`, `normalize`, `since`, `expect`, `cel`, `absent`, `count`, `pending`"
             ),
             "{report}"
         );
@@ -862,6 +887,26 @@ steps:
                 && p.message.starts_with("step `edit`: unknown field `titel`")),
             "{report}"
         );
+    }
+
+    #[test]
+    fn access_checks_of_a_workshop_lab_stay_in_the_learners_namespace() {
+        let access = "        find: {apiVersion: v1, kind: ConfigMap, name: base-map}\n        expect:\n          data:\n            enabled: yes\n";
+        let asks = "        access: {serviceAccount: reader, verb: list, resource: pods, namespace: kube-system}\n";
+        let lab = LAB.replace(access, asks);
+        let report = load(&with_lab_yaml(lab.clone())).unwrap_err();
+        assert!(
+            has(
+                &report,
+                "configmap/lab.yaml:10: check `exists`: the lab is offered to workshops, where it asks about namespace `kube-system`, but a workshop learner works only in their own namespace; ask about the lab's namespace, or add `modes: [local]`"
+            ),
+            "{report}"
+        );
+        let local = lab.replace(
+            "namespace: fly-k8s\n",
+            "namespace: fly-k8s\nmodes: [local]\n",
+        );
+        assert!(load(&with_lab_yaml(local)).is_ok());
     }
 
     #[test]

@@ -482,10 +482,23 @@ async fn step_view(
             .checks
             .iter()
             .filter_map(|c| {
-                c.question.as_ref().map(|q| QuestionView {
-                    id: c.id.clone(),
-                    text: values.render(q.get(lang)).into_owned(),
-                    value: answers.get(&c.id).cloned().unwrap_or_default(),
+                c.question.as_ref().map(|q| {
+                    let secret = crate::checks::token_of(c).is_some();
+                    QuestionView {
+                        id: c.id.clone(),
+                        text: values.render(q.get(lang)).into_owned(),
+                        value: answers
+                            .get(&c.id)
+                            .filter(|_| !secret)
+                            .cloned()
+                            .unwrap_or_default(),
+                        secret,
+                        max_chars: if secret {
+                            crate::checks::MAX_TOKEN_CHARS
+                        } else {
+                            crate::engine::MAX_ANSWER_CHARS
+                        },
+                    }
                 })
             })
             .collect(),

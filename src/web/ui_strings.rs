@@ -208,6 +208,8 @@ pub struct Ui {
     pub hints_label: &'static str,
     /// Placeholder of a question's answer field.
     pub answer_placeholder: &'static str,
+    /// Placeholder of a field that takes a token (verified, never kept).
+    pub token_placeholder: &'static str,
     /// Label of the group of questions above Check.
     pub questions_label: &'static str,
     /// Before the time spent on the current step.
@@ -283,7 +285,7 @@ static EN: Ui = Ui {
     verdict_todo: "to do",
     question_unanswered: "Type your answer, then press Check.",
     pending_generic: "Not there yet: kubelab keeps watching and updates this by itself.",
-    recheck_note: "No watch sees everything this step checks (commands in your containers, what the API server serves), so kubelab checks it again by itself every few seconds: no need to press anything.",
+    recheck_note: "No watch sees everything this step checks (commands in your containers, what the API server serves, who may do what), so kubelab checks it again by itself every few seconds: no need to press anything.",
     will_check: "What kubelab will check",
     mark_done: "Mark as done",
     action_replaced: "replaced",
@@ -361,6 +363,7 @@ static EN: Ui = Ui {
     nothing_to_set_up: "This step has nothing to set up.",
     hints_label: "Hints",
     answer_placeholder: "Your answer",
+    token_placeholder: "Paste the token (it is verified, never kept)",
     questions_label: "Questions",
     on_step_for: "On this step for",
     took: "Took",
@@ -411,7 +414,7 @@ static ZH: Ui = Ui {
     verdict_todo: "待完成",
     question_unanswered: "输入你的答案，然后点击“检查”。",
     pending_generic: "还没到：kubelab 会持续观察，并自动更新这里。",
-    recheck_note: "这一步检查的内容（在你的容器里运行的命令、API server 提供的内容）没有监视能看到，所以 kubelab 每隔几秒会自动重新检查，你不需要点击任何按钮。",
+    recheck_note: "这一步检查的内容（在你的容器里运行的命令、API server 提供的内容、谁有什么权限）没有监视能看到，所以 kubelab 每隔几秒会自动重新检查，你不需要点击任何按钮。",
     will_check: "kubelab 将检查",
     mark_done: "标记为完成",
     action_replaced: "已替换",
@@ -489,6 +492,7 @@ static ZH: Ui = Ui {
     nothing_to_set_up: "这一步不需要准备环境。",
     hints_label: "提示",
     answer_placeholder: "你的答案",
+    token_placeholder: "粘贴令牌（只用于验证，不会保存）",
     questions_label: "问题",
     on_step_for: "本步已用时",
     took: "用时",

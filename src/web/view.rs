@@ -570,8 +570,12 @@ pub struct QuestionView {
     pub id: String,
     /// The question, in the page's language.
     pub text: String,
-    /// The learner's remembered answer.
+    /// The learner's remembered answer (never a token: those are not kept).
     pub value: String,
+    /// A token question: a password field that is never filled in again.
+    pub secret: bool,
+    /// The longest answer accepted.
+    pub max_chars: usize,
 }
 
 /// One step in the "what you did" summary.

@@ -113,6 +113,20 @@ pub async fn spawn_app_with_labs(kubeconfig: &Path, labs: PathBuf) -> TestApp {
     spawn(dir, kubeconfig, LabSource::Dir(labs)).await
 }
 
+/// Starts kubelab serving the labs in `labs` against a cluster chosen by `options` (a real one).
+pub async fn spawn_app_with_labs_and_cluster(labs: PathBuf, options: ClusterOptions) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Settings {
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        database_url: dir.path().join("kubelab.db").display().to_string(),
+        labs: LabSource::Dir(labs),
+        cluster: options,
+        workshop: false,
+        terminal: Default::default(),
+    };
+    start(dir, settings).await
+}
+
 async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> TestApp {
     let settings = Settings {
         addr: "127.0.0.1:0".parse().expect("addr"),

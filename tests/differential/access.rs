@@ -153,6 +153,116 @@ pub async fn tokens(side: &Side, r: &mut Record) {
         "token/foreign-audience-401",
         &foreign.get(&format!("/api/v1/namespaces/{ns}/pods")).await,
     );
+    r.answer(
+        "tokenreview/one-of-two-audiences",
+        &side
+            .post(
+                reviews,
+                &review(json!({"token": token, "audiences": ["other", "diff-demo"]})),
+            )
+            .await,
+    );
+    orphaned_token(side, r).await;
+}
+
+/// A token whose ServiceAccount was deleted, as kubelab's token questions meet it when a learner
+/// re-creates the ServiceAccount; the review's error names what is missing.
+async fn orphaned_token(side: &Side, r: &mut Record) {
+    let ns = &side.ns;
+    let accounts = format!("/api/v1/namespaces/{ns}/serviceaccounts");
+    let sa =
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "short-lived"}});
+    r.answer("token/orphan-sa-create", &side.post(&accounts, &sa).await);
+    let minted = side
+        .post(
+            &format!("{accounts}/short-lived/token"),
+            &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"expirationSeconds": 600}}),
+        )
+        .await;
+    let token = minted.body["status"]["token"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    r.answer(
+        "token/orphan-sa-delete",
+        &side.delete(&format!("{accounts}/short-lived")).await,
+    );
+    let review = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+        "spec": {"token": token}});
+    let reviews = "/apis/authentication.k8s.io/v1/tokenreviews";
+    // The real server's ServiceAccount lister may lag the delete by a moment, and a token it
+    // accepted is accepted again from its authentication cache for 10 s: asked after the lister
+    // caught up, the first review is refused (refusals are not cached).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let gone = side
+        .post_until(reviews, &review, Duration::from_secs(12), |a| {
+            a.body["status"]["authenticated"].is_null()
+        })
+        .await;
+    r.answer("tokenreview/serviceaccount-deleted", &gone);
+    r.answer("token/orphan-sa-recreate", &side.post(&accounts, &sa).await);
+    let recreated = side
+        .post_until(reviews, &review, Duration::from_secs(12), |a| {
+            !a.body["status"]["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not found")
+        })
+        .await;
+    r.answer("tokenreview/serviceaccount-recreated", &recreated);
+}
+
+/// SubjectAccessReviews as kubelab's access checks send them: a user with groups, a subresource,
+/// one object by name, and the cluster scope.
+pub async fn access_checks(side: &Side, r: &mut Record) {
+    let ns = &side.ns;
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "log-reader"},
+        "rules": [{"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+                  {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["web"], "verbs": ["get"]}]});
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "devs-log-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "log-reader"},
+        "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"}]});
+    let rbac = format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}");
+    r.answer(
+        "rbac/create-log-reader",
+        &side.post(&format!("{rbac}/roles"), &role).await,
+    );
+    r.answer(
+        "rbac/create-devs-binding",
+        &side.post(&format!("{rbac}/rolebindings"), &binding).await,
+    );
+    let sar = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    let jane = |attrs: Value| {
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "spec": {"user": "jane", "groups": ["devs", "system:authenticated"], "resourceAttributes": attrs}})
+    };
+    for (step, attrs) in [
+        (
+            "sar/group-pods-log-allowed",
+            json!({"namespace": ns, "verb": "get", "resource": "pods", "subresource": "log"}),
+        ),
+        (
+            "sar/group-pods-denied",
+            json!({"namespace": ns, "verb": "get", "resource": "pods"}),
+        ),
+        (
+            "sar/by-name-allowed",
+            json!({"namespace": ns, "verb": "get", "group": "apps", "resource": "deployments", "name": "web"}),
+        ),
+        (
+            "sar/other-name-denied",
+            json!({"namespace": ns, "verb": "get", "group": "apps", "resource": "deployments", "name": "db"}),
+        ),
+        (
+            "sar/cluster-scope-denied",
+            json!({"verb": "list", "resource": "nodes"}),
+        ),
+    ] {
+        r.answer(step, &side.post(sar, &jane(attrs)).await);
+    }
 }
 
 fn service(name: &str, kind: &str) -> Value {

@@ -106,6 +106,7 @@ async fn run(side: &Side) -> Record {
     api::list_and_watch(side, &mut r).await;
     access::access_reviews(side, &mut r).await;
     access::tokens(side, &mut r).await;
+    access::access_checks(side, &mut r).await;
     access::quota_and_policy(side, &mut r).await;
     pods::running(side, &mut r).await;
     pods::exec(side, &mut r).await;

@@ -21,6 +21,7 @@
 //! objects (ConfigMap then Secret, which share `fly-k8s`; the node lab alone at the end, since
 //! a cordon stops every new Pod). The verdicts asserted and the wall time are printed.
 
+mod access;
 mod architecture;
 mod configmap;
 mod docker;

@@ -221,6 +221,25 @@ impl Side {
         }
     }
 
+    /// Repeats `POST path` with `body` until `ready` holds (or `limit` passes) and returns the
+    /// last answer (for computed kinds whose answer follows a change a moment later).
+    pub async fn post_until(
+        &self,
+        path: &str,
+        body: &Value,
+        limit: Duration,
+        ready: impl Fn(&Answer) -> bool,
+    ) -> Answer {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let answer = self.post(path, body).await;
+            if ready(&answer) || tokio::time::Instant::now() >= deadline {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Opens a watch (`path` with its query), runs `during` while it is open and returns every
     /// event the server sent until it ended the stream itself (`timeoutSeconds`).
     pub async fn watch<F: Future<Output = ()>>(&self, path: &str, during: F) -> (u16, Vec<Value>) {

@@ -247,6 +247,13 @@ impl FakeApi {
         self.shared.with_state(|s| s.exec_protocols = protocols);
     }
 
+    /// Accepts `token` as if TokenRequest had issued it (one already expired, say).
+    pub fn accept_token(&self, token: &str, issued: rbac::IssuedToken) {
+        self.shared.with_state(|s| {
+            s.tokens.insert(token.to_owned(), issued);
+        });
+    }
+
     /// Every exec session so far, in order: the request, the negotiated subprotocol, what the
     /// client typed and the terminal sizes it sent, the exit status.
     pub fn exec_sessions(&self) -> Vec<ExecSession> {

@@ -116,13 +116,29 @@ pub fn authenticate(s: &State, admin_token: &str, token: &str) -> Option<Identit
 
 /// Whether an issued token is still good: not expired, its ServiceAccount not re-created.
 pub fn authenticate_issued(s: &State, issued: &IssuedToken) -> bool {
-    issued.expires > unix_now()
-        && s.get(&ObjKey::new(
-            &state::resource("v1", "ServiceAccount"),
-            &issued.namespace,
-            &issued.name,
-        ))
-        .is_some_and(|sa| sa["metadata"]["uid"] == issued.uid.as_str())
+    why_refused(s, issued).is_none()
+}
+
+/// Why an issued token is no longer good, as the real authenticator words it after
+/// `invalid bearer token, `: expired, its ServiceAccount deleted or re-created.
+pub fn why_refused(s: &State, issued: &IssuedToken) -> Option<String> {
+    if issued.expires <= unix_now() {
+        return Some("service account token has expired".to_owned());
+    }
+    let sa = s.get(&ObjKey::new(
+        &state::resource("v1", "ServiceAccount"),
+        &issued.namespace,
+        &issued.name,
+    ));
+    match sa {
+        None => Some(format!("serviceaccounts \"{}\" not found", issued.name)),
+        Some(sa) if sa["metadata"]["uid"] != issued.uid.as_str() => Some(format!(
+            "service account UID ({}) does not match claim ({})",
+            sa["metadata"]["uid"].as_str().unwrap_or(""),
+            issued.uid
+        )),
+        Some(_) => None,
+    }
 }
 
 /// `POST .../serviceaccounts/NAME/token`: a JWT-shaped token remembered for authentication

@@ -92,9 +92,8 @@ fn token_review(s: &State, admin_token: &str, spec: &Value) -> Value {
         namespace: issued.namespace.clone(),
         name: issued.name.clone(),
     };
-    let live = rbac::authenticate_issued(s, issued);
-    if !live {
-        return refused("invalid bearer token".into());
+    if let Some(why) = rbac::why_refused(s, issued) {
+        return refused(format!("[invalid bearer token, {why}]"));
     }
     json!({"authenticated": true,
         "user": {"username": sa.username(), "uid": issued.uid, "groups": sa.groups()},

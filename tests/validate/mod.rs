@@ -22,6 +22,15 @@ fn a_valid_labs_folder_passes() {
 }
 
 #[test]
+fn the_access_fixture_lab_validates() {
+    let out = validate("tests/fixtures/labs/access");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("ok: 1 labs, 3 steps, 4 checks"), "{stdout}");
+}
+
+#[test]
 fn every_mistake_is_reported_with_file_and_line() {
     let out = validate("tests/fixtures/labs/bad");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -2,9 +2,11 @@
 //! capabilities, "since the step started"): what the engine observed for a check, and the pure
 //! verdict over it.
 
+pub mod access;
 mod events;
 mod exec;
 mod question;
+pub mod token;
 mod validate;
 
 use std::borrow::Cow;
@@ -44,6 +46,13 @@ pub struct Observed<'a> {
     pub server_version: Option<&'a Value>,
     /// The API groups serving `answer.apiGroupOf` (`""` for the core group).
     pub api_groups: &'a [String],
+    /// What the SubjectAccessReview of `access` (or `answer.access`) answered.
+    pub access: Option<&'a access::AccessOutcome>,
+    /// The namespace the lab works in for this reader (a workshop learner's own): where
+    /// `access` and `answer.token` look for their ServiceAccount.
+    pub home: Option<&'a str>,
+    /// A workshop learner: verdicts never name other namespaces.
+    pub confined: bool,
 }
 
 /// The outcome of running a check's command in a container.
@@ -94,6 +103,8 @@ pub struct Needs {
     pub server_version: bool,
     /// Discovery of the groups serving this kind (`answer.apiGroupOf`).
     pub api_groups_of: Option<String>,
+    /// A SubjectAccessReview of this question (`access` or `answer.access`).
+    pub access: Option<access::AccessSpec>,
 }
 
 /// What `spec` needs observed.
@@ -110,7 +121,34 @@ pub fn needs(spec: &CheckSpec) -> Needs {
                 .as_ref()
                 .is_some_and(|a| a.server_version == Some(true)),
         api_groups_of: spec.answer.as_ref().and_then(|a| a.api_group_of.clone()),
+        access: access_of(spec).cloned(),
     }
+}
+
+/// The access question a check asks (`access`, or `answer.access`).
+pub fn access_of(spec: &CheckSpec) -> Option<&access::AccessSpec> {
+    spec.access
+        .as_ref()
+        .or_else(|| spec.answer.as_ref().and_then(|a| a.access.as_ref()))
+}
+
+/// The token a question asks the learner to paste (`answer.token`).
+pub fn token_of(spec: &CheckSpec) -> Option<&token::TokenSpec> {
+    spec.answer.as_ref().and_then(|a| a.token.as_ref())
+}
+
+/// Where a check reaches outside a workshop learner's namespace (`lab_namespace`: the lab's
+/// own), each a phrase: another namespace or the cluster scope, asked about by `access` or
+/// `answer.token`. Empty when it stays inside.
+pub fn outside_namespace(spec: &CheckSpec, lab_namespace: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(question) = access_of(spec) {
+        out.extend(access::outside_namespace(question, lab_namespace));
+    }
+    if let Some(wanted) = token_of(spec) {
+        out.extend(token::outside_namespace(wanted, lab_namespace));
+    }
+    out
 }
 
 /// Chooses the Pod and container an exec check runs in: the first found Pod (created since the
@@ -143,6 +181,19 @@ pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
     }
     if let Some(expect) = &spec.server_version {
         return server_version(expect, observed.server_version);
+    }
+    if let Some(question) = &spec.access {
+        return match observed.access {
+            Some(outcome) => access::evaluate(
+                question,
+                observed.home.unwrap_or_default(),
+                outcome,
+                spec.describe.as_ref(),
+            ),
+            None => Verdict::Error {
+                message: "the cluster's answer to the access review is missing".to_owned(),
+            },
+        };
     }
     let scope = Scope::of(spec, observed.step_started, observed.namespace);
     let objects = scope.filter(observed.objects);

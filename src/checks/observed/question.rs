@@ -9,7 +9,7 @@ use super::super::spec::{AnswerSpec, CheckSpec, Normalize};
 use super::super::values::{self, text};
 use super::super::verdict::{Diagnostic, Verdict};
 use super::super::{CompiledCheck, object_id};
-use super::{Observed, Scope, not_served, nothing_found, quoted, serving};
+use super::{Observed, Scope, access, not_served, nothing_found, quoted, serving, token};
 
 pub(super) fn evaluate(
     spec: &CheckSpec,
@@ -19,19 +19,16 @@ pub(super) fn evaluate(
     observed: &Observed<'_>,
 ) -> Verdict {
     let source = spec.answer.clone().unwrap_or_default();
+    if let Some(wanted) = &source.token {
+        return pasted_token(wanted, observed);
+    }
     let right = match right_answers(&source, check, objects, scope, observed) {
         Ok(right) => right,
         Err(verdict) => return verdict,
     };
     let given = observed.answer.filter(|a| !a.trim().is_empty());
     let Some(given) = given else {
-        return Verdict::Pending {
-            diagnostics: vec![Diagnostic::new(
-                "answer",
-                text("your answer", "你的回答"),
-                text("not answered yet", "尚未回答"),
-            )],
-        };
+        return unanswered();
     };
     let normalize = spec.normalize.unwrap_or_default();
     if right.iter().any(|r| accepts(normalize, given, r)) {
@@ -46,6 +43,29 @@ pub(super) fn evaluate(
             actual_full: given.full,
         }],
         closest: None,
+    }
+}
+
+fn unanswered() -> Verdict {
+    Verdict::Pending {
+        diagnostics: vec![Diagnostic::new(
+            "answer",
+            text("your answer", "你的回答"),
+            text("not answered yet", "尚未回答"),
+        )],
+    }
+}
+
+// A token question: judged from the review kubelab remembered when the learner pasted it.
+fn pasted_token(wanted: &token::TokenSpec, observed: &Observed<'_>) -> Verdict {
+    match observed.answer.and_then(token::recall) {
+        Some(reviewed) => token::evaluate(
+            wanted,
+            observed.home.unwrap_or_default(),
+            &reviewed,
+            observed.confined,
+        ),
+        None => unanswered(),
     }
 }
 
@@ -65,6 +85,14 @@ fn right_answers(
             .map(|v| vec![v.to_owned()])
             .ok_or_else(|| Verdict::Error {
                 message: "the API server's version could not be read".to_owned(),
+            });
+    }
+    if source.access.is_some() {
+        return observed
+            .access
+            .map(access::right_answers)
+            .ok_or_else(|| Verdict::Error {
+                message: "the cluster's answer to the access review is missing".to_owned(),
             });
     }
     if let Some(kind) = &source.api_group_of {

@@ -1254,7 +1254,7 @@ fn exec_misuse() {
     assert_eq!(
         problems("exec: {command: [date]}"),
         vec![
-            "The check has no target: give it `find` (objects), `served` (an API) or `serverVersion`.",
+            "The check has no target: give it `find` (objects), `served` (an API), `serverVersion` or `access`.",
             "`exec` needs `find` naming the Pod(s) to run the command in (`apiVersion: v1`, `kind: Pod`, a `name` or a `selector`).",
         ]
     );
@@ -1348,7 +1348,7 @@ fn events_misuse() {
     assert_eq!(
         problems("events: {reason: Pulled}"),
         vec![
-            "The check has no target: give it `find` (objects), `served` (an API) or `serverVersion`.",
+            "The check has no target: give it `find` (objects), `served` (an API), `serverVersion` or `access`.",
             "`events` needs `find`: the Events checked are those about the objects `find` returns.",
         ]
     );
@@ -1359,7 +1359,7 @@ fn question_misuse() {
     assert_eq!(
         problems("question: {en: q, zh: q}\nfind: {apiVersion: v1, kind: Node}"),
         vec![
-            "`question` needs `answer`: where kubelab reads the right answer (`field`, `count: true`, `serverVersion: true` or `apiGroupOf`)."
+            "`question` needs `answer`: where kubelab reads the right answer (`field`, `count: true`, `serverVersion: true`, `apiGroupOf`, `access` or `token`)."
         ]
     );
     assert_eq!(
@@ -1371,7 +1371,7 @@ fn question_misuse() {
     assert_eq!(
         problems("question: {en: q, zh: q}\nfind: {apiVersion: v1, kind: Node}\nanswer: {}"),
         vec![
-            "`answer` has no source; give exactly one of `field`, `count: true`, `serverVersion: true` and `apiGroupOf`."
+            "`answer` has no source; give exactly one of `field`, `count: true`, `serverVersion: true`, `apiGroupOf`, `access` and `token`."
         ]
     );
     assert_eq!(
@@ -1456,7 +1456,7 @@ fn capability_misuse() {
     assert_eq!(
         problems("served: {apiVersion: v1, kind: Pod}\nfind: {apiVersion: v1, kind: Pod}"),
         vec![
-            "The check has more than one target: use only one of `find`, `served` and `serverVersion`."
+            "The check has more than one target: use only one of `find`, `served`, `serverVersion` and `access`."
         ]
     );
     assert_eq!(

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::super::matching;
 use super::super::path;
 use super::super::spec::{AnswerSpec, CheckSpec};
+use super::{access, token};
 
 // What `/version` holds; `major`, `minor`, `gitVersion` and `platform` are the useful ones.
 const VERSION_KEYS: &[&str] = &[
@@ -36,6 +37,7 @@ pub fn validate_observed(spec: &CheckSpec) -> Vec<String> {
     events(spec, &mut problems);
     question(spec, &mut problems);
     capability(spec, &mut problems);
+    access_check(spec, &mut problems);
     if spec.since.is_some() && spec.find.is_none() && !capability_target(spec) {
         problems.push(
             "`since: step` needs `find`: it keeps only the objects created after the learner started the step.".to_owned(),
@@ -44,8 +46,9 @@ pub fn validate_observed(spec: &CheckSpec) -> Vec<String> {
     problems
 }
 
+// Targets that look at the cluster itself, not objects: their own rules say what combines.
 fn capability_target(spec: &CheckSpec) -> bool {
-    spec.served.is_some() || spec.server_version.is_some()
+    spec.served.is_some() || spec.server_version.is_some() || spec.access.is_some()
 }
 
 fn targets(spec: &CheckSpec, problems: &mut Vec<String>) {
@@ -53,22 +56,25 @@ fn targets(spec: &CheckSpec, problems: &mut Vec<String>) {
         spec.find.is_some(),
         spec.served.is_some(),
         spec.server_version.is_some(),
+        spec.access.is_some(),
     ]
     .iter()
     .filter(|t| **t)
     .count();
-    let answer_without_find = spec
-        .answer
-        .as_ref()
-        .is_some_and(|a| a.server_version.is_some() || a.api_group_of.is_some());
+    let answer_without_find = spec.answer.as_ref().is_some_and(|a| {
+        a.server_version.is_some()
+            || a.api_group_of.is_some()
+            || a.access.is_some()
+            || a.token.is_some()
+    });
     if targets == 0 && !answer_without_find && spec.answer.is_none() {
         problems.push(
-            "The check has no target: give it `find` (objects), `served` (an API) or `serverVersion`.".to_owned(),
+            "The check has no target: give it `find` (objects), `served` (an API), `serverVersion` or `access`.".to_owned(),
         );
     }
     if targets > 1 {
         problems.push(
-            "The check has more than one target: use only one of `find`, `served` and `serverVersion`.".to_owned(),
+            "The check has more than one target: use only one of `find`, `served`, `serverVersion` and `access`.".to_owned(),
         );
     }
     let kinds: Vec<&str> = [
@@ -207,7 +213,7 @@ fn question(spec: &CheckSpec, problems: &mut Vec<String>) {
         (None, None) => return,
         (Some(_), None) => {
             problems.push(
-                "`question` needs `answer`: where kubelab reads the right answer (`field`, `count: true`, `serverVersion: true` or `apiGroupOf`).".to_owned(),
+                "`question` needs `answer`: where kubelab reads the right answer (`field`, `count: true`, `serverVersion: true`, `apiGroupOf`, `access` or `token`).".to_owned(),
             );
             return;
         }
@@ -238,6 +244,8 @@ fn question(spec: &CheckSpec, problems: &mut Vec<String>) {
     for (set, name) in [
         (answer.server_version.is_some(), "serverVersion"),
         (answer.api_group_of.is_some(), "apiGroupOf"),
+        (answer.access.is_some(), "access"),
+        (answer.token.is_some(), "token"),
     ] {
         if set && spec.find.is_some() {
             problems.push(format!(
@@ -255,6 +263,22 @@ fn question(spec: &CheckSpec, problems: &mut Vec<String>) {
                 .to_owned(),
         );
     }
+    if let Some(question) = &answer.access {
+        problems.extend(access::problems(question, "answer.access"));
+        if question.allowed.is_some() {
+            problems.push(
+                "`answer.access.allowed` does not apply: the right answer is `yes` or `no`, whichever the cluster says.".to_owned(),
+            );
+        }
+    }
+    if let Some(wanted) = &answer.token {
+        problems.extend(token::problems(wanted));
+        if spec.normalize.is_some() {
+            problems.push(
+                "`normalize` does not apply to `answer.token`: the pasted token is verified by the cluster, not compared as text.".to_owned(),
+            );
+        }
+    }
     if spec.absent {
         problems.push("`absent: true` cannot be combined with `question`.".to_owned());
     }
@@ -263,7 +287,7 @@ fn question(spec: &CheckSpec, problems: &mut Vec<String>) {
             "`count` cannot be combined with `question`; to ask how many objects there are, write `answer: {count: true}`.".to_owned(),
         );
     }
-    if capability_target(spec) {
+    if spec.served.is_some() || spec.server_version.is_some() {
         problems.push(
             "`question` cannot be combined with `served` or `serverVersion`; to ask for the server's version, write `answer: {serverVersion: true}`.".to_owned(),
         );
@@ -277,6 +301,8 @@ fn answer_source(answer: &AnswerSpec, problems: &mut Vec<String>) {
         (answer.count.is_some(), "`count`"),
         (answer.server_version.is_some(), "`serverVersion`"),
         (answer.api_group_of.is_some(), "`apiGroupOf`"),
+        (answer.access.is_some(), "`access`"),
+        (answer.token.is_some(), "`token`"),
     ]
     .iter()
     .filter(|(set, _)| *set)
@@ -284,7 +310,7 @@ fn answer_source(answer: &AnswerSpec, problems: &mut Vec<String>) {
     .collect();
     match sources.len() {
         0 => problems.push(
-            "`answer` has no source; give exactly one of `field`, `count: true`, `serverVersion: true` and `apiGroupOf`.".to_owned(),
+            "`answer` has no source; give exactly one of `field`, `count: true`, `serverVersion: true`, `apiGroupOf`, `access` and `token`.".to_owned(),
         ),
         1 => {}
         _ => problems.push(format!(
@@ -338,6 +364,41 @@ fn capability(spec: &CheckSpec, problems: &mut Vec<String>) {
         if set {
             problems.push(format!(
                 "`{field}` cannot be combined with `{target}`: it applies to objects, and this check looks at the cluster itself."
+            ));
+        }
+    }
+}
+
+// An access check asks the cluster about a subject, not about objects: only its own words
+// (`describe`) go with it.
+fn access_check(spec: &CheckSpec, problems: &mut Vec<String>) {
+    let Some(question) = &spec.access else {
+        return;
+    };
+    problems.extend(access::problems(question, "access"));
+    for (set, field) in [
+        (spec.expect.is_some(), "expect"),
+        (spec.cel.is_some(), "cel"),
+        (spec.count.is_some(), "count"),
+        (spec.absent, "absent"),
+        (spec.pending.is_some(), "pending"),
+        (spec.since.is_some(), "since"),
+        (spec.events.is_some(), "events"),
+        (spec.exec.is_some(), "exec"),
+        (spec.question.is_some() || spec.answer.is_some(), "question"),
+    ] {
+        if set {
+            let instead = match field {
+                "absent" => {
+                    " (to check that the subject may not do it, write `allowed: false` in `access`)"
+                }
+                "question" => {
+                    " (to ask the learner, write `answer: {access: …}` without `access` on the check)"
+                }
+                _ => "",
+            };
+            problems.push(format!(
+                "`{field}` cannot be combined with `access`: it asks the cluster whether a subject may do something, and looks at no objects{instead}."
             ));
         }
     }
