@@ -122,6 +122,8 @@ pub async fn spawn_app_with_labs_and_cluster(labs: PathBuf, options: ClusterOpti
         labs: LabSource::Dir(labs),
         cluster: options,
         workshop: false,
+        secure_cookies: false,
+        rate_limit: Default::default(),
         terminal: Default::default(),
     };
     start(dir, settings).await
