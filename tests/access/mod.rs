@@ -257,30 +257,6 @@ async fn a_workshop_learner_is_asked_about_in_their_own_namespace() {
     assert!(after.checks[0].verdict.is_passed(), "{after:?}");
 }
 
-/// Log lines written while a test runs (a `tracing` writer).
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
-
 /// Every byte of the test's database files (the SQLite file and its journal).
 fn database_bytes(app: &TestApp) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -307,17 +283,10 @@ fn holds(haystack: &[u8], needle: &str) -> bool {
 
 /// A learner pastes tokens: wrong audience, expired, garbage, then the right one. Each gets a
 /// reason they can act on; the right one passes — and no token is kept or logged anywhere.
-/// (The test's runtime has one thread, so every task of kubelab logs to this subscriber.)
+/// (The test's runtime has one thread, so every task of kubelab logs to its capture.)
 #[tokio::test]
 async fn a_pasted_token_is_verified_judged_and_never_kept() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let logs = crate::support::logs::LogCapture::start();
 
     let env = env().await;
     env.setup().await;

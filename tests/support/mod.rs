@@ -18,6 +18,7 @@ mod hook_tests;
 pub mod interpreter;
 pub mod kubectl;
 pub mod kubelet;
+pub mod logs;
 pub mod rbac;
 pub mod reviews;
 pub mod selectors;

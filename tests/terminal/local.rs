@@ -162,41 +162,11 @@ async fn limits_on_terminals_input_and_idle_time() {
     app.stop().await;
 }
 
-/// Log lines written while a test runs (a `tracing` writer).
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
-
 /// An operator reads one line per session — who, when, how many bytes — never the keystrokes.
-/// (The test's runtime has one thread, so every task of kubelab logs to this subscriber.)
+/// (The test's runtime has one thread, so every task of kubelab logs to its capture.)
 #[tokio::test]
 async fn each_session_leaves_one_log_line_with_its_bytes_and_never_what_was_typed() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    let logs = crate::support::logs::LogCapture::start();
 
     let (app, _dir, visitor) = local_app(limits()).await;
     let base = app.url();
