@@ -51,6 +51,7 @@ fn cluster_options(args: &ClusterArgs) -> ClusterOptions {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let public_api = public_api_server(&args)?;
+    let learner_quota = args.learner_quota().map_err(anyhow::Error::msg)?;
     let database_url = match args.database_url {
         Some(url) => url,
         None => crate::store::default_database_path().display().to_string(),
@@ -80,6 +81,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         workshop: args.workshop,
         terminal,
+        learner_quota,
     })
     .await?;
     if args.workshop {

@@ -3,6 +3,7 @@
 //! touches the cluster goes through here.
 
 mod evaluate;
+mod isolation;
 mod lifecycle;
 mod live;
 mod report;
@@ -15,11 +16,13 @@ mod text;
 mod workshop;
 
 pub use evaluate::StepContext;
+pub use isolation::SWEEP_EVERY;
 pub use lifecycle::{Awaiting, StepState};
 pub use live::{LiveEvent, LiveSubscription, ObjectSummary, WatchState};
 pub use report::{
-    AppliedObject, ApplyAction, CheckReport, Health, KeptObject, KeptReason, ObjectKey, Obstacle,
-    ObstacleKind, ResetReport, SetupAction, SetupFailure, SetupReport, StepReport, StepStatus,
+    AppliedObject, ApplyAction, CheckReport, FailureCause, Health, KeptObject, KeptReason,
+    ObjectKey, Obstacle, ObstacleKind, ResetReport, SetupAction, SetupFailure, SetupReport,
+    StepReport, StepStatus,
 };
 pub use steps::{LabProgress, MAX_ANSWER_CHARS, StepProgress};
 pub use terminal::{
@@ -154,6 +157,7 @@ struct Inner {
     exec_slots: Semaphore,
     terminals: terminal::Terminals,
     node_name: text::NodeName,
+    isolation: isolation::Isolation,
 }
 
 impl Engine {
@@ -172,6 +176,7 @@ impl Engine {
                 exec_slots: Semaphore::new(MAX_CONCURRENT_EXECS),
                 terminals: terminal::Terminals::default(),
                 node_name: text::NodeName::default(),
+                isolation: isolation::Isolation::default(),
             }),
         }
     }

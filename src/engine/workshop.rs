@@ -226,7 +226,8 @@ impl Engine {
                 )));
             }
         };
-        let space = LearnerSpace::new(&namespace, &workshop.id, &learner.id);
+        let mut space = LearnerSpace::new(&namespace, &workshop.id, &learner.id);
+        space.quota = self.learner_quota();
         if let Err(e) = self.inner.cluster.provision_learner(&space).await {
             // No half-made learners: the place is given back.
             let _ = self.inner.store.remove_learner(&learner.id).await;

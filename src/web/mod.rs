@@ -85,6 +85,7 @@ pub mod error;
 pub mod extract;
 pub mod host;
 pub mod instructor;
+pub mod isolation;
 pub mod lang;
 pub mod learner;
 pub mod live;

@@ -84,6 +84,7 @@ pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
         cluster: options,
         workshop: false,
         terminal: Default::default(),
+        learner_quota: Default::default(),
     };
     start(dir, settings).await
 }
@@ -99,6 +100,7 @@ pub async fn spawn_workshop_app_with_cluster(options: ClusterOptions) -> TestApp
         cluster: options,
         workshop: true,
         terminal: Default::default(),
+        learner_quota: Default::default(),
     };
     start(dir, settings).await
 }
@@ -121,6 +123,7 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
         },
         workshop: false,
         terminal: Default::default(),
+        learner_quota: Default::default(),
     };
     start(dir, settings).await
 }

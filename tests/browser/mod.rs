@@ -411,6 +411,7 @@ impl Site {
             },
             workshop,
             terminal,
+            learner_quota: Default::default(),
         };
         let app = kubelab::start(settings.clone())
             .await

@@ -45,6 +45,7 @@ pub async fn run(real: &Real) {
         cluster: real_options(),
         workshop: true,
         terminal,
+        learner_quota: Default::default(),
     })
     .await
     .expect("kubelab starts");

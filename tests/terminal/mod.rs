@@ -248,6 +248,7 @@ pub async fn start(
         },
         workshop,
         terminal,
+        learner_quota: Default::default(),
     })
     .await
     .expect("kubelab starts")

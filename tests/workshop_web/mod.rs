@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::app::spawn_app;
 use crate::support::FakeApi;
 
+mod isolation;
 mod public_api;
 mod text;
 
@@ -51,6 +52,7 @@ impl Site {
             },
             workshop: true,
             terminal: Default::default(),
+            learner_quota: Default::default(),
         };
         let mut site = Site {
             fake,
