@@ -20,6 +20,7 @@ fn settings(dir: &std::path::Path) -> Settings {
         },
         workshop: false,
         terminal: Default::default(),
+        learner_quota: Default::default(),
     }
 }
 

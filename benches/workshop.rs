@@ -95,6 +95,7 @@ impl Site {
             },
             workshop: true,
             terminal: Default::default(),
+            learner_quota: Default::default(),
         })
         .await
         .expect("kubelab starts");

@@ -320,3 +320,69 @@ async fn without_policies_kubelab_sweeps_what_the_api_server_accepted() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn the_fake_answers_policy_discovery_like_the_recorded_server_and_like_1_30() {
+    let fake = FakeApi::start().await;
+    let client = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let request = client
+            .get(format!("{}{path}", fake.url()))
+            .bearer_auth(fake.token());
+        async move {
+            let response = request.send().await.expect("GET");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    for (number, path) in [
+        ("146", "/apis/admissionregistration.k8s.io"),
+        ("147", "/apis/admissionregistration.k8s.io/v1"),
+        ("148", "/apis/admissionregistration.k8s.io/v1beta1"),
+        (
+            "149",
+            "/apis/admissionregistration.k8s.io/v1beta1/validatingadmissionpolicies",
+        ),
+        (
+            "150",
+            "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+        ),
+    ] {
+        let recorded = crate::support::discovery::recorded(number);
+        let (status, body) = get(path).await;
+        assert_eq!(
+            u64::from(status),
+            recorded["response"]["status"].as_u64().expect("status"),
+            "{path}"
+        );
+        assert_eq!(body, recorded["response"]["body"], "{path}");
+    }
+
+    fake.serve_admission_policies(Some("v1"));
+    let (status, list) = get("/apis/admissionregistration.k8s.io/v1").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mutatingwebhookconfigurations",
+            "validatingwebhookconfigurations",
+            "validatingadmissionpolicies",
+            "validatingadmissionpolicies/status",
+            "validatingadmissionpolicybindings"
+        ]
+    );
+    let (status, empty) =
+        get("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies").await;
+    assert_eq!(
+        (status, empty["kind"].as_str()),
+        (200, Some("ValidatingAdmissionPolicyList"))
+    );
+    let (status, _) = get("/apis/admissionregistration.k8s.io/v1beta1").await;
+    assert_eq!(status, 404, "v1beta1 stays off when v1 serves the policies");
+}
