@@ -168,3 +168,39 @@ impl CheckArgs {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["kubelab", "serve"];
+        all.extend(args);
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Serve(serve) => serve,
+            _ => panic!("not serve"),
+        }
+    }
+
+    #[test]
+    fn learner_quota_entries_change_the_defaults_and_bad_ones_are_named() {
+        let quota = serve(&[
+            "--learner-quota",
+            "pods=20,count/jobs.batch=3",
+            "--learner-quota",
+            "requests.storage=10Gi",
+        ])
+        .learner_quota()
+        .expect("valid");
+        assert_eq!(quota.pods, 20);
+        assert_eq!(quota.counts["count/jobs.batch"], 3);
+        assert_eq!(quota.requests_storage, "10Gi");
+        assert_eq!(quota.node_ports, 0);
+        let bad = serve(&["--learner-quota", "pods"]).learner_quota();
+        assert!(bad.unwrap_err().contains("NAME=VALUE"));
+        let unknown = serve(&["--learner-quota", "gpus=1"]).learner_quota();
+        assert!(unknown.unwrap_err().contains("\"gpus\""));
+    }
+}
