@@ -22,6 +22,7 @@ fn settings(dir: &std::path::Path) -> Settings {
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal: Default::default(),
+        learner_quota: Default::default(),
     }
 }
 

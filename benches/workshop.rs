@@ -97,6 +97,7 @@ impl Site {
             secure_cookies: false,
             rate_limit: kubelab::web::limits::RateLimit::unlimited(),
             terminal: Default::default(),
+            learner_quota: Default::default(),
         })
         .await
         .expect("kubelab starts");

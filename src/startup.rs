@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{Cluster, ClusterOptions, ToolboxSpec};
+use crate::cluster::{Cluster, ClusterOptions, QuotaSpec, ToolboxSpec};
 use crate::engine::{Engine, TerminalConfig, TerminalLimits, TerminalMode};
 use crate::labs::{self, LabSource};
 use crate::store::Store;
@@ -38,6 +38,8 @@ pub struct Settings {
     /// The browser terminal: a local shell (`--terminal`), a toolbox per workshop learner, or
     /// none (see [`terminal_config`]).
     pub terminal: TerminalConfig,
+    /// Workshop mode: the ResourceQuota of every learner namespace (`--learner-quota`).
+    pub learner_quota: QuotaSpec,
 }
 
 /// The terminal a `kubelab serve` offers: in a workshop a toolbox per learner (`toolbox`);
@@ -124,6 +126,7 @@ pub struct RunningApp {
     monitor: JoinHandle<()>,
     sweeper: Option<JoinHandle<()>>,
     reaper: Option<JoinHandle<()>>,
+    isolation: Option<JoinHandle<()>>,
 }
 
 impl RunningApp {
@@ -141,8 +144,8 @@ impl RunningApp {
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
         }
-        if let Some(reaper) = &self.reaper {
-            reaper.abort();
+        for task in [&self.reaper, &self.isolation].into_iter().flatten() {
+            task.abort();
         }
         let _ = (&mut self.server).await;
         self.engine.store().close().await;
@@ -155,8 +158,8 @@ impl RunningApp {
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
         }
-        if let Some(reaper) = &self.reaper {
-            reaper.abort();
+        for task in [&self.reaper, &self.isolation].into_iter().flatten() {
+            task.abort();
         }
         self.engine.store().close().await;
         result
@@ -195,6 +198,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
     }
     let engine = build_engine(&settings.labs, &settings.database_url, &settings.cluster).await?;
     engine.configure_terminals(settings.terminal.clone());
+    engine.configure_learner_quota(settings.learner_quota.clone());
     let listener = TcpListener::bind(settings.addr)
         .await
         .with_context(|| format!("cannot listen on {}", settings.addr))?;
@@ -222,6 +226,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         .then(|| spawn_workshop_sweeper(engine.clone()));
     let reaper =
         (settings.terminal.mode != TerminalMode::Off).then(|| engine.spawn_terminal_reaper());
+    let isolation = settings.workshop.then(|| engine.spawn_isolation_guard());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         web::serve::serve(listener, app, async move {
@@ -243,6 +248,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<RunningApp> {
         monitor,
         sweeper,
         reaper,
+        isolation,
     })
 }
 

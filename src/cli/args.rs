@@ -85,6 +85,17 @@ pub struct ServeArgs {
         requires = "public_api_server"
     )]
     pub public_api_server_ca: Option<PathBuf>,
+    /// Workshop mode: changes one entry of every learner namespace's ResourceQuota, as
+    /// NAME=VALUE (repeatable): `pods=20`, `requests.cpu=4`, `requests.storage=10Gi`,
+    /// `count/deployments.apps=20`... (defaults leave room for every lab and the toolbox;
+    /// `services.nodeports` and `services.loadbalancers` are 0).
+    #[arg(
+        long = "learner-quota",
+        env = "KUBELAB_LEARNER_QUOTA",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
+    pub learner_quota: Vec<String>,
     /// Terminal in the browser.
     #[command(flatten)]
     pub terminal: TerminalArgs,
@@ -115,6 +126,21 @@ pub struct TerminalArgs {
     /// Terminals one learner may have open at once.
     #[arg(long, env = "KUBELAB_TERMINALS_PER_LEARNER", default_value_t = 3)]
     pub terminals_per_learner: usize,
+}
+
+impl ServeArgs {
+    /// The learner quota: the defaults with each `--learner-quota` applied; an unknown entry or
+    /// a malformed value is refused, saying which.
+    pub fn learner_quota(&self) -> Result<crate::cluster::QuotaSpec, String> {
+        let mut quota = crate::cluster::QuotaSpec::default();
+        for entry in &self.learner_quota {
+            let (name, value) = entry.split_once('=').ok_or_else(|| {
+                format!("--learner-quota takes NAME=VALUE (like pods=20), not {entry:?}")
+            })?;
+            quota.set(name.trim(), value)?;
+        }
+        Ok(quota)
+    }
 }
 
 /// `kubelab check`.
@@ -165,5 +191,41 @@ impl CheckArgs {
                 _ => Err(format!("--answer {a:?} is not CHECK_ID=ANSWER")),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["kubelab", "serve"];
+        all.extend(args);
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Serve(serve) => serve,
+            _ => panic!("not serve"),
+        }
+    }
+
+    #[test]
+    fn learner_quota_entries_change_the_defaults_and_bad_ones_are_named() {
+        let quota = serve(&[
+            "--learner-quota",
+            "pods=20,count/jobs.batch=3",
+            "--learner-quota",
+            "requests.storage=10Gi",
+        ])
+        .learner_quota()
+        .expect("valid");
+        assert_eq!(quota.pods, 20);
+        assert_eq!(quota.counts["count/jobs.batch"], 3);
+        assert_eq!(quota.requests_storage, "10Gi");
+        assert_eq!(quota.node_ports, 0);
+        let bad = serve(&["--learner-quota", "pods"]).learner_quota();
+        assert!(bad.unwrap_err().contains("NAME=VALUE"));
+        let unknown = serve(&["--learner-quota", "gpus=1"]).learner_quota();
+        assert!(unknown.unwrap_err().contains("\"gpus\""));
     }
 }

@@ -52,6 +52,7 @@ fn cluster_options(args: &ClusterArgs) -> ClusterOptions {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let public_api = public_api_server(&args)?;
     let rate_limit = args.rate_limit();
+    let learner_quota = args.learner_quota().map_err(anyhow::Error::msg)?;
     let database_url = match args.database_url {
         Some(url) => url,
         None => crate::store::default_database_path().display().to_string(),
@@ -83,6 +84,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         secure_cookies: args.secure_cookies,
         rate_limit,
         terminal,
+        learner_quota,
     })
     .await?;
     if args.workshop {

@@ -1,8 +1,10 @@
 //! Workshop isolation: one namespace per learner with its ServiceAccount, Role/RoleBinding,
-//! ResourceQuota, LimitRange and Pod Security labels (server-side applied, idempotent), the
+//! ResourceQuota, LimitRange, NetworkPolicy and Pod Security labels (server-side applied,
+//! idempotent), the
 //! learner's scoped kubeconfig (a TokenRequest token, never the admin credentials), and the
 //! guarded deletion and listing of a workshop's namespaces.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine;
@@ -10,6 +12,7 @@ use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::isolation::{ApiServerRoute, network_policy};
 use super::{Applied, ApplyAction, Cluster, ClusterError, Inner, ObjectKey, bounded, error};
 
 /// The ServiceAccount every learner acts as, in their own namespace.
@@ -31,6 +34,22 @@ pub const LEARNER_LABEL: &str = "kubelab.io/learner";
 
 /// The shortest token lifetime the API server accepts in a TokenRequest.
 pub const MIN_TOKEN_EXPIRY: Duration = Duration::from_secs(600);
+
+/// The Pod Security labels of a learner namespace. `enforce: baseline` refuses what could
+/// reach the node (privileged, host namespaces, hostPath, added capabilities) with a clear 403;
+/// `warn: baseline` says the same at `apply` time for Deployments and other workloads, whose
+/// Pods enforcement refuses later, out of the learner's sight; `restricted` is only audited
+/// (the API server's audit log), as the labs' busybox and nginx Pods run as root and would
+/// otherwise print a multi-line warning on every apply. `latest`: the policy of the cluster's
+/// own version.
+pub const POD_SECURITY: [(&str, &str); 6] = [
+    ("pod-security.kubernetes.io/enforce", "baseline"),
+    ("pod-security.kubernetes.io/enforce-version", "latest"),
+    ("pod-security.kubernetes.io/warn", "baseline"),
+    ("pod-security.kubernetes.io/warn-version", "latest"),
+    ("pod-security.kubernetes.io/audit", "restricted"),
+    ("pod-security.kubernetes.io/audit-version", "latest"),
+];
 
 const EDIT: &[&str] = &[
     "get", "list", "watch", "create", "update", "patch", "delete",
@@ -58,13 +77,31 @@ pub struct QuotaSpec {
     pub services: u32,
     /// PersistentVolumeClaims (`persistentvolumeclaims`).
     pub persistent_volume_claims: u32,
+    /// Sum of storage the claims request (`requests.storage`).
+    pub requests_storage: String,
+    /// NodePorts (`services.nodeports`): 0, so no learner opens a port on every node.
+    pub node_ports: u32,
+    /// LoadBalancer Services (`services.loadbalancers`): 0, so no learner gets a public address.
+    pub load_balancers: u32,
+    /// Object counts of other kinds the learner may create (`count/deployments.apps`, ...).
+    pub counts: BTreeMap<String, u32>,
 }
 
 impl Default for QuotaSpec {
-    /// Enough for every lab (a 3-replica Deployment during a rolling restart, an HPA up to 5)
-    /// with the learner's toolbox Pod running beside it (one Pod, 100m/128Mi requested,
-    /// 500m/256Mi limits: see `ToolboxSpec`).
+    /// Enough for every lab (a 3-replica Deployment during a rolling restart, an HPA up to 5,
+    /// the ReplicaSets of ten `rollout restart`s) with the learner's toolbox Pod running beside
+    /// it (one Pod, 100m/128Mi requested, 500m/256Mi limits: see `ToolboxSpec`); no NodePort or
+    /// LoadBalancer Services.
     fn default() -> QuotaSpec {
+        let counts = [
+            ("count/deployments.apps", 10),
+            ("count/replicasets.apps", 40),
+            ("count/statefulsets.apps", 5),
+            ("count/daemonsets.apps", 2),
+            ("count/jobs.batch", 10),
+            ("count/cronjobs.batch", 5),
+            ("count/horizontalpodautoscalers.autoscaling", 5),
+        ];
         QuotaSpec {
             pods: 11,
             requests_cpu: "2100m".into(),
@@ -75,7 +112,87 @@ impl Default for QuotaSpec {
             secrets: 20,
             services: 10,
             persistent_volume_claims: 5,
+            requests_storage: "5Gi".into(),
+            node_ports: 0,
+            load_balancers: 0,
+            counts: counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }
+    }
+}
+
+impl QuotaSpec {
+    /// Changes one quota entry by its ResourceQuota name (`pods`, `requests.cpu`,
+    /// `services.nodeports`, `count/deployments.apps`, ...): a count or a quantity as the entry
+    /// takes. `count/<plural>.<group>` entries not in the defaults are added.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let value = value.trim();
+        let count = || {
+            value.parse::<u32>().map_err(|_| {
+                format!("the learner quota's {name} is a count of objects, not {value:?}")
+            })
+        };
+        let quantity = |field: &mut String| {
+            validate_quantity(&format!("learner quota's {name}"), value)
+                .map_err(|e| e.to_string())?;
+            value.clone_into(field);
+            Ok(())
+        };
+        match name {
+            "pods" => self.pods = count()?,
+            "configmaps" => self.configmaps = count()?,
+            "secrets" => self.secrets = count()?,
+            "services" => self.services = count()?,
+            "persistentvolumeclaims" => self.persistent_volume_claims = count()?,
+            "services.nodeports" => self.node_ports = count()?,
+            "services.loadbalancers" => self.load_balancers = count()?,
+            "requests.cpu" => return quantity(&mut self.requests_cpu),
+            "requests.memory" => return quantity(&mut self.requests_memory),
+            "limits.cpu" => return quantity(&mut self.limits_cpu),
+            "limits.memory" => return quantity(&mut self.limits_memory),
+            "requests.storage" => return quantity(&mut self.requests_storage),
+            counted if counted.starts_with("count/") && counted.len() > "count/".len() => {
+                let n = count()?;
+                self.counts.insert(counted.to_owned(), n);
+            }
+            _ => {
+                return Err(format!(
+                    "the learner quota has no entry {name:?}: use pods, requests.cpu, \
+                     requests.memory, limits.cpu, limits.memory, configmaps, secrets, services, \
+                     persistentvolumeclaims, requests.storage, services.nodeports, \
+                     services.loadbalancers or count/<resource>.<group>"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The ResourceQuota's `spec.hard`.
+    pub fn hard(&self) -> BTreeMap<String, String> {
+        let mut hard: BTreeMap<String, String> = self
+            .counts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
+        for (key, value) in [
+            ("pods", self.pods.to_string()),
+            ("requests.cpu", self.requests_cpu.clone()),
+            ("requests.memory", self.requests_memory.clone()),
+            ("limits.cpu", self.limits_cpu.clone()),
+            ("limits.memory", self.limits_memory.clone()),
+            ("configmaps", self.configmaps.to_string()),
+            ("secrets", self.secrets.to_string()),
+            ("services", self.services.to_string()),
+            (
+                "persistentvolumeclaims",
+                self.persistent_volume_claims.to_string(),
+            ),
+            ("requests.storage", self.requests_storage.clone()),
+            ("services.nodeports", self.node_ports.to_string()),
+            ("services.loadbalancers", self.load_balancers.to_string()),
+        ] {
+            hard.insert(key.to_owned(), value);
+        }
+        hard
     }
 }
 
@@ -122,6 +239,9 @@ pub struct LearnerSpace {
     pub quota: QuotaSpec,
     /// The LimitRange.
     pub limits: LimitSpec,
+    /// The API server's addresses the NetworkPolicy lets Pods reach (empty: looked up when
+    /// provisioning).
+    pub api_server: ApiServerRoute,
 }
 
 impl LearnerSpace {
@@ -137,6 +257,7 @@ impl LearnerSpace {
             learner: learner.into(),
             quota: QuotaSpec::default(),
             limits: LimitSpec::default(),
+            api_server: ApiServerRoute::default(),
         }
     }
 
@@ -151,6 +272,7 @@ impl LearnerSpace {
             ("quota requests.memory", &q.requests_memory),
             ("quota limits.cpu", &q.limits_cpu),
             ("quota limits.memory", &q.limits_memory),
+            ("quota requests.storage", &q.requests_storage),
             ("default cpu request", &self.limits.default_request_cpu),
             (
                 "default memory request",
@@ -187,12 +309,7 @@ impl LearnerSpace {
         let labels = self.labels();
         let meta = |name: &str| json!({"name": name, "namespace": ns, "labels": labels});
         let mut ns_labels = labels.clone();
-        for (key, value) in [
-            ("pod-security.kubernetes.io/enforce", "baseline"),
-            ("pod-security.kubernetes.io/enforce-version", "latest"),
-            ("pod-security.kubernetes.io/warn", "restricted"),
-            ("pod-security.kubernetes.io/warn-version", "latest"),
-        ] {
+        for (key, value) in POD_SECURITY {
             ns_labels[key] = json!(value);
         }
         let q = &self.quota;
@@ -224,19 +341,10 @@ impl LearnerSpace {
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": LEARNER_ROLE},
                 "subjects": [{"kind": "ServiceAccount", "name": LEARNER_SERVICE_ACCOUNT, "namespace": ns}]}),
             json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta(LEARNER_QUOTA),
-            "spec": {"hard": {
-                "pods": q.pods.to_string(),
-                "requests.cpu": q.requests_cpu,
-                "requests.memory": q.requests_memory,
-                "limits.cpu": q.limits_cpu,
-                "limits.memory": q.limits_memory,
-                "configmaps": q.configmaps.to_string(),
-                "secrets": q.secrets.to_string(),
-                "services": q.services.to_string(),
-                "persistentvolumeclaims": q.persistent_volume_claims.to_string(),
-            }}}),
+                "spec": {"hard": q.hard()}}),
             json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": meta(LEARNER_LIMITS),
                 "spec": {"limits": [container_limits]}}),
+            network_policy(ns, &labels, &self.api_server),
         ]
     }
 }
@@ -262,6 +370,7 @@ pub fn learner_rules() -> Value {
         {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": EDIT},
         {"apiGroups": ["metrics.k8s.io"], "resources": ["pods"], "verbs": ["get", "list"]},
         {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": READ},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": READ},
     ])
 }
 
@@ -271,7 +380,7 @@ pub struct Provisioned {
     /// The learner's namespace.
     pub namespace: String,
     /// Each object applied, in order (namespace, ServiceAccount, Role, RoleBinding,
-    /// ResourceQuota, LimitRange), with what the apply did.
+    /// ResourceQuota, LimitRange, NetworkPolicy), with what the apply did.
     pub objects: Vec<Applied>,
 }
 
@@ -334,7 +443,8 @@ impl Endpoint {
 impl Cluster {
     /// Creates (or re-attaches to) a learner's space: server-side applies the namespace with
     /// Pod Security labels, the `learner` ServiceAccount, the `learner-edit` Role and
-    /// RoleBinding, the ResourceQuota and the LimitRange. Re-running it is harmless and puts
+    /// RoleBinding, the ResourceQuota, the LimitRange and the default NetworkPolicy (whose API
+    /// server addresses are looked up unless `space` gives them). Re-running it is harmless and puts
     /// back anything that drifted. Refuses an invalid or system namespace, and a namespace that
     /// exists but is not this workshop's learner namespace.
     pub async fn provision_learner(
@@ -361,6 +471,10 @@ impl Cluster {
                     space.namespace
                 )));
             }
+        }
+        let mut space = space.clone();
+        if space.api_server.addresses.is_empty() {
+            space.api_server = self.api_server_route().await?;
         }
         let mut objects = Vec::new();
         for object in space.objects() {

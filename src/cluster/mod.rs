@@ -9,6 +9,7 @@ mod discovery;
 mod error;
 mod exec;
 mod inspect;
+mod isolation;
 mod labels;
 mod learners;
 mod public_api;
@@ -18,11 +19,15 @@ mod watch;
 pub use access::{AccessAnswer, AccessQuestion, TokenAnswer};
 pub use error::ClusterError;
 pub use exec::{ExecResult, MAX_OUTPUT};
+pub use isolation::{
+    AdmissionGuard, ApiServerRoute, Breach, LEARNER_NETWORK_POLICY, NO_EXTERNAL_IPS_POLICY,
+    NO_TOKEN_SECRETS_POLICY, TOKEN_SECRET_TYPE, admission_policies, breach_of, network_policy,
+};
 pub use labels::parse_label_selector;
 pub use learners::{
     LEARNER_LABEL, LEARNER_LIMITS, LEARNER_QUOTA, LEARNER_ROLE, LEARNER_SERVICE_ACCOUNT,
-    LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, Provisioned,
-    QuotaSpec, WORKSHOP_LABEL, learner_rules,
+    LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, POD_SECURITY,
+    Provisioned, QuotaSpec, WORKSHOP_LABEL, learner_rules,
 };
 pub use public_api::{ApiReach, PublicApiError, PublicApiServer, SERVICE_HOST_ENV, api_reach};
 pub use toolbox::{

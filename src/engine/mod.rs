@@ -4,6 +4,7 @@
 
 mod access;
 mod evaluate;
+mod isolation;
 mod lifecycle;
 mod live;
 mod names;
@@ -17,11 +18,13 @@ mod text;
 mod workshop;
 
 pub use evaluate::StepContext;
+pub use isolation::SWEEP_EVERY;
 pub use lifecycle::{Awaiting, StepState};
 pub use live::{LiveEvent, LiveSubscription, ObjectSummary, WatchState};
 pub use report::{
-    AppliedObject, ApplyAction, CheckReport, Health, KeptObject, KeptReason, ObjectKey, Obstacle,
-    ObstacleKind, ResetReport, SetupAction, SetupFailure, SetupReport, StepReport, StepStatus,
+    AppliedObject, ApplyAction, CheckReport, FailureCause, Health, KeptObject, KeptReason,
+    ObjectKey, Obstacle, ObstacleKind, ResetReport, SetupAction, SetupFailure, SetupReport,
+    StepReport, StepStatus,
 };
 pub use steps::{LabProgress, MAX_ANSWER_CHARS, StepProgress};
 pub use terminal::{
@@ -156,6 +159,7 @@ struct Inner {
     exec_slots: Semaphore,
     terminals: terminal::Terminals,
     node_name: text::NodeName,
+    isolation: isolation::Isolation,
 }
 
 impl Engine {
@@ -174,6 +178,7 @@ impl Engine {
                 exec_slots: Semaphore::new(MAX_CONCURRENT_EXECS),
                 terminals: terminal::Terminals::default(),
                 node_name: text::NodeName::default(),
+                isolation: isolation::Isolation::default(),
             }),
         }
     }

@@ -101,15 +101,31 @@ pub enum ObstacleKind {
     Merged,
 }
 
-/// An object the API server refused.
+/// An object Set up could not apply, and why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetupFailure {
     /// `Kind namespace/name` of the refused object.
     pub object: String,
     /// The manifest file it came from.
     pub file: String,
-    /// The API server's message.
+    /// Who stopped it.
+    #[serde(default)]
+    pub cause: FailureCause,
+    /// The API server's message, or kubelab's ("kubelab refused … because …").
     pub message: String,
+}
+
+/// Who stopped a Set up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureCause {
+    /// The API server refused the object (admission, validation, quota...).
+    #[default]
+    ApiServer,
+    /// kubelab refused it: the manifest cannot go in a workshop learner's namespace.
+    Kubelab,
+    /// An object in the way is still being deleted: pressing Set up again later works.
+    Busy,
 }
 
 /// The outcome of **Check** (or of a live re-evaluation) for one step.

@@ -10,11 +10,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{
-    AppliedObject, Engine, EngineError, LEARNER_LABEL, ObjectKey, Obstacle, ObstacleKind,
-    SetupAction, SetupFailure, SetupReport, labelled, now,
+    AppliedObject, Engine, EngineError, FailureCause, LEARNER_LABEL, ObjectKey, Obstacle,
+    ObstacleKind, SetupAction, SetupFailure, SetupReport, labelled, now,
 };
 use crate::cluster::ClusterError;
-use crate::labs::{Lab, Manifest};
+use crate::labs::{Lab, Manifest, workshop};
 use crate::store::CreatedObject;
 
 /// How long Set up waits for a namespace that is still being deleted (after a Reset).
@@ -30,7 +30,7 @@ const MAX_FIELDS: usize = 6;
 enum Outcome {
     Done(AppliedObject),
     InTheWay(Obstacle),
-    Refused(String),
+    Refused(FailureCause, String),
 }
 
 impl Engine {
@@ -84,7 +84,7 @@ impl Engine {
                     });
                     return Err(EngineError::ClusterUnavailable(message));
                 }
-                Err(e) => Outcome::Refused(e.to_string()),
+                Err(e) => Outcome::Refused(FailureCause::ApiServer, e.to_string()),
             };
             match outcome {
                 Outcome::Done(applied) => report.applied.push(applied),
@@ -92,11 +92,12 @@ impl Engine {
                     report.in_the_way.push(obstacle);
                     break;
                 }
-                Outcome::Refused(message) => {
-                    tracing::info!(lab = %lab.id, step = %step.id, %message, "set-up refused");
+                Outcome::Refused(cause, message) => {
+                    tracing::info!(lab = %lab.id, step = %step.id, ?cause, %message, "set-up refused");
                     report.error = Some(SetupFailure {
                         object: manifest_label(manifest),
                         file: manifest.file.clone(),
+                        cause,
                         message,
                     });
                     break;
@@ -131,16 +132,19 @@ impl Engine {
                     action: SetupAction::Yours,
                 }));
             }
-            Target::Refused(why) => return Ok(Outcome::Refused(why)),
+            Target::Refused(why) => return Ok(Outcome::Refused(FailureCause::Kubelab, why)),
         };
         let cluster = &self.inner.cluster;
         let mut existing = cluster.get(&key).await?;
         if existing.as_ref().is_some_and(terminating) {
             existing = self.wait_gone(&key).await?;
             if existing.is_some() {
-                return Ok(Outcome::Refused(format!(
-                    "{key} is still being deleted; wait a few seconds and press Set up again"
-                )));
+                return Ok(Outcome::Refused(
+                    FailureCause::Busy,
+                    format!(
+                        "{key} is still being deleted; wait a few seconds and press Set up again"
+                    ),
+                ));
             }
         }
         let Some(existing) = existing else {
@@ -194,9 +198,10 @@ impl Engine {
             .delete_and_wait(key, REPLACE_GRACE_SECONDS, REPLACE_WAIT)
             .await?
         {
-            return Ok(Outcome::Refused(format!(
-                "{key} is still being deleted; wait a few seconds and press Set up again"
-            )));
+            return Ok(Outcome::Refused(
+                FailureCause::Busy,
+                format!("{key} is still being deleted; wait a few seconds and press Set up again"),
+            ));
         }
         self.inner
             .store
@@ -349,23 +354,23 @@ impl Engine {
             });
             return Ok(Target::Key(key));
         };
+        let refused = |why: &str| {
+            Target::Refused(format!(
+                "kubelab refused to set up {} {} because {why}",
+                manifest.kind, manifest.name
+            ))
+        };
+        if let Some(hazard) = workshop::hazards(&manifest.object, &lab.namespace).first() {
+            return Ok(refused(&hazard.why));
+        }
         if !namespaced {
             if manifest.kind == "Namespace" && manifest.name == lab.namespace {
                 key.name.clone_from(learner_namespace);
                 return Ok(Target::LearnerNamespace(key));
             }
-            return Ok(Target::Refused(format!(
-                "{} is a cluster-wide kind: in a workshop you can only create objects in your namespace {learner_namespace}",
-                manifest.kind
-            )));
-        }
-        if let Some(other) = manifest
-            .namespace
-            .as_deref()
-            .filter(|ns| *ns != lab.namespace)
-        {
-            return Ok(Target::Refused(format!(
-                "this manifest names namespace {other}: in a workshop everything goes in your namespace {learner_namespace}"
+            return Ok(refused(&format!(
+                "it is a cluster-wide kind: in a workshop you can only create objects in your \
+                 namespace {learner_namespace}"
             )));
         }
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {

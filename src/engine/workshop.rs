@@ -229,7 +229,8 @@ impl Engine {
                 )));
             }
         };
-        let space = LearnerSpace::new(&namespace, &workshop.id, &learner.id);
+        let mut space = LearnerSpace::new(&namespace, &workshop.id, &learner.id);
+        space.quota = self.learner_quota();
         let provisioned = self.inner.cluster.provision_learner(&space).await;
         // The workshop may have ended while the namespace was being made (its deletion then
         // makes the provisioning fail): undo it and say that it ended, not what the API server

@@ -17,6 +17,7 @@ use super::node::{self, Node, Value};
 use super::placeholders::Placeholder;
 use super::source::Files;
 use super::text_rules;
+use super::workshop;
 use super::{Catalog, Problem, Report};
 use crate::checks::{self, CheckSpec};
 
@@ -232,6 +233,11 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         lab.report_unused_images();
     }
 
+    if let Some(header) = &header
+        && header.modes.contains(&Mode::Workshop)
+    {
+        lab.report_workshop_hazards(&header.namespace);
+    }
     let Some(header) = header.filter(|_| all_steps_read) else {
         return loaded;
     };
@@ -566,6 +572,27 @@ impl<'a> LabLoader<'a> {
                     None,
                     "not used by any step: list it in a step's `manifests:` or delete it",
                 );
+            }
+        }
+    }
+
+    /// Manifests a workshop cannot take, in a lab offered to workshops (see
+    /// [`super::workshop`]), each at the line of the field at fault.
+    fn report_workshop_hazards(&mut self, lab_namespace: &str) {
+        for (rel, objects) in &self.manifests {
+            for manifest in objects {
+                for found in workshop::hazards(&manifest.object, lab_namespace) {
+                    self.problems.add(
+                        &format!("{}/{rel}", self.id),
+                        Some(workshop::line_at(&manifest.source, &found.at)),
+                        format!(
+                            "{} {} cannot be set up in a workshop because {}; this lab is \
+                             offered to workshops (its `modes` include `workshop`, the default): \
+                             change the manifest, or write `modes: [local]` in lab.yaml",
+                            manifest.kind, manifest.name, found.why
+                        ),
+                    );
+                }
             }
         }
     }

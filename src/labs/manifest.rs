@@ -108,6 +108,7 @@ fn object(file: &str, doc: &Node) -> Result<Manifest, Vec<LineProblem>> {
             name,
             namespace,
             object: doc.to_json(),
+            source: doc.clone(),
         }),
         _ => Err(problems),
     }

@@ -11,6 +11,7 @@ pub mod placeholders;
 pub mod source;
 mod svg;
 mod text_rules;
+pub mod workshop;
 
 pub use assets::LabImage;
 pub use markdown::{render_lab_markdown, render_markdown};

@@ -153,6 +153,9 @@ pub struct Manifest {
     pub namespace: Option<String>,
     /// The whole object.
     pub object: serde_json::Value,
+    /// The YAML document it was read from (for the line of a field).
+    #[serde(skip)]
+    pub source: super::node::Node,
 }
 
 impl Lab {

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::error::WebError;
 use super::extract::{JsonRequest, OptionalJsonBody, Path};
 use super::learner::LearnerEngine;
-use crate::engine::{Engine, Health, LabProgress, ObjectKey, ResetReport, StepReport, StepState};
+use crate::engine::{
+    Engine, FailureCause, Health, LabProgress, ObjectKey, ResetReport, StepReport, StepState,
+};
 use crate::i18n::Text;
 use crate::labs::{Lab, Values};
 use crate::store::StepRecord;
@@ -257,7 +259,8 @@ impl JsonRequest for SetupBody {
 }
 
 /// `POST /api/labs/{lab}/steps/{step}/setup`: the set-up report — 200 when everything is in
-/// place, 409 (same body) when objects are in the way, 502 when the API server refused one.
+/// place, 409 (same body) when objects are in the way or one is still being deleted, 403 when
+/// kubelab refused one (it cannot go in a workshop), 502 when the API server refused one.
 pub async fn setup(
     learner: LearnerEngine,
     Path((lab, step)): Path<(String, String)>,
@@ -269,8 +272,12 @@ pub async fn setup(
         .await?;
     let status = if !report.in_the_way.is_empty() {
         StatusCode::CONFLICT
-    } else if report.error.is_some() {
-        StatusCode::BAD_GATEWAY
+    } else if let Some(failure) = &report.error {
+        match failure.cause {
+            FailureCause::ApiServer => StatusCode::BAD_GATEWAY,
+            FailureCause::Kubelab => StatusCode::FORBIDDEN,
+            FailureCause::Busy => StatusCode::CONFLICT,
+        }
     } else {
         StatusCode::OK
     };

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::isolation::IsolationNote;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
@@ -207,6 +208,7 @@ pub struct ListPage {
     t: &'static Ui,
     w: &'static Ws,
     reach: ReachNote,
+    isolation: IsolationNote,
     workshops: Vec<WorkshopRow>,
     labs: Vec<LabChoice>,
     problem: Option<String>,
@@ -253,6 +255,7 @@ async fn list_page(
         t,
         w: ws(lang),
         reach: ReachNote::new(reach, ws(lang)),
+        isolation: IsolationNote::new(engine, lang),
         workshops,
         labs,
         problem,
@@ -436,6 +439,7 @@ pub struct WorkshopPage {
     t: &'static Ui,
     w: &'static Ws,
     reach: ReachNote,
+    isolation: IsolationNote,
     workshop: Workshop,
     join_url: String,
     grid: GridView,
@@ -472,6 +476,7 @@ pub async fn workshop(
         t,
         w: ws(lang),
         reach: ReachNote::new(&reach, ws(lang)),
+        isolation: IsolationNote::new(&engine, lang),
         join_url: join_url(&headers, &grid.workshop.code),
         grid: grid_view(&engine, &grid, lang, csrf),
         workshop: grid.workshop,

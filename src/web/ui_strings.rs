@@ -162,6 +162,10 @@ pub struct Ui {
     pub setup_done: &'static str,
     /// Set-up result heading when the API server refused an object.
     pub setup_refused: &'static str,
+    /// Set-up result heading when kubelab refused an object (not for a workshop).
+    pub setup_refused_by_kubelab: &'static str,
+    /// Set-up result heading when an object is still being deleted.
+    pub setup_busy: &'static str,
     /// Set-up: created.
     pub action_created: &'static str,
     /// Set-up: configured.
@@ -340,6 +344,8 @@ static EN: Ui = Ui {
     no_checks: "This step has nothing to check: read it and move on.",
     setup_done: "Set up done",
     setup_refused: "The API server refused an object",
+    setup_refused_by_kubelab: "kubelab refused an object",
+    setup_busy: "An object is still being deleted",
     action_created: "created",
     action_configured: "configured",
     action_unchanged: "unchanged",
@@ -469,6 +475,8 @@ static ZH: Ui = Ui {
     no_checks: "这一步没有需要检查的内容：读完即可继续。",
     setup_done: "环境已准备好",
     setup_refused: "API Server 拒绝了一个对象",
+    setup_refused_by_kubelab: "kubelab 拒绝了一个对象",
+    setup_busy: "有对象仍在删除中",
     action_created: "已创建",
     action_configured: "已更新",
     action_unchanged: "未改变",

@@ -5,8 +5,8 @@ use super::assets::{AssetUrls, urls};
 use super::ui_strings::{Ui, state_label};
 use crate::checks::Verdict;
 use crate::engine::{
-    Awaiting, CheckReport, Engine, Health, KeptReason, ObjectKey, ObstacleKind, ResetReport,
-    SetupAction, SetupReport, StepReport, StepState, StepStatus,
+    Awaiting, CheckReport, Engine, FailureCause, Health, KeptReason, ObjectKey, ObstacleKind,
+    ResetReport, SetupAction, SetupReport, StepReport, StepState, StepStatus,
 };
 use crate::i18n::Lang;
 use time::OffsetDateTime;
@@ -495,8 +495,13 @@ impl ResultView {
         });
         let (class, heading) = if !in_the_way.is_empty() {
             ("failed", t.setup_in_the_way)
-        } else if error.is_some() {
-            ("failed", t.setup_refused)
+        } else if let Some(failure) = &report.error {
+            let heading = match failure.cause {
+                FailureCause::ApiServer => t.setup_refused,
+                FailureCause::Kubelab => t.setup_refused_by_kubelab,
+                FailureCause::Busy => t.setup_busy,
+            };
+            ("failed", heading)
         } else {
             ("info", t.setup_done)
         };

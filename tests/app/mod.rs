@@ -86,6 +86,7 @@ pub async fn spawn_app_with_cluster(options: ClusterOptions) -> TestApp {
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal: Default::default(),
+        learner_quota: Default::default(),
     };
     start(dir, settings).await
 }
@@ -103,6 +104,7 @@ pub async fn spawn_workshop_app_with_cluster(options: ClusterOptions) -> TestApp
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal: Default::default(),
+        learner_quota: Default::default(),
     };
     start(dir, settings).await
 }
@@ -143,6 +145,7 @@ async fn spawn(dir: tempfile::TempDir, kubeconfig: &Path, labs: LabSource) -> Te
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal: Default::default(),
+        learner_quota: Default::default(),
     };
     start(dir, settings).await
 }

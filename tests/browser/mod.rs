@@ -413,6 +413,7 @@ impl Site {
             secure_cookies: false,
             rate_limit: Default::default(),
             terminal,
+            learner_quota: Default::default(),
         };
         let app = kubelab::start(settings.clone())
             .await

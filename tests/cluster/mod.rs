@@ -4,6 +4,7 @@
 //! are in `facts`, the shared watch caches in `watch`.
 
 mod facts;
+mod isolation;
 mod learners;
 mod watch;
 

@@ -470,6 +470,28 @@ impl Kubectl {
         self.try_run_with_input(args, None).await
     }
 
+    /// `kubectl apply --dry-run=server` of `manifest` in `namespace` (admission runs, nothing is
+    /// stored): whether it was admitted, and what kubectl printed on stderr (warnings, errors).
+    pub async fn dry_run_apply(&self, namespace: &str, manifest: &str) -> (bool, String) {
+        let mut cmd = self.command(&["apply", "--dry-run=server", "-n", namespace, "-f", "-"]);
+        cmd.stdin(Stdio::piped());
+        let mut child = cmd.spawn().expect("kubectl starts");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(manifest.as_bytes())
+                .await
+                .expect("writing to kubectl");
+        }
+        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("kubectl answers within 2 minutes")
+            .expect("kubectl ran");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// Runs kubectl with `input` on stdin; stdout, or stderr when it fails.
     pub async fn try_run_with_input(
         &self,

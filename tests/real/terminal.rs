@@ -47,6 +47,7 @@ pub async fn run(real: &Real) {
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal,
+        learner_quota: Default::default(),
     })
     .await
     .expect("kubelab starts");

@@ -1,7 +1,9 @@
 //! A workshop learner on a real cluster: kubelab in `--workshop` mode, an instructor creating
 //! the workshop, a learner joining through the page's form, doing the ConfigMap lab in their own
-//! namespace, and their downloaded kubeconfig meeting real RBAC, Pod Security `baseline` and
-//! the ResourceQuota. Reset keeps their namespace; ending the workshop removes it.
+//! namespace, and their downloaded kubeconfig meeting real RBAC, Pod Security (`baseline`
+//! enforced and warned, the labs' Pods quiet), the ResourceQuota (no NodePorts), the default
+//! NetworkPolicy and, as 1.28 serves no ValidatingAdmissionPolicy, kubelab's sweep of an
+//! `externalIPs` Service. Reset keeps their namespace; ending the workshop removes it.
 
 use std::panic::AssertUnwindSafe;
 
@@ -89,10 +91,9 @@ async fn learner(real: &Real, site: &TestApp, code: &str) -> String {
     let ns = lab["namespace"].as_str().expect("namespace").to_owned();
     assert!(ns.starts_with("kl-"), "{ns}");
     let namespace = real.kubectl.json(&["namespace", &ns]).await;
-    assert_eq!(
-        namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "baseline",
-        "{namespace}"
-    );
+    for (label, value) in kubelab::cluster::POD_SECURITY {
+        assert_eq!(namespace["metadata"]["labels"][label], value, "{namespace}");
+    }
 
     let (status, kubeconfig) = site.get("/kubeconfig").await;
     assert_eq!(status, 200, "{kubeconfig}");
@@ -182,6 +183,60 @@ async fn admission(real: &Real, own: &Kubectl, ns: &str) {
         action: "learner applies a privileged Pod; a Pod asking for 3 CPUs".into(),
         verdicts: "refused: violates PodSecurity \"baseline\"; exceeded quota".into(),
         waited: 0.0,
+    });
+    isolation(real, own, ns).await;
+}
+
+/// Quiet Pod Security for the labs' Pods, a warning for a workload enforcement would refuse,
+/// no NodePorts, the default NetworkPolicy, and (1.28 serves no ValidatingAdmissionPolicy)
+/// kubelab's sweep removing an `externalIPs` Service.
+async fn isolation(real: &Real, own: &Kubectl, ns: &str) {
+    let lab_pods = [
+        include_str!("../../labs/kubectl/manifests/nginx-deployment.yaml"),
+        include_str!("../../labs/pod/manifests/pair-pod.yaml"),
+        include_str!("../../labs/configmap/manifests/busybox-pod.yaml"),
+    ];
+    for manifest in lab_pods {
+        let (admitted, stderr) = own.dry_run_apply(ns, manifest).await;
+        assert!(admitted, "{stderr}");
+        assert!(
+            !stderr.contains("Warning"),
+            "no Pod Security noise: {stderr}"
+        );
+    }
+    let (admitted, stderr) = own.dry_run_apply(ns, PRIVILEGED_DEPLOYMENT).await;
+    assert!(admitted, "{stderr}");
+    assert!(
+        stderr.contains("Warning: would violate PodSecurity \"baseline:latest\": privileged"),
+        "{stderr}"
+    );
+    let node_port = own.apply(ns, NODE_PORT).await;
+    let refusal = node_port.expect_err("a NodePort Service is refused");
+    assert!(
+        refusal.contains("exceeded quota: learner-quota, requested: services.nodeports=1"),
+        "{refusal}"
+    );
+    let policy = real
+        .kubectl
+        .json(&["networkpolicy", "learner-isolation", "-n", ns])
+        .await;
+    assert_eq!(
+        policy["spec"]["policyTypes"],
+        json!(["Ingress", "Egress"]),
+        "{policy}"
+    );
+    own.apply(ns, EXTERNAL_IPS)
+        .await
+        .expect("1.28 serves no ValidatingAdmissionPolicy: the API server accepts it");
+    let started = std::time::Instant::now();
+    real.kubectl
+        .wait_gone(&["service", "hijack", "-n", ns], STARTUP)
+        .await;
+    real.record(Row {
+        place: "workshop".into(),
+        action: "learner applies lab Pods, a privileged Deployment, a NodePort and an externalIPs Service".into(),
+        verdicts: "lab Pods without warnings; Deployment warned (baseline); NodePort refused by quota; externalIPs swept".into(),
+        waited: started.elapsed().as_secs_f64(),
     });
 }
 
@@ -274,6 +329,45 @@ spec:
       command: ["sleep", "3600"]
       securityContext:
         privileged: true
+"#;
+
+const PRIVILEGED_DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: privileged
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: privileged}}
+  template:
+    metadata: {labels: {app: privileged}}
+    spec:
+      containers:
+        - name: app
+          image: busybox:1.36
+          command: ["sleep", "3600"]
+          securityContext:
+            privileged: true
+"#;
+
+const NODE_PORT: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: node-port
+spec:
+  type: NodePort
+  ports: [{port: 80}]
+"#;
+
+const EXTERNAL_IPS: &str = r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: hijack
+spec:
+  externalIPs: ["10.0.0.53"]
+  ports: [{port: 80}]
 "#;
 
 /// Three containers at the LimitRange's 1-CPU maximum: 3 CPUs, over the quota's 2.

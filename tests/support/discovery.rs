@@ -117,6 +117,9 @@ fn load() -> Discovery {
         }
     }
     resources.extend(group_resources("metrics.k8s.io", &metrics_group()));
+    for version in ["v1", "v1beta1"] {
+        resources.extend(super::policies::resources(version));
+    }
     let resource_lists = ["003", "005", "006", "007", "008"]
         .iter()
         .map(|n| {

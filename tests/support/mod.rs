@@ -19,6 +19,7 @@ pub mod interpreter;
 pub mod kubectl;
 pub mod kubelet;
 pub mod logs;
+pub mod policies;
 pub mod rbac;
 pub mod reviews;
 pub mod selectors;
@@ -219,6 +220,14 @@ impl FakeApi {
     /// simulator on, `NodeMetrics`/`PodMetrics` objects follow the running Pods.
     pub fn set_metrics_api(&self, enabled: bool) {
         self.shared.mutate(|s| s.metrics = enabled);
+    }
+
+    /// Serves ValidatingAdmissionPolicy (and its binding) in `version` (`"v1"` as 1.30+ and k3s
+    /// do, `"v1beta1"` as 1.28/1.29 with the API enabled), enforcing stored policies; `None`
+    /// (the default) as the recorded 1.28: not in discovery, 404.
+    pub fn serve_admission_policies(&self, version: Option<&str>) {
+        self.shared
+            .mutate(|s| s.admission_policies = version.map(str::to_string));
     }
 
     /// Answers execs into running containers with `handler` instead of the default command

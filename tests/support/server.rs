@@ -219,7 +219,11 @@ fn resolve(shared: &Shared, group: &str, version: &str, segs: &[&str]) -> Result
     if group == "metrics.k8s.io" && !shared.with_state(|s| s.metrics) {
         return Err(server_not_found());
     }
+    let policies = shared.with_state(|s| s.admission_policies.clone());
     let find = |plural: &str| {
+        if super::policies::hidden(policies.as_deref(), group, version, Some(plural)) {
+            return Err(server_not_found());
+        }
         DISCOVERY
             .by_plural(group, version, plural)
             .cloned()
@@ -277,7 +281,7 @@ async fn route(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let metrics = shared.with_state(|s| s.metrics);
+    let (metrics, policies) = shared.with_state(|s| (s.metrics, s.admission_policies.clone()));
     if *method == Method::GET {
         match segs.as_slice() {
             ["version"] => return Ok(json_response(200, &DISCOVERY.version)),
@@ -313,12 +317,19 @@ async fn route(
             ["api"] if wants_aggregated => return Ok(aggregated(&DISCOVERY.api_aggregated)),
             ["api"] => return Ok(json_response(200, &DISCOVERY.api)),
             ["apis"] if wants_aggregated => {
-                return Ok(aggregated(&DISCOVERY.apis_aggregated(metrics)));
+                let mut apis = DISCOVERY.apis_aggregated(metrics);
+                with_policies_aggregated(&mut apis, policies.as_deref());
+                return Ok(aggregated(&apis));
             }
-            ["apis"] => return Ok(json_response(200, &DISCOVERY.apis(metrics))),
+            ["apis"] => {
+                let mut apis = DISCOVERY.apis(metrics);
+                with_policies_version(&mut apis, policies.as_deref());
+                return Ok(json_response(200, &apis));
+            }
             ["api", "v1"] => return Ok(json_response(200, &DISCOVERY.resource_list("", "v1"))),
             ["apis", group] => {
-                let apis = DISCOVERY.apis(metrics);
+                let mut apis = DISCOVERY.apis(metrics);
+                with_policies_version(&mut apis, policies.as_deref());
                 let found = apis["groups"]
                     .as_array()
                     .into_iter()
@@ -335,10 +346,21 @@ async fn route(
                 };
             }
             ["apis", group, version] => {
-                if !DISCOVERY.serves(group, version) || (*group == "metrics.k8s.io" && !metrics) {
+                if !DISCOVERY.serves(group, version)
+                    || (*group == "metrics.k8s.io" && !metrics)
+                    || super::policies::hidden(policies.as_deref(), group, version, None)
+                {
                     return Err(server_not_found());
                 }
-                return Ok(json_response(200, &DISCOVERY.resource_list(group, version)));
+                let mut list = DISCOVERY.resource_list(group, version);
+                if let Some(resources) = list["resources"].as_array_mut() {
+                    resources.retain(|r| {
+                        let plural = r["name"].as_str().unwrap_or_default();
+                        let plural = plural.split('/').next().unwrap_or_default();
+                        !super::policies::hidden(policies.as_deref(), group, version, Some(plural))
+                    });
+                }
+                return Ok(json_response(200, &list));
             }
             _ => {}
         }
@@ -412,6 +434,57 @@ async fn route(
             "the server does not allow this method on the requested resource",
             Some(json!({})),
         )),
+    }
+}
+
+/// The plain `/apis` list with admissionregistration.k8s.io/v1beta1 when policies are served
+/// there (v1 is listed anyway: it also serves the webhook configurations).
+fn with_policies_version(apis: &mut Value, served: Option<&str>) {
+    if served != Some("v1beta1") {
+        return;
+    }
+    for group in apis["groups"].as_array_mut().into_iter().flatten() {
+        if group["name"] == super::policies::GROUP
+            && let Some(versions) = group["versions"].as_array_mut()
+        {
+            versions.push(json!({
+                "groupVersion": format!("{}/v1beta1", super::policies::GROUP),
+                "version": "v1beta1",
+            }));
+        }
+    }
+}
+
+/// The aggregated `/apis` with the policy resources in the version that serves them.
+fn with_policies_aggregated(apis: &mut Value, served: Option<&str>) {
+    let Some(version) = served else {
+        return;
+    };
+    let entries: Vec<Value> = super::policies::resources(version)
+        .iter()
+        .map(|r| {
+            json!({"resource": r.plural, "responseKind": {"group": "", "version": "", "kind": r.kind},
+                "scope": "Cluster", "singularResource": r.singular, "verbs": r.verbs,
+                "categories": r.categories})
+        })
+        .collect();
+    for group in apis["items"].as_array_mut().into_iter().flatten() {
+        if group["metadata"]["name"] != super::policies::GROUP {
+            continue;
+        }
+        let Some(versions) = group["versions"].as_array_mut() else {
+            continue;
+        };
+        match versions.iter_mut().find(|v| v["version"] == version) {
+            Some(found) => {
+                if let Some(resources) = found["resources"].as_array_mut() {
+                    resources.extend(entries.clone());
+                }
+            }
+            None => versions.push(
+                json!({"version": version, "resources": entries.clone(), "freshness": "Current"}),
+            ),
+        }
     }
 }
 

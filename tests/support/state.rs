@@ -78,6 +78,12 @@ pub fn status(code: u16, reason: &str, message: &str, details: Option<Value>) ->
     ApiError { code, body }
 }
 
+/// An object's `metadata.namespace` and `metadata.name` (`""` when missing).
+fn namespace_and_name(obj: &Value) -> (String, String) {
+    let text = |k: &str| obj["metadata"][k].as_str().unwrap_or_default().to_string();
+    (text("namespace"), text("name"))
+}
+
 /// `details` naming an object: `{name, group?, kind: plural}` (no `group` key for core).
 pub fn details(res: &Resource, name: &str) -> Value {
     let mut d = Map::new();
@@ -263,6 +269,8 @@ pub struct State {
     pub requests: Vec<RecordedRequest>,
     /// Whether metrics.k8s.io is served.
     pub metrics: bool,
+    /// The version ValidatingAdmissionPolicy is served in (`v1`, `v1beta1`), if any.
+    pub admission_policies: Option<String>,
     /// Whether the workload simulator runs.
     pub simulate: bool,
     /// How long a Terminating namespace takes to disappear.
@@ -303,6 +311,7 @@ impl State {
             log_start: 0,
             requests: Vec::new(),
             metrics: false,
+            admission_policies: None,
             simulate: false,
             namespace_delete_delay: Duration::from_millis(300),
             sim_node: "colima".into(),
@@ -491,6 +500,7 @@ impl State {
         let admitted = super::admission::validate_create(self, res, ns, &name, &obj, &mut warnings);
         self.warnings.extend(warnings);
         admitted?;
+        super::policies::admit(self, res, ns, &name, &obj, "CREATE")?;
         write_managed(&mut obj, &managed);
         let stored = self.commit(key, order_metadata(obj), "ADDED");
         if res.group.is_empty() && res.kind == "Namespace" {
@@ -619,6 +629,10 @@ impl State {
         }
         default_object(res, &mut new, false);
         validate(res, Some(cur), &new)?;
+        if !status_only {
+            let (ns, name) = namespace_and_name(&new);
+            super::policies::admit(self, res, &ns, &name, &new, "UPDATE")?;
+        }
         let mut managed = read_managed(cur);
         let set = fields::update_set(Some(&clean(cur)), &clean(&new), status_only);
         let changed = clean(cur) != clean(&new);
@@ -855,6 +869,9 @@ impl State {
         fields::merge(&mut new, &patch, "");
         default_object(res, &mut new, false);
         validate(res, Some(&cur), &new)?;
+        if !status_only {
+            super::policies::admit(self, res, ns, name, &new, "UPDATE")?;
+        }
         match mine {
             Some(i) => managed[i].fields = new_set,
             None => managed.push(Managed {

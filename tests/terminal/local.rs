@@ -122,6 +122,7 @@ async fn a_local_terminal_is_refused_on_a_non_loopback_address() {
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal: local_shell(limits()),
+        learner_quota: Default::default(),
     })
     .await;
     assert!(refused.is_err(), "kubelab does not start");

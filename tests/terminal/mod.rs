@@ -250,6 +250,7 @@ pub async fn start(
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal,
+        learner_quota: Default::default(),
     })
     .await
     .expect("kubelab starts")

@@ -74,6 +74,44 @@ fn every_mistake_is_reported_with_file_and_line() {
         );
     }
     assert!(stderr.contains("$oper"), "{stderr}");
+    // Manifests a workshop cannot take, in a lab offered to workshops: at the field at fault.
+    for (place, why) in [
+        (
+            "unsafe/manifests/rbac.yaml:8: RoleBinding make-me-admin",
+            "it binds the ClusterRole cluster-admin",
+        ),
+        (
+            "unsafe/manifests/rbac.yaml:12: RoleBinding make-me-admin",
+            "it grants rights to a Group (system:authenticated)",
+        ),
+        (
+            "unsafe/manifests/rbac.yaml:23: Role everything",
+            "a rule grants `*` in apiGroups",
+        ),
+        (
+            "unsafe/manifests/reach.yaml:5: ConfigMap elsewhere",
+            "it names the namespace kube-system",
+        ),
+        (
+            "unsafe/manifests/reach.yaml:8: StorageClass fast",
+            "StorageClass is a cluster-wide kind",
+        ),
+        (
+            "unsafe/manifests/reach.yaml:18: Service hijack",
+            "spec.externalIPs would capture traffic",
+        ),
+        (
+            "unsafe/manifests/reach.yaml:26: Secret forever",
+            "a kubernetes.io/service-account-token Secret holds a token that never expires",
+        ),
+    ] {
+        let expected = format!("{place} cannot be set up in a workshop because {why}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&expected)
+                && l.ends_with("change the manifest, or write `modes: [local]` in lab.yaml")),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
     assert!(
         lines
             .last()

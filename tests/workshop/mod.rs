@@ -118,6 +118,14 @@ async fn cluster_wide_and_cross_namespace_manifests_and_reads_are_refused() {
         .await
         .expect("answers");
     let error = report.error.expect("refused");
+    assert_eq!(error.cause, kubelab::engine::FailureCause::Kubelab);
+    assert!(
+        error
+            .message
+            .starts_with("kubelab refused to set up ClusterRole strays-reader because"),
+        "{}",
+        error.message
+    );
     assert!(error.message.contains("cluster-wide"), "{}", error.message);
     assert!(
         fake.get(

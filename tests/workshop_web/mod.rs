@@ -15,6 +15,7 @@ use crate::app::spawn_app;
 use crate::support::FakeApi;
 
 mod edge;
+mod isolation;
 mod public_api;
 mod text;
 
@@ -54,6 +55,7 @@ impl Site {
             secure_cookies: false,
             rate_limit: Default::default(),
             terminal: Default::default(),
+            learner_quota: Default::default(),
         };
         let mut site = Site {
             fake,
