@@ -127,6 +127,7 @@ pub async fn spawn_app_with_labs_and_cluster(labs: PathBuf, options: ClusterOpti
         secure_cookies: false,
         rate_limit: Default::default(),
         terminal: Default::default(),
+        learner_quota: Default::default(),
     };
     start(dir, settings).await
 }
