@@ -16,7 +16,7 @@ mod watch;
 
 pub use error::ClusterError;
 pub use exec::{ExecResult, MAX_OUTPUT};
-pub use labels::parse_label_selector;
+pub use labels::{Selector, parse_label_selector};
 pub use learners::{
     LEARNER_LABEL, LEARNER_LIMITS, LEARNER_QUOTA, LEARNER_ROLE, LEARNER_SERVICE_ACCOUNT,
     LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, Provisioned,

@@ -18,7 +18,10 @@ use super::placeholders::Placeholder;
 use super::source::Files;
 use super::text_rules;
 use super::{Catalog, Problem, Report};
-use crate::checks::{self, CheckSpec};
+use std::sync::Arc;
+
+use super::cel_position;
+use crate::checks::{CheckSpec, CompiledCheck};
 
 /// The two languages every step is written in, as used in file names.
 const LANGS: [(&str, &str); 2] = [("en", "English"), ("zh", "Chinese")];
@@ -391,13 +394,15 @@ impl<'a> LabLoader<'a> {
         }
         let html = self.step_html(sid, id_line);
         let manifests = self.step_manifests(parsed);
-        check_checks(parsed, &self.lab_yaml, self.problems);
+        let source = text(self.files, &self.lab_yaml, &mut Problems::default()).unwrap_or_default();
+        let compiled = check_checks(parsed, &self.lab_yaml, source, self.problems);
         Step {
             id: step_file.id.clone(),
             title: step_file.title.clone(),
             html,
             manifests,
             checks: step_file.checks.clone(),
+            compiled,
             hints: step_file.hints.clone(),
             hint_after_seconds: step_file.hint_after_seconds,
             confirm: step_file.confirm || step_file.checks.is_empty(),
@@ -668,8 +673,16 @@ fn steps_of<'a>(
     (steps, all_read)
 }
 
-/// Check ids unique within the step, and what the check language says about each check.
-fn check_checks(parsed: &ParsedStep<'_>, file: &str, problems: &mut Problems) {
+/// Check ids unique within the step, and what the check language says about each check; the
+/// checks compiled (the form the engine evaluates), all of them or none. `source` is the text
+/// of `lab.yaml`, for the file position of a problem in `cel`.
+fn check_checks(
+    parsed: &ParsedStep<'_>,
+    file: &str,
+    source: &str,
+    problems: &mut Problems,
+) -> Vec<Arc<CompiledCheck>> {
+    let mut compiled = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (check, check_node) in parsed.step.checks.iter().zip(&parsed.check_nodes) {
         let id_line = check_node.get("id").map_or(check_node.line, |n| n.line);
@@ -691,14 +704,28 @@ fn check_checks(parsed: &ParsedStep<'_>, file: &str, problems: &mut Problems) {
                 ),
             );
         }
-        for message in checks::validate(check) {
-            problems.add(
-                file,
-                Some(check_node.line),
-                format!("check `{cid}`: {message}"),
-            );
+        match CompiledCheck::compile(check) {
+            Ok(check) => compiled.push(Arc::new(check)),
+            Err(found) => {
+                for problem in found {
+                    let located = problem.cel.as_ref().and_then(|e| {
+                        let (line, column) = cel_position::locate(source, check_node, e.offset?)?;
+                        let verb = if e.syntax { "does not parse " } else { "" };
+                        Some((
+                            line,
+                            format!("`cel` {verb}at column {column}: {}.", e.message),
+                        ))
+                    });
+                    let (line, message) = located.unwrap_or((check_node.line, problem.message));
+                    problems.add(file, Some(line), format!("check `{cid}`: {message}"));
+                }
+            }
         }
     }
+    if compiled.len() != parsed.step.checks.len() {
+        compiled.clear();
+    }
+    compiled
 }
 
 /// Files in `steps/` that belong to no step (usually a typo in the file name or the id).

@@ -2,6 +2,7 @@
 //! and Markdown rendering.
 
 pub mod assets;
+mod cel_position;
 mod load;
 pub mod manifest;
 mod markdown;
