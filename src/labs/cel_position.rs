@@ -34,14 +34,17 @@ pub fn locate(source: &str, check: &Node, offset: usize) -> Option<(usize, usize
         pieces.push((i + 1, line.chars().count() - text.chars().count(), text));
     }
     let mut left = offset;
+    let mut end = None;
     for (line, column, text) in pieces {
         let len = text.chars().count();
         if left < len {
             return Some((line, column + left + 1));
         }
-        left -= len + 1;
+        left = left.saturating_sub(len + 1);
+        end = Some((line, column + len + 1));
     }
-    None
+    // A parser that ran out of expression points just past its end.
+    end
 }
 
 fn indent(line: &str) -> usize {
@@ -70,6 +73,7 @@ mod tests {
         let offset = cel.find("objects").unwrap();
         assert_eq!(locate(src, &check, offset), Some((5, 10)));
         assert_eq!(locate(src, &check, 0), Some((4, 7)));
+        assert_eq!(locate(src, &check, cel.chars().count()), Some((5, 24)));
     }
 
     #[test]

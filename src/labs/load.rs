@@ -21,6 +21,7 @@ use super::{Catalog, Problem, Report};
 use std::sync::Arc;
 
 use super::cel_position;
+use super::kinds::Kinds;
 use crate::checks::{CheckSpec, CompiledCheck};
 
 /// The two languages every step is written in, as used in file names.
@@ -168,8 +169,7 @@ fn text<'a>(files: &'a Files, path: &str, problems: &mut Problems) -> Option<&'a
         },
         Ok(t) => Some(t),
         Err(e) => {
-            let valid = &bytes[..e.valid_up_to()];
-            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let line = super::source::line_of_byte(bytes, e.valid_up_to());
             problems.add(
                 path,
                 Some(line),
@@ -226,6 +226,7 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         steps.push(lab.load_step(parsed, &mut seen_steps));
     }
     lab.report_unused_manifests(step_nodes);
+    lab.report_manifest_kinds_and_namespaces();
     stray_step_files(files, id, step_nodes, lab.problems);
     let intro_html = lab.intro();
     if all_steps_read {
@@ -266,6 +267,8 @@ struct LabLoader<'a> {
     manifests: BTreeMap<String, Vec<Manifest>>,
     /// The manifest files some step names.
     used_manifests: BTreeSet<String>,
+    /// The kinds the lab may name: built-in ones and its own CustomResourceDefinitions'.
+    kinds: Kinds,
     images: Images,
 }
 
@@ -296,7 +299,9 @@ impl<'a> LabLoader<'a> {
         }
         let (valid, image_problems) = assets::load_images(files, id);
         problems.extend(image_problems);
+        let kinds = Kinds::of_lab(manifests.values().flatten());
         LabLoader {
+            kinds,
             files,
             id,
             lab_yaml: format!("{id}/lab.yaml"),
@@ -394,6 +399,16 @@ impl<'a> LabLoader<'a> {
         }
         let html = self.step_html(sid, id_line);
         let manifests = self.step_manifests(parsed);
+        if !step_file.checks.is_empty() && step_file.hints.is_empty() {
+            self.problems.add(
+                &self.lab_yaml,
+                Some(id_line),
+                format!(
+                    "step `{sid}` has checks but no hints: add `hints:`, from a gentle nudge to the command that does it, so a learner who is stuck has a way forward"
+                ),
+            );
+        }
+        self.check_kinds(parsed);
         let source = text(self.files, &self.lab_yaml, &mut Problems::default()).unwrap_or_default();
         let compiled = check_checks(parsed, &self.lab_yaml, source, self.problems);
         Step {
@@ -546,6 +561,55 @@ impl<'a> LabLoader<'a> {
                     None,
                     "not used by any step: list it in a step's `manifests:` or delete it",
                 );
+            }
+        }
+    }
+
+    /// Every `find` and `answer.apiGroupOf` naming a kind the cluster does not serve.
+    fn check_kinds(&mut self, parsed: &ParsedStep<'_>) {
+        for (check, node) in parsed.step.checks.iter().zip(&parsed.check_nodes) {
+            let line = |key: &str| Some(node.get(key).map_or(node.line, |n| n.line));
+            if let Some(find) = &check.find
+                && let Some(why) = self.kinds.problem(&find.api_version, &find.kind)
+            {
+                self.problems.add(
+                    &self.lab_yaml,
+                    line("find"),
+                    format!("check `{}`: `find`: {why}.", check.id),
+                );
+            }
+            if let Some(kind) = check.answer.as_ref().and_then(|a| a.api_group_of.as_deref())
+                && let Some(why) = self.kinds.kind_problem(kind)
+            {
+                self.problems.add(
+                    &self.lab_yaml,
+                    line("answer"),
+                    format!("check `{}`: `answer.apiGroupOf`: {why}.", check.id),
+                );
+            }
+        }
+    }
+
+    /// Every manifest of a kind the cluster does not serve, and every one that names its
+    /// namespace: kubelab puts objects into the reader's namespace, and a hard-coded one
+    /// breaks the lab in a workshop (and takes the object out of the lab's namespace locally).
+    fn report_manifest_kinds_and_namespaces(&mut self) {
+        for (rel, objects) in &self.manifests {
+            let path = format!("{}/{rel}", self.id);
+            for object in objects {
+                if let Some(why) = self.kinds.problem(&object.api_version, &object.kind) {
+                    self.problems.add(&path, Some(object.lines.kind), format!("{why}."));
+                }
+                if let Some(namespace) = &object.namespace {
+                    self.problems.add(
+                        &path,
+                        object.lines.namespace,
+                        format!(
+                            "`metadata.namespace: {namespace}` hard-codes a namespace: leave it out; kubelab puts the object into the lab's `namespace` (`{}`), and into the learner's own namespace in a workshop",
+                            self.namespace
+                        ),
+                    );
+                }
             }
         }
     }
@@ -936,4 +1000,6 @@ steps:
         assert_eq!(report.problems.len(), 1);
         assert!(report.problems[0].message.starts_with("no labs found"));
     }
+
+    mod lint;
 }

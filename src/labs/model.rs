@@ -159,6 +159,19 @@ pub struct Manifest {
     pub namespace: Option<String>,
     /// The whole object.
     pub object: serde_json::Value,
+    /// Where the object's `kind` and `metadata.namespace` are in its file (1-based lines), for
+    /// validation.
+    #[serde(skip)]
+    pub lines: ManifestLines,
+}
+
+/// Lines of a manifest's fields in its file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ManifestLines {
+    /// The line of `kind`.
+    pub kind: usize,
+    /// The line of `metadata.namespace`, when set.
+    pub namespace: Option<usize>,
 }
 
 impl Lab {
