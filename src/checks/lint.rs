@@ -36,7 +36,7 @@ fn walk(
                     path.push(key.clone());
                     problems.push(format!(
                         "`{field}` at `{}`: condition statuses are the strings \"True\", \"False\" and \"Unknown\", never a boolean, so this can never match; write `status: \"True\"` (in quotes).",
-                        path.join(".")
+                        path.join(".").replace(".[", "[")
                     ));
                     path.pop();
                     continue;
@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].starts_with(
-                "`expect` at `status.conditions.[0].status`: condition statuses are the strings"
+                "`expect` at `status.conditions[0].status`: condition statuses are the strings"
             ),
             "{found:?}"
         );

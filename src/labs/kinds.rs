@@ -42,7 +42,10 @@ const BUILT_IN: &[(&str, &[&str])] = &[
     ),
     (
         "admissionregistration.k8s.io/v1beta1",
-        &["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"],
+        &[
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+        ],
     ),
     ("apiextensions.k8s.io/v1", &["CustomResourceDefinition"]),
     ("apiregistration.k8s.io/v1", &["APIService"]),
@@ -84,7 +87,10 @@ const BUILT_IN: &[(&str, &[&str])] = &[
         "flowcontrol.apiserver.k8s.io/v1beta3",
         &["FlowSchema", "PriorityLevelConfiguration"],
     ),
-    ("networking.k8s.io/v1", &["Ingress", "IngressClass", "NetworkPolicy"]),
+    (
+        "networking.k8s.io/v1",
+        &["Ingress", "IngressClass", "NetworkPolicy"],
+    ),
     ("node.k8s.io/v1", &["RuntimeClass"]),
     ("policy/v1", &["PodDisruptionBudget"]),
     (
@@ -116,7 +122,11 @@ impl Kinds {
     pub fn of_lab<'m>(manifests: impl IntoIterator<Item = &'m Manifest>) -> Kinds {
         let mut known: BTreeSet<(String, String)> = BUILT_IN
             .iter()
-            .flat_map(|(version, kinds)| kinds.iter().map(|k| ((*version).to_owned(), (*k).to_owned())))
+            .flat_map(|(version, kinds)| {
+                kinds
+                    .iter()
+                    .map(|k| ((*version).to_owned(), (*k).to_owned()))
+            })
             .collect();
         for crd in manifests
             .into_iter()
@@ -144,7 +154,10 @@ impl Kinds {
         if api_version.trim().is_empty() || kind.trim().is_empty() {
             return None;
         }
-        if self.known.contains(&(api_version.to_owned(), kind.to_owned())) {
+        if self
+            .known
+            .contains(&(api_version.to_owned(), kind.to_owned()))
+        {
             return None;
         }
         let versions_of = |k: &str| -> Vec<&str> {
@@ -243,7 +256,9 @@ mod tests {
         );
         assert_eq!(
             kinds.problem("discovery/v1", "EndpointSlice").as_deref(),
-            Some("`discovery/v1` is no API version Kubernetes serves; `EndpointSlice` is in `discovery.k8s.io/v1`")
+            Some(
+                "`discovery/v1` is no API version Kubernetes serves; `EndpointSlice` is in `discovery.k8s.io/v1`"
+            )
         );
         assert_eq!(
             kinds.problem("v1", "Deployment").as_deref(),
@@ -257,7 +272,9 @@ mod tests {
         assert_eq!(kinds.kind_problem("HorizontalPodAutoscaler"), None);
         assert_eq!(
             kinds.kind_problem("HorizontalPodAutoscalar").as_deref(),
-            Some("there is no kind `HorizontalPodAutoscalar`; did you mean `HorizontalPodAutoscaler`?")
+            Some(
+                "there is no kind `HorizontalPodAutoscalar`; did you mean `HorizontalPodAutoscaler`?"
+            )
         );
     }
 

@@ -575,16 +575,23 @@ impl<'a> LabLoader<'a> {
                 self.problems.add(
                     &self.lab_yaml,
                     line("find"),
-                    format!("check `{}`: `find`: {why}.", check.id),
+                    format!("check `{}`: `find`: {}", check.id, sentence(&why)),
                 );
             }
-            if let Some(kind) = check.answer.as_ref().and_then(|a| a.api_group_of.as_deref())
+            if let Some(kind) = check
+                .answer
+                .as_ref()
+                .and_then(|a| a.api_group_of.as_deref())
                 && let Some(why) = self.kinds.kind_problem(kind)
             {
                 self.problems.add(
                     &self.lab_yaml,
                     line("answer"),
-                    format!("check `{}`: `answer.apiGroupOf`: {why}.", check.id),
+                    format!(
+                        "check `{}`: `answer.apiGroupOf`: {}",
+                        check.id,
+                        sentence(&why)
+                    ),
                 );
             }
         }
@@ -598,7 +605,8 @@ impl<'a> LabLoader<'a> {
             let path = format!("{}/{rel}", self.id);
             for object in objects {
                 if let Some(why) = self.kinds.problem(&object.api_version, &object.kind) {
-                    self.problems.add(&path, Some(object.lines.kind), format!("{why}."));
+                    self.problems
+                        .add(&path, Some(object.lines.kind), sentence(&why));
                 }
                 if let Some(namespace) = &object.namespace {
                     self.problems.add(
@@ -630,6 +638,15 @@ impl<'a> LabLoader<'a> {
                 ),
             );
         }
+    }
+}
+
+/// `text` ending as a sentence does (a question keeps its question mark).
+fn sentence(text: &str) -> String {
+    if text.ends_with(['.', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }
 

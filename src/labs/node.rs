@@ -564,7 +564,8 @@ mod tests {
             title: Pair,
             hints: Vec<Pair>,
         }
-        let node = parse("title: {en: a, zh: b}\nhints:\n  - {en: c, zh: d}\n  - {en: e}\n").unwrap();
+        let node =
+            parse("title: {en: a, zh: b}\nhints:\n  - {en: c, zh: d}\n  - {en: e}\n").unwrap();
         let err = from_node::<Texts>(&node).unwrap_err();
         assert_eq!(err.message, "missing field `zh` in `hints[1]`");
         assert_eq!(err.line, Some(4));

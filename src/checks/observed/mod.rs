@@ -146,6 +146,41 @@ pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
 }
 
 pub(super) fn judge(compiled: &CompiledCheck, observed: &Observed<'_>) -> Verdict {
+    let verdict = judge_as_written(compiled, observed);
+    match observed.values {
+        Some(values) => for_reader(verdict, values),
+        None => verdict,
+    }
+}
+
+// What was expected in the reader's terms: the author's words (`describe`, `$describe`) and
+// expectations may name `{kubelab:namespace}`. What was found comes from the cluster as it is.
+fn for_reader(verdict: Verdict, values: &Values) -> Verdict {
+    let render = |diagnostics: Vec<Diagnostic>| {
+        diagnostics
+            .into_iter()
+            .map(|d| Diagnostic {
+                expected: values.text(&d.expected),
+                ..d
+            })
+            .collect()
+    };
+    match verdict {
+        Verdict::Failed {
+            diagnostics,
+            closest,
+        } => Verdict::Failed {
+            diagnostics: render(diagnostics),
+            closest,
+        },
+        Verdict::Pending { diagnostics } => Verdict::Pending {
+            diagnostics: render(diagnostics),
+        },
+        other => other,
+    }
+}
+
+fn judge_as_written(compiled: &CompiledCheck, observed: &Observed<'_>) -> Verdict {
     let spec = compiled.spec();
     let check = compiled.for_reader(observed.values);
     if let Some(api) = &spec.served {

@@ -42,7 +42,7 @@ fn unknown_kinds_and_api_versions_are_caught_when_labs_load() {
     assert!(
         has(
             &report,
-            "configmap/lab.yaml:13: check `exists`: `find`: `v1` has no kind `Endpoint`; did you mean `Endpoints`?."
+            "configmap/lab.yaml:13: check `exists`: `find`: `v1` has no kind `Endpoint`; did you mean `Endpoints`?"
         ),
         "{report}"
     );
@@ -56,11 +56,14 @@ fn unknown_kinds_and_api_versions_are_caught_when_labs_load() {
             && p.message.contains("`discovery/v1` is no API version Kubernetes serves; `EndpointSlice` is in `discovery.k8s.io/v1`")),
         "{report}"
     );
-    let report = load(&with_manifest(&CM.replace("kind: ConfigMap", "kind: ConfigMaps"))).unwrap_err();
+    let report = load(&with_manifest(
+        &CM.replace("kind: ConfigMap", "kind: ConfigMaps"),
+    ))
+    .unwrap_err();
     assert!(
         has(
             &report,
-            "configmap/manifests/cm.yaml:2: `v1` has no kind `ConfigMaps`; did you mean `ConfigMap`?."
+            "configmap/manifests/cm.yaml:2: `v1` has no kind `ConfigMaps`; did you mean `ConfigMap`?"
         ),
         "{report}"
     );
@@ -69,10 +72,16 @@ fn unknown_kinds_and_api_versions_are_caught_when_labs_load() {
 #[test]
 fn a_labs_own_custom_resources_may_be_found() {
     let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets}\n  scope: Namespaced\n  versions:\n    - name: v1\n      served: true\n      storage: true\n";
-    let mut files = with_lab_yaml(LAB.replace(
-        "find: {apiVersion: v1, kind: ConfigMap, name: base-map}",
-        "find: {apiVersion: example.com/v1, kind: Widget, name: base-map}",
-    ).replace("manifests: [manifests/cm.yaml]", "manifests: [manifests/crd.yaml, manifests/cm.yaml]"));
+    let mut files = with_lab_yaml(
+        LAB.replace(
+            "find: {apiVersion: v1, kind: ConfigMap, name: base-map}",
+            "find: {apiVersion: example.com/v1, kind: Widget, name: base-map}",
+        )
+        .replace(
+            "manifests: [manifests/cm.yaml]",
+            "manifests: [manifests/crd.yaml, manifests/cm.yaml]",
+        ),
+    );
     files.push(("configmap/manifests/crd.yaml".to_owned(), crd.to_owned()));
     assert!(load(&files).is_ok(), "{:?}", load(&files).err());
 }
@@ -123,10 +132,16 @@ fn cel_problems_name_the_files_line_and_column() {
 
 #[test]
 fn a_missing_text_says_which_field_lacks_it() {
-    let lab = LAB.replace("reason: {en: create it, zh: 创建}", "reason: {en: create it}");
+    let lab = LAB.replace(
+        "reason: {en: create it, zh: 创建}",
+        "reason: {en: create it}",
+    );
     let report = report_of(lab);
     assert!(
-        has(&report, "configmap/lab.yaml:12: check `exists`: missing field `zh` in `reason`"),
+        has(
+            &report,
+            "configmap/lab.yaml:12: check `exists`: missing field `zh` in `reason`"
+        ),
         "{report}"
     );
 }
@@ -134,10 +149,8 @@ fn a_missing_text_says_which_field_lacks_it() {
 #[test]
 fn files_that_are_not_utf8_are_reported_by_line() {
     let mut files = good_files();
-    let mut files_bytes: Vec<(String, Vec<u8>)> = files
-        .drain(..)
-        .map(|(p, c)| (p, c.into_bytes()))
-        .collect();
+    let mut files_bytes: Vec<(String, Vec<u8>)> =
+        files.drain(..).map(|(p, c)| (p, c.into_bytes())).collect();
     let cm = files_bytes
         .iter_mut()
         .find(|(p, _)| p == "configmap/manifests/cm.yaml")
@@ -147,9 +160,12 @@ fn files_that_are_not_utf8_are_reported_by_line() {
     let report = crate::labs::load(&crate::labs::LabSource::Dir(dir.clone())).unwrap_err();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
-        report.problems.iter().any(|p| p.file == "configmap/manifests/cm.yaml"
-            && p.line == Some(7)
-            && p.message.contains("not UTF-8")),
+        report
+            .problems
+            .iter()
+            .any(|p| p.file == "configmap/manifests/cm.yaml"
+                && p.line == Some(7)
+                && p.message.contains("not UTF-8")),
         "{report}"
     );
 }
