@@ -187,37 +187,7 @@ impl CompiledCheck {
         problems.extend(lint::condition_statuses(spec));
         let mut problems: Vec<Problem> = problems.into_iter().map(Problem::new).collect();
         let mut messages = Vec::new();
-        let expect = spec.expect.as_ref().map(|value| {
-            if !value.is_object() {
-                messages.push(format!(
-                    "`expect` must be a map (a partial object), not {}.",
-                    path::show(value)
-                ));
-            }
-            compile_field("expect", value, &mut messages)
-        });
-        let count = spec
-            .count
-            .as_ref()
-            .map(|value| compile_count(value, &mut messages));
-        if spec.absent && spec.count.is_some() {
-            messages.push(
-                "`absent: true` cannot be combined with `count`; use `count: 0` instead."
-                    .to_owned(),
-            );
-        }
-        let pending = spec
-            .pending
-            .as_ref()
-            .map(|p| compile_field("pending.when", &p.when, &mut messages));
-        let events = spec
-            .events
-            .as_ref()
-            .map(|e| compile_field("events", e, &mut messages));
-        let server_version = spec
-            .server_version
-            .as_ref()
-            .map(|v| compile_field("serverVersion", v, &mut Vec::new()));
+        let parts = Parts::compile(spec, &mut messages);
         let answer_field = spec
             .answer
             .as_ref()
@@ -250,13 +220,13 @@ impl CompiledCheck {
             spec: spec.clone(),
             find: spec.find.clone(),
             selector,
-            expect,
+            expect: parts.expect,
             cel,
             absent: spec.absent,
-            count,
-            pending,
-            events,
-            server_version,
+            count: parts.count,
+            pending: parts.pending,
+            events: parts.events,
+            server_version: parts.server_version,
             answer_field,
             describe: spec.describe.clone(),
             cel_words: spec.describe.clone().unwrap_or_else(|| spec.title.clone()),
@@ -297,6 +267,53 @@ impl CompiledCheck {
     // The namespace named in "not found": where the engine looked, else the one `find` names.
     fn searched<'n>(&'n self, namespace: Option<&'n str>) -> Option<&'n str> {
         namespace.or(self.find.as_ref().and_then(|f| f.namespace.as_deref()))
+    }
+}
+
+/// A check's expectations, compiled.
+struct Parts {
+    expect: Option<Expectation>,
+    count: Option<Expectation>,
+    pending: Option<Expectation>,
+    events: Option<Expectation>,
+    server_version: Option<Expectation>,
+}
+
+impl Parts {
+    fn compile(spec: &CheckSpec, messages: &mut Vec<String>) -> Parts {
+        let expect = spec.expect.as_ref().map(|value| {
+            if !value.is_object() {
+                messages.push(format!(
+                    "`expect` must be a map (a partial object), not {}.",
+                    path::show(value)
+                ));
+            }
+            compile_field("expect", value, messages)
+        });
+        let count = spec.count.as_ref().map(|value| compile_count(value, messages));
+        if spec.absent && spec.count.is_some() {
+            messages.push(
+                "`absent: true` cannot be combined with `count`; use `count: 0` instead."
+                    .to_owned(),
+            );
+        }
+        Parts {
+            expect,
+            count,
+            pending: spec
+                .pending
+                .as_ref()
+                .map(|p| compile_field("pending.when", &p.when, messages)),
+            events: spec
+                .events
+                .as_ref()
+                .map(|e| compile_field("events", e, messages)),
+            // Reported by the observing parts' validation.
+            server_version: spec
+                .server_version
+                .as_ref()
+                .map(|v| compile_field("serverVersion", v, &mut Vec::new())),
+        }
     }
 }
 
