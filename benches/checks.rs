@@ -370,38 +370,50 @@ fn per_event(
         .iter()
         .map(|s| CompiledCheck::compile(s).expect("valid"))
         .collect();
-    c.bench_function("per event, 50 checks by name: compiled each event (before)", |b| {
-        b.iter(|| {
-            for (spec, objs) in by_name.iter().zip(&found) {
-                black_box(checks::evaluate_observed(spec, &observed(objs)));
-            }
-        })
-    });
-    c.bench_function("per event, 50 checks by name: compiled at load (after)", |b| {
-        b.iter(|| {
-            for (check, objs) in compiled.iter().zip(&found) {
-                black_box(check.judge(&observed(objs)));
-            }
-        })
-    });
+    c.bench_function(
+        "per event, 50 checks by name: compiled each event (before)",
+        |b| {
+            b.iter(|| {
+                for (spec, objs) in by_name.iter().zip(&found) {
+                    black_box(checks::evaluate_observed(spec, &observed(objs)));
+                }
+            })
+        },
+    );
+    c.bench_function(
+        "per event, 50 checks by name: compiled at load (after)",
+        |b| {
+            b.iter(|| {
+                for (check, objs) in compiled.iter().zip(&found) {
+                    black_box(check.judge(&observed(objs)));
+                }
+            })
+        },
+    );
     let compiled: Vec<CompiledCheck> = by_selector
         .iter()
         .map(|s| CompiledCheck::compile(s).expect("valid"))
         .collect();
-    c.bench_function("per event, 50 checks x 5000 objects: compiled each event (before)", |b| {
-        b.iter(|| {
-            for spec in by_selector {
-                black_box(checks::evaluate_observed(spec, &observed(objects)));
-            }
-        })
-    });
-    c.bench_function("per event, 50 checks x 5000 objects: compiled at load (after)", |b| {
-        b.iter(|| {
-            for check in &compiled {
-                black_box(check.judge(&observed(objects)));
-            }
-        })
-    });
+    c.bench_function(
+        "per event, 50 checks x 5000 objects: compiled each event (before)",
+        |b| {
+            b.iter(|| {
+                for spec in by_selector {
+                    black_box(checks::evaluate_observed(spec, &observed(objects)));
+                }
+            })
+        },
+    );
+    c.bench_function(
+        "per event, 50 checks x 5000 objects: compiled at load (after)",
+        |b| {
+            b.iter(|| {
+                for check in &compiled {
+                    black_box(check.judge(&observed(objects)));
+                }
+            })
+        },
+    );
 }
 
 criterion_group! {

@@ -290,7 +290,10 @@ impl Parts {
             }
             compile_field("expect", value, messages)
         });
-        let count = spec.count.as_ref().map(|value| compile_count(value, messages));
+        let count = spec
+            .count
+            .as_ref()
+            .map(|value| compile_count(value, messages));
         if spec.absent && spec.count.is_some() {
             messages.push(
                 "`absent: true` cannot be combined with `count`; use `count: 0` instead."
