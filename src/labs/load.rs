@@ -193,6 +193,9 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
     if let Some(namespace) = root.get("namespace").and_then(Node::as_str) {
         namespace.clone_into(&mut lab.namespace);
     }
+    if let Some(modes) = root.get("modes") {
+        lab.workshop = modes.items().iter().any(|m| m.as_str() == Some("workshop"));
+    }
     for (line, message) in text_rules::lab_yaml_problems(&root, &lab.namespace) {
         lab.problems.add(&lab.lab_yaml, Some(line), message);
     }
@@ -269,6 +272,8 @@ struct LabLoader<'a> {
     used_manifests: BTreeSet<String>,
     /// The kinds the lab may name: built-in ones and its own CustomResourceDefinitions'.
     kinds: Kinds,
+    /// Whether the lab is offered to workshops (`modes`, as `lab.yaml` gives it).
+    workshop: bool,
     images: Images,
 }
 
@@ -302,6 +307,7 @@ impl<'a> LabLoader<'a> {
         let kinds = Kinds::of_lab(manifests.values().flatten());
         LabLoader {
             kinds,
+            workshop: true,
             files,
             id,
             lab_yaml: format!("{id}/lab.yaml"),
@@ -608,17 +614,33 @@ impl<'a> LabLoader<'a> {
                     self.problems
                         .add(&path, Some(object.lines.kind), sentence(&why));
                 }
-                if let Some(namespace) = &object.namespace {
-                    self.problems.add(
-                        &path,
-                        object.lines.namespace,
-                        format!(
-                            "`metadata.namespace: {namespace}` hard-codes a namespace: leave it out; kubelab puts the object into the lab's `namespace` (`{}`), and into the learner's own namespace in a workshop",
-                            self.namespace
-                        ),
-                    );
+                if let Some(why) = object
+                    .namespace
+                    .as_deref()
+                    .and_then(|ns| self.hard_coded(ns))
+                {
+                    self.problems.add(&path, object.lines.namespace, why);
                 }
             }
+        }
+    }
+
+    /// Why a manifest's `metadata.namespace: namespace` is a problem: the lab's own namespace
+    /// is redundant and wrong in a workshop; another one is refused in a workshop, so only a
+    /// lab for laptops (`modes: [local]`) may reach into it on purpose.
+    fn hard_coded(&self, namespace: &str) -> Option<String> {
+        let leave_it_out = format!(
+            "`metadata.namespace: {namespace}` hard-codes a namespace: leave it out; kubelab puts the object into the lab's `namespace` (`{}`), and into the learner's own namespace in a workshop",
+            self.namespace
+        );
+        if namespace == self.namespace {
+            Some(leave_it_out)
+        } else if self.workshop {
+            Some(format!(
+                "{leave_it_out} (a lab that must put it into `{namespace}` cannot be offered to workshops: give it `modes: [local]`)"
+            ))
+        } else {
+            None
         }
     }
 

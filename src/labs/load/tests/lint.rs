@@ -103,6 +103,26 @@ fn a_manifest_naming_its_namespace_is_refused() {
 }
 
 #[test]
+fn another_namespace_is_only_for_labs_that_stay_on_laptops() {
+    let elsewhere = with_manifest(&CM.replace(
+        "  name: base-map\n",
+        "  name: base-map\n  namespace: kube-system\n",
+    ));
+    let report = load(&elsewhere).unwrap_err();
+    assert!(
+        report.problems.iter().any(|p| p.line == Some(5)
+            && p.message.ends_with("(a lab that must put it into `kube-system` cannot be offered to workshops: give it `modes: [local]`)")),
+        "{report}"
+    );
+    let mut local = elsewhere;
+    local[1].1 = LAB.replace(
+        "namespace: fly-k8s\n",
+        "namespace: fly-k8s\nmodes: [local]\n",
+    );
+    assert!(load(&local).is_ok(), "{:?}", load(&local).err());
+}
+
+#[test]
 fn cel_problems_name_the_files_line_and_column() {
     let lab = LAB.replace(
         "        expect:\n          data:\n            enabled: yes\n",
