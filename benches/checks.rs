@@ -1,11 +1,12 @@
 //! Benchmarks of the check language: one step of 50 checks against 5,000 in-memory objects
-//! (selector-style), 50 checks by name (one object each), and validation of 50 checks.
+//! (selector-style), 50 checks by name (one object each), validation of 50 checks, and the
+//! per-watch-event cost of a step before and after checks were compiled once at load.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kubelab::checks::{self, CheckSpec, CompiledCheck, Find, PendingSpec};
+use kubelab::checks::{self, CheckSpec, CompiledCheck, Find, Observed, PendingSpec, Values};
 use kubelab::i18n::Text;
 use serde_json::{Value, json};
 
@@ -324,6 +325,8 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(failing.evaluate(black_box(few))))
     });
 
+    per_event(c, &objects, &cached_checks, &index, &plain);
+
     c.bench_function("validate: 50 checks", |b| {
         b.iter(|| {
             for s in &mixed {
@@ -331,6 +334,87 @@ fn benches(c: &mut Criterion) {
             }
         })
     });
+}
+
+/// What the engine does on every watch event for one step, before (each check compiled and
+/// validated again from its spec: `evaluate_observed`) and after (the step's checks compiled
+/// once when the labs loaded: `CompiledCheck::judge`), for a reader with placeholder values.
+fn per_event(
+    c: &mut Criterion,
+    objects: &[Value],
+    by_name: &[CheckSpec],
+    index: &std::collections::HashMap<String, Value>,
+    by_selector: &[CheckSpec],
+) {
+    let reader = Values {
+        namespace: "learner-7".into(),
+        node: "colima".into(),
+    };
+    let found: Vec<Vec<Value>> = by_name
+        .iter()
+        .map(|check| {
+            let name = check
+                .find
+                .as_ref()
+                .and_then(|f| f.name.as_deref())
+                .unwrap_or_default();
+            index.get(name).cloned().into_iter().collect()
+        })
+        .collect();
+    let observed = |objects| Observed {
+        objects,
+        namespace: Some("learner-7"),
+        values: Some(&reader),
+        ..Observed::default()
+    };
+    let compiled: Vec<CompiledCheck> = by_name
+        .iter()
+        .map(|s| CompiledCheck::compile(s).expect("valid"))
+        .collect();
+    c.bench_function(
+        "per event, 50 checks by name: compiled each event (before)",
+        |b| {
+            b.iter(|| {
+                for (spec, objs) in by_name.iter().zip(&found) {
+                    black_box(checks::evaluate_observed(spec, &observed(objs)));
+                }
+            })
+        },
+    );
+    c.bench_function(
+        "per event, 50 checks by name: compiled at load (after)",
+        |b| {
+            b.iter(|| {
+                for (check, objs) in compiled.iter().zip(&found) {
+                    black_box(check.judge(&observed(objs)));
+                }
+            })
+        },
+    );
+    let compiled: Vec<CompiledCheck> = by_selector
+        .iter()
+        .map(|s| CompiledCheck::compile(s).expect("valid"))
+        .collect();
+    c.bench_function(
+        "per event, 50 checks x 5000 objects: compiled each event (before)",
+        |b| {
+            b.iter(|| {
+                for spec in by_selector {
+                    black_box(checks::evaluate_observed(spec, &observed(objects)));
+                }
+            })
+        },
+    );
+    c.bench_function(
+        "per event, 50 checks x 5000 objects: compiled at load (after)",
+        |b| {
+            b.iter(|| {
+                for check in &compiled {
+                    black_box(check.judge(&observed(objects)));
+                }
+            })
+        },
+    );
 }
 
 criterion_group! {

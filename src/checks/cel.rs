@@ -10,6 +10,10 @@ use cel::common::value::Val;
 use cel::{Context, Env, Program};
 use serde_json::Value;
 
+use super::template::{self, Values};
+
+mod names;
+
 // The standard environment is immutable once built; sharing it avoids rebuilding the function
 // registry for every object. Kubernetes' CEL has `base64.decode`/`base64.encode` (cel-go's
 // encoders extension), which labs need to look inside Secrets.
@@ -26,30 +30,74 @@ pub struct CelExpr {
     source: String,
     program: Arc<Program>,
     fields: Option<Vec<String>>,
+    // With placeholders, the program is compiled per reader (from the rendered source), once.
+    templated: bool,
 }
 
-// Parsing CEL costs far more than evaluating it, and a lab's expressions are few: parsed
-// programs are kept, up to a bound, so each is parsed once per process.
-fn cached_program(source: &str) -> Result<Arc<Program>, String> {
-    const MAX_CACHED: usize = 1024;
+/// Why a CEL expression cannot be used: what is wrong and where (a character offset into the
+/// expression as written, when known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CelError {
+    /// 0-based character offset in the expression.
+    pub offset: Option<usize>,
+    /// What is wrong, for the lab author.
+    pub message: String,
+    /// The expression does not parse (rather than naming what does not exist).
+    pub syntax: bool,
+}
+
+impl std::fmt::Display for CelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.offset {
+            Some(offset) => write!(f, "at column {}: {}", offset + 1, self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+// Parsing CEL costs far more than evaluating it: expressions with placeholders are parsed once
+// per reader's rendering and kept, up to a bound.
+fn cached_program(source: &str) -> Result<Arc<Program>, CelError> {
+    const MAX_CACHED: usize = 4096;
     static CACHE: LazyLock<Mutex<HashMap<String, Arc<Program>>>> = LazyLock::new(Default::default);
     let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(program) = cache.get(source) {
         return Ok(Arc::clone(program));
     }
-    let program = Arc::new(Program::compile(source).map_err(|errors| {
-        errors
-            .errors
-            .iter()
-            .map(|e| format!("at column {}: {}", e.pos.1 + 1, e.msg))
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?);
+    let program = Arc::new(parse(source)?);
     if cache.len() >= MAX_CACHED {
         cache.clear();
     }
     cache.insert(source.to_owned(), Arc::clone(&program));
     Ok(program)
+}
+
+fn parse(source: &str) -> Result<Program, CelError> {
+    STDLIB.compile(source).map_err(|errors| {
+        let first = errors.errors.first();
+        CelError {
+            offset: first.and_then(|e| offset_of(source, e.pos)),
+            message: errors
+                .errors
+                .iter()
+                .map(|e| e.msg.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+            syntax: true,
+        }
+    })
+}
+
+// A parse error's (1-based line, 0-based column) as a character offset.
+fn offset_of(source: &str, (line, column): (isize, isize)) -> Option<usize> {
+    let line = usize::try_from(line).ok()?.max(1);
+    let column = usize::try_from(column).ok()?;
+    let before: usize = source
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(|l| l.chars().count())
+        .sum();
+    Some(before + column)
 }
 
 impl std::fmt::Debug for CelExpr {
@@ -61,13 +109,33 @@ impl std::fmt::Debug for CelExpr {
 }
 
 impl CelExpr {
-    /// Parses `source`; the error is one line saying where and what is wrong.
-    pub fn compile(source: &str) -> Result<CelExpr, String> {
-        let program = cached_program(source)?;
+    /// Parses `source` and checks every variable and function it names; the error says where
+    /// and what is wrong. Placeholders (`'{kubelab:namespace}'`) are checked with stand-ins.
+    pub fn compile(source: &str) -> Result<CelExpr, CelError> {
+        if let Some(message) = template::problems(source).into_iter().next() {
+            return Err(CelError {
+                offset: source
+                    .find(template::PREFIX)
+                    .map(|b| source[..b].chars().count()),
+                message,
+                syntax: false,
+            });
+        }
+        let templated = template::has_placeholder(source);
+        let program = if templated {
+            let sample = template::render(source, &template::sample(), template::verbatim);
+            Arc::new(parse(&sample)?)
+        } else {
+            Arc::new(parse(source)?)
+        };
+        if let Some(unknown) = names::unknown(&program, &STDLIB) {
+            return Err(unknown);
+        }
         Ok(CelExpr {
             source: source.to_owned(),
             program,
             fields: top_level_fields(source),
+            templated,
         })
     }
 
@@ -77,8 +145,20 @@ impl CelExpr {
     }
 
     /// Evaluates the expression with `object` bound; `Err` when evaluation fails or the result
-    /// is not a boolean.
+    /// is not a boolean. Placeholders are rendered with `values` (as written without).
     pub fn eval(&self, object: &Value) -> Result<bool, String> {
+        self.eval_for(object, None)
+    }
+
+    /// [`CelExpr::eval`] for a reader.
+    pub fn eval_for(&self, object: &Value, values: Option<&Values>) -> Result<bool, String> {
+        let program = match (self.templated, values) {
+            (true, Some(values)) => {
+                let rendered = template::render(&self.source, values, template::verbatim);
+                cached_program(&rendered).map_err(|e| format!("CEL expression `{rendered}` {e}"))?
+            }
+            _ => Arc::clone(&self.program),
+        };
         let mut context = Context::with_env(Arc::clone(&STDLIB));
         let bound = match (&self.fields, object) {
             (Some(fields), Value::Object(map)) => Box::new(CelMap::from(
@@ -90,8 +170,8 @@ impl CelExpr {
             )),
             _ => to_val(object),
         };
-        context.add_variable_as_val("object", bound);
-        match self.program.execute(&context) {
+        context.add_variable_as_val(VARIABLE, bound);
+        match program.execute(&context) {
             Ok(cel::Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!(
                 "CEL expression `{}` gave {}, not true or false",
@@ -105,6 +185,9 @@ impl CelExpr {
         }
     }
 }
+
+/// The one variable a check's CEL sees: the object being checked.
+pub const VARIABLE: &str = "object";
 
 // Builds CEL's values straight from the JSON, borrowing its strings instead of copying them.
 // Kubernetes' own CEL sees JSON integers as `int`; serde would hand positive ones over as
@@ -304,10 +387,38 @@ mod tests {
     }
 
     #[test]
-    fn parse_errors_are_one_line() {
+    fn parse_errors_are_one_line_with_their_offset() {
         let err = CelExpr::compile("object.spec.replicas ==").unwrap_err();
-        assert!(err.starts_with("at column "), "{err}");
-        assert!(!err.contains('\n'), "{err}");
+        assert!(err.to_string().starts_with("at column "), "{err}");
+        assert!(!err.to_string().contains('\n'), "{err}");
+        assert!(err.offset.is_some(), "{err:?}");
+        let second_line =
+            CelExpr::compile("object.spec.replicas >= 1 &&\n  object.x ==").unwrap_err();
+        assert!(second_line.offset.unwrap() > 29, "{second_line:?}");
         assert!(CelExpr::compile("object.spec.replicas >= 1").is_ok());
+    }
+
+    #[test]
+    fn placeholders_are_rendered_for_each_reader() {
+        let binding = json!({"subjects": [
+            {"kind": "ServiceAccount", "name": "reader", "namespace": "kl-a-1"}
+        ]});
+        let expr = CelExpr::compile(
+            "object.subjects.exists(s, s.kind == 'ServiceAccount' && s.namespace == '{kubelab:namespace}')",
+        )
+        .unwrap();
+        let reader = |ns: &str| Values {
+            namespace: ns.to_owned(),
+            node: "n".to_owned(),
+        };
+        assert_eq!(expr.eval_for(&binding, Some(&reader("kl-a-1"))), Ok(true));
+        assert_eq!(expr.eval_for(&binding, Some(&reader("kl-b-2"))), Ok(false));
+        assert_eq!(expr.eval(&binding), Ok(false));
+        let unknown = CelExpr::compile("object.metadata.namespace == '{kubelab:ns}'").unwrap_err();
+        assert!(
+            unknown.message.contains("unknown placeholder"),
+            "{unknown:?}"
+        );
+        assert_eq!(unknown.offset, Some(30));
     }
 }

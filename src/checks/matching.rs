@@ -15,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::path::{self, Segment};
 use super::quantity::Quantity;
+use super::template::{self, Values};
 use super::values::{self, Shown};
 use super::verdict::Diagnostic;
 use crate::i18n::Text;
@@ -38,6 +39,8 @@ pub const OPERATORS: &[&str] = &[
     "$some",
     "$none",
     "$exact",
+    "$count",
+    "$and",
 ];
 
 /// The key that gives an expectation the lab author's own words (`{$describe: {en, zh}}`),
@@ -59,6 +62,9 @@ pub enum Expectation {
     Ops(Vec<Op>),
     /// An expectation with the lab author's words (`$describe`), shown instead of kubelab's.
     Described(Box<Expectation>, Text),
+    /// A string with placeholders (`{kubelab:namespace}`) that must be equal once rendered for
+    /// the reader.
+    Template(String),
 }
 
 /// A comparison operator.
@@ -168,6 +174,25 @@ pub enum Op {
     None(Box<Expectation>),
     /// `$exact`: exactly these elements in this order.
     Exact(Vec<Expectation>),
+    /// `$count`: how many elements of the list match `pattern` (a missing list has none).
+    Count {
+        /// What an element must look like to be counted.
+        pattern: Box<Expectation>,
+        /// What the number must be: a number or comparisons.
+        is: Box<Expectation>,
+    },
+    /// `$and`: every expectation holds (several `$some` on one list, say).
+    And(Vec<Expectation>),
+    /// An operator whose operand holds placeholders: `shown` as written (for words), rebuilt
+    /// from the rendered operand for each reader.
+    Templated {
+        /// The operator as written, placeholders and all.
+        shown: Box<Op>,
+        /// The operator's name (`$eq`, `$regex`...).
+        name: &'static str,
+        /// The operand as written.
+        operand: Value,
+    },
 }
 
 /// Compiles an expectation, appending every problem (with its location) to `errors`.
@@ -210,6 +235,12 @@ pub fn compile<'v>(
                     }
                 },
             }
+        }
+        Value::String(text) if template::has_placeholder(text) => {
+            for problem in template::problems(text) {
+                errors.push(located(loc, &problem));
+            }
+            Expectation::Template(text.clone())
         }
         scalar => Expectation::Equal(scalar.clone()),
     }
@@ -303,6 +334,9 @@ fn compile_op<'v>(
         loc.pop();
         Box::new(node)
     };
+    if TEMPLATED.contains(&op) && template::value_has_placeholder(operand) {
+        return templated(op, operand, loc, errors);
+    }
     let compiled = match op {
         "$eq" => Ok(Op::Eq(operand.clone())),
         "$ne" => Ok(Op::Ne(operand.clone())),
@@ -339,6 +373,8 @@ fn compile_op<'v>(
         "$some" => Ok(Op::Some(nested(loc, errors))),
         "$none" => Ok(Op::None(nested(loc, errors))),
         "$exact" => exact(op, operand, loc, errors),
+        "$count" => count_op(operand, loc, errors),
+        "$and" => and_op(op, operand, loc, errors),
         unknown => Err(unknown_operator(unknown)),
     };
     match compiled {
@@ -347,6 +383,139 @@ fn compile_op<'v>(
             errors.push(located(loc, &message));
             None
         }
+    }
+}
+
+// The operators whose operand may hold placeholders.
+const TEMPLATED: &[&str] = &["$eq", "$ne", "$in", "$regex", "$glob", "$contains"];
+
+// An operator with placeholders in its operand: checked once with stand-in values (a pattern
+// that does not compile is reported here, not at run time), rebuilt per reader when evaluated.
+fn templated<'v>(
+    op: &'v str,
+    operand: &'v Value,
+    loc: &mut [Segment<'v>],
+    errors: &mut Vec<String>,
+) -> Option<Op> {
+    for problem in template::value_problems(operand) {
+        errors.push(located(loc, &problem));
+    }
+    let sample = template::render_value(operand, &template::sample(), escape_for(op));
+    let name = TEMPLATED.iter().copied().find(|t| *t == op)?;
+    match leaf_op(name, &sample) {
+        Ok(sampled) => {
+            let shown = match sampled {
+                Op::Regex(re, _) => Op::Regex(re, operand.as_str().unwrap_or_default().to_owned()),
+                Op::Glob(re, _) => Op::Glob(re, operand.as_str().unwrap_or_default().to_owned()),
+                Op::Contains(_) => Op::Contains(operand.as_str().unwrap_or_default().to_owned()),
+                _ => leaf_op(name, operand).ok()?,
+            };
+            Some(Op::Templated {
+                shown: Box::new(shown),
+                name,
+                operand: operand.clone(),
+            })
+        }
+        Err(message) => {
+            errors.push(located(loc, &message));
+            None
+        }
+    }
+}
+
+// Values put into a pattern are matched literally.
+fn escape_for(op: &str) -> fn(&str) -> String {
+    match op {
+        "$regex" => |s: &str| regex::escape(s),
+        "$glob" => |s: &str| s.replace(['*', '?'], ""),
+        _ => template::verbatim,
+    }
+}
+
+// The operators whose operand is a plain value, built from it (rendered, for a templated one).
+fn leaf_op(op: &str, operand: &Value) -> Result<Op, String> {
+    match op {
+        "$eq" => Ok(Op::Eq(operand.clone())),
+        "$ne" => Ok(Op::Ne(operand.clone())),
+        "$in" => match operand {
+            Value::Array(items) => Ok(Op::In(items.clone())),
+            other => Err(format!(
+                "`$in` needs an array of values, not {}",
+                path::show(other)
+            )),
+        },
+        _ => text_op(op, operand),
+    }
+}
+
+// `$count: {match: <element>, is: <number or comparisons>}`.
+fn count_op<'v>(
+    operand: &'v Value,
+    loc: &mut Vec<Segment<'v>>,
+    errors: &mut Vec<String>,
+) -> Result<Op, String> {
+    let wrong = || {
+        format!(
+            "`$count` needs `match` (what an element looks like) and `is` (a whole number or an operator map such as {{$gte: 2}}), such as {{match: {{protocol: TCP}}, is: {{$gte: 2}}}}, not {}",
+            path::show(operand)
+        )
+    };
+    let Value::Object(map) = operand else {
+        return Err(wrong());
+    };
+    let (Some(pattern), Some(is)) = (map.get("match"), map.get("is")) else {
+        return Err(wrong());
+    };
+    if map.len() != 2 {
+        return Err(wrong());
+    }
+    let is_ok = match is {
+        Value::Number(n) => n.as_u64().is_some(),
+        Value::Object(m) => !m.is_empty() && m.keys().all(|k| k.starts_with('$')),
+        _ => false,
+    };
+    if !is_ok {
+        return Err(wrong());
+    }
+    loc.push(Segment::Key("$count"));
+    loc.push(Segment::Key("match"));
+    let pattern = compile(pattern, loc, errors);
+    loc.pop();
+    loc.push(Segment::Key("is"));
+    let is = compile(is, loc, errors);
+    loc.truncate(loc.len() - 2);
+    Ok(Op::Count {
+        pattern: Box::new(pattern),
+        is: Box::new(is),
+    })
+}
+
+// `$and: [a, b]`: each element an expectation of its own, located under `$and[i]`.
+fn and_op<'v>(
+    op: &'v str,
+    operand: &'v Value,
+    loc: &mut Vec<Segment<'v>>,
+    errors: &mut Vec<String>,
+) -> Result<Op, String> {
+    match operand {
+        Value::Array(items) if !items.is_empty() => {
+            let nodes = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    loc.push(Segment::Key(op));
+                    loc.push(Segment::Index(i));
+                    let node = compile(item, loc, errors);
+                    loc.truncate(loc.len() - 2);
+                    node
+                })
+                .collect();
+            Ok(Op::And(nodes))
+        }
+        other => Err(format!(
+            "`$and` needs a list of expectations that must all hold, such as [{{$some: {{type: Ready}}}}, {{$len: 2}}], not {}",
+            path::show(other)
+        )),
     }
 }
 
@@ -381,7 +550,7 @@ fn text_op(op: &str, operand: &Value) -> Result<Op, String> {
         ));
     };
     match op {
-        "$regex" => match cached_regex(src) {
+        "$regex" => match Regex::new(src) {
             Ok(re) => Ok(Op::Regex(re, src.clone())),
             Err(e) => Err(format!(
                 "`$regex` {} does not compile: {}",
@@ -455,8 +624,9 @@ fn regex_error(e: &regex::Error) -> String {
         .to_owned()
 }
 
-// Checks are evaluated over and over (every watch event) while the labs' patterns are few:
-// compiled regexes are kept, up to a bound, so a pattern is compiled once per process.
+// Patterns written in a lab are compiled once when the labs load; a pattern with placeholders
+// is rendered per reader, and its compiled forms are kept, up to a bound, so each reader's
+// pattern is compiled once per process rather than on every evaluation.
 fn cached_regex(pattern: &str) -> Result<Regex, regex::Error> {
     const MAX_CACHED: usize = 4096;
     static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> = LazyLock::new(Default::default);
@@ -473,6 +643,11 @@ fn cached_regex(pattern: &str) -> Result<Regex, regex::Error> {
 }
 
 fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&glob_pattern(glob))
+}
+
+// A wildcard pattern as a regex matching the whole string.
+fn glob_pattern(glob: &str) -> String {
     let mut re = String::with_capacity(glob.len() + 8);
     re.push_str("(?s)^");
     for c in glob.chars() {
@@ -483,7 +658,22 @@ fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
         }
     }
     re.push('$');
-    cached_regex(&re)
+    re
+}
+
+// A templated operator rebuilt for the reader (patterns from the bounded cache).
+fn rendered_op(name: &str, operand: &Value, values: Option<&Values>) -> Result<Op, String> {
+    let rendered = match values {
+        Some(values) => template::render_value(operand, values, escape_for(name)),
+        None => std::borrow::Cow::Borrowed(operand),
+    };
+    let text = rendered.as_str().unwrap_or_default();
+    let compiled = match name {
+        "$regex" => cached_regex(text).map(|re| Op::Regex(re, text.to_owned())),
+        "$glob" => cached_regex(&glob_pattern(text)).map(|re| Op::Glob(re, text.to_owned())),
+        _ => return leaf_op(name, &rendered),
+    };
+    compiled.map_err(|e| regex_error(&e))
 }
 
 fn closest_operator(unknown: &str) -> Option<&'static str> {
@@ -572,6 +762,8 @@ pub struct Mismatches<'a> {
     // The lab author's words for the expectations being checked, with the path depth they
     // apply at: a mismatch right there is worded by them, deeper ones keep their own words.
     described: Vec<(usize, &'a Text)>,
+    // What placeholders stand for, for the reader (None: left as written).
+    values: Option<&'a Values>,
     count: usize,
     limit: usize,
 }
@@ -583,6 +775,7 @@ impl<'a> Mismatches<'a> {
             path: Vec::new(),
             diagnostics: None,
             described: Vec::new(),
+            values: None,
             count: 0,
             limit,
         }
@@ -591,12 +784,16 @@ impl<'a> Mismatches<'a> {
     /// Records every mismatch as a diagnostic.
     pub fn collecting() -> Mismatches<'a> {
         Mismatches {
-            path: Vec::new(),
-            diagnostics: Some(Vec::new()),
-            described: Vec::new(),
-            count: 0,
             limit: usize::MAX,
+            diagnostics: Some(Vec::new()),
+            ..Mismatches::counting(usize::MAX)
         }
+    }
+
+    /// Renders placeholders in expectations for this reader.
+    pub fn for_reader(mut self, values: Option<&'a Values>) -> Mismatches<'a> {
+        self.values = values;
+        self
     }
 
     /// Mismatches so far.
@@ -613,8 +810,13 @@ impl<'a> Mismatches<'a> {
         self.count >= self.limit
     }
 
+    // A yes/no test of `node` for the same reader.
+    fn holds(&self, node: &Expectation, actual: Option<&Value>) -> bool {
+        matches_for(node, actual, self.values)
+    }
+
     // `make` gives what was expected and what was found; it only runs when diagnostics are
-    // recorded.
+    // recorded. Placeholders in the words are the reader's values.
     fn fail(&mut self, make: impl FnOnce() -> (Text, Shown)) {
         self.count += 1;
         if let Some(diagnostics) = &mut self.diagnostics {
@@ -625,6 +827,9 @@ impl<'a> Mismatches<'a> {
                 .filter(|(depth, _)| *depth == self.path.len())
             {
                 expected = (*words).clone();
+            }
+            if let Some(values) = self.values {
+                expected = values.text(&expected);
             }
             diagnostics.push(Diagnostic {
                 path: path::render(&self.path),
@@ -655,9 +860,14 @@ impl<'a> Mismatches<'a> {
     }
 }
 
-/// True when `actual` (None = missing) satisfies the expectation.
+/// True when `actual` (None = missing) satisfies the expectation (placeholders as written).
 pub fn matches(node: &Expectation, actual: Option<&Value>) -> bool {
-    let mut report = Mismatches::counting(1);
+    matches_for(node, actual, None)
+}
+
+/// True when `actual` satisfies the expectation, placeholders rendered with `values`.
+pub fn matches_for(node: &Expectation, actual: Option<&Value>, values: Option<&Values>) -> bool {
+    let mut report = Mismatches::counting(1).for_reader(values);
     check(node, actual, &mut report);
     report.count == 0
 }
@@ -673,6 +883,15 @@ pub fn check<'a>(node: &'a Expectation, actual: Option<&'a Value>, r: &mut Misma
         Expectation::Equal(expected) => {
             if !eq_opt(actual, expected) {
                 r.fail(|| unequal(expected, actual));
+            }
+        }
+        Expectation::Template(written) => {
+            let expected = Value::String(match r.values {
+                Some(values) => template::render(written, values, template::verbatim),
+                None => written.clone(),
+            });
+            if !eq_opt(actual, &expected) {
+                r.fail(|| unequal(&expected, actual));
             }
         }
         Expectation::Map(entries) => match present(actual) {
@@ -721,7 +940,9 @@ fn check_ops<'a>(ops: &'a [Op], actual: Option<&'a Value>, r: &mut Mismatches<'a
                 if other < i {
                     continue;
                 }
-                if !check_op_holds(op, actual) || !check_op_holds(&ops[other], actual) {
+                if !check_op_holds(op, actual, r.values)
+                    || !check_op_holds(&ops[other], actual, r.values)
+                {
                     r.fail(|| {
                         (
                             describe::range_words(&ops[lo], &ops[hi]),
@@ -766,7 +987,7 @@ fn check_array<'a>(
     }
     // The common case, one expected element, needs no assignment bookkeeping.
     if let [element] = elements {
-        if !items.iter().any(|item| matches(element, Some(item))) {
+        if !items.iter().any(|item| r.holds(element, Some(item))) {
             report_unmatched(element, items, whole, r);
         }
         return;
@@ -775,7 +996,7 @@ fn check_array<'a>(
         .iter()
         .map(|e| {
             (0..items.len())
-                .filter(|&j| matches(e, Some(&items[j])))
+                .filter(|&j| r.holds(e, Some(&items[j])))
                 .collect()
         })
         .collect();
@@ -872,14 +1093,132 @@ fn as_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 // Whether a simple operator holds (the structural ones report per element in `check_op`).
-fn check_op_holds(op: &Op, actual: Option<&Value>) -> bool {
-    let mut report = Mismatches::counting(1);
+fn check_op_holds(op: &Op, actual: Option<&Value>, values: Option<&Values>) -> bool {
+    let mut report = Mismatches::counting(1).for_reader(values);
     check_op(op, actual, &mut report);
     report.count == 0
 }
 
 fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Mismatches<'a>) {
-    let words = || (describe::op_words(op), values::found(actual));
+    match op {
+        Op::Len(inner) => match present(actual).and_then(length) {
+            Some(n) => {
+                if !r.holds(inner, Some(&Value::from(n))) {
+                    r.fail(|| (describe::op_words(op), Shown::whole(describe::length(n))));
+                }
+            }
+            None => r.fail(|| (describe::op_words(op), values::found(actual))),
+        },
+        Op::Not(inner) => {
+            if r.holds(inner, actual) {
+                r.fail(|| (describe::op_words(op), values::found(actual)));
+            }
+        }
+        Op::Some(inner) => {
+            let found = match present(actual) {
+                Some(Value::Array(items)) => items.iter().any(|item| r.holds(inner, Some(item))),
+                _ => false,
+            };
+            if !found {
+                r.fail(|| (describe::op_words(op), values::found(actual)));
+            }
+        }
+        Op::Every(_) | Op::None(_) | Op::Exact(_) => check_elements(op, actual, r),
+        Op::Count { pattern, is } => check_count(op, pattern, is, actual, r),
+        Op::And(nodes) => {
+            for node in nodes {
+                check(node, actual, r);
+                if r.done() {
+                    return;
+                }
+            }
+        }
+        Op::Templated { name, operand, .. } => match rendered_op(name, operand, r.values) {
+            Ok(built) => check_leaf(&built, actual, r),
+            Err(message) => r.fail(|| (Text::same(message), values::found(actual))),
+        },
+        leaf => check_leaf(leaf, actual, r),
+    }
+}
+
+// `$every`, `$none` and `$exact`: each element is reported at its own path.
+fn check_elements<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Mismatches<'a>) {
+    let items = match present(actual) {
+        None if !matches!(op, Op::Exact(_)) => return,
+        Some(Value::Array(items)) => items,
+        _ => return r.fail(|| (describe::op_words(op), values::found(actual))),
+    };
+    match op {
+        Op::Every(inner) => {
+            for (i, item) in items.iter().enumerate() {
+                r.push_element(i, item);
+                check(inner, Some(item), r);
+                r.pop();
+                if r.done() {
+                    return;
+                }
+            }
+        }
+        Op::None(inner) => {
+            for (i, item) in items.iter().enumerate() {
+                if r.holds(inner, Some(item)) {
+                    r.push_element(i, item);
+                    r.fail(|| (describe::op_words(op), values::found(Some(item))));
+                    r.pop();
+                    if r.done() {
+                        return;
+                    }
+                }
+            }
+        }
+        Op::Exact(nodes) if items.len() == nodes.len() => {
+            for (i, (node, item)) in nodes.iter().zip(items).enumerate() {
+                r.push_element(i, item);
+                check(node, Some(item), r);
+                r.pop();
+                if r.done() {
+                    return;
+                }
+            }
+        }
+        _ => r.fail(|| (describe::op_words(op), values::found(actual))),
+    }
+}
+
+// `$count`: the elements matching `pattern`, their number matched against `is`. A missing list
+// has no elements; a value that is no list fails.
+fn check_count<'a>(
+    op: &'a Op,
+    pattern: &Expectation,
+    is: &Expectation,
+    actual: Option<&'a Value>,
+    r: &mut Mismatches<'a>,
+) {
+    let items: &[Value] = match present(actual) {
+        None => &[],
+        Some(Value::Array(items)) => items,
+        Some(_) => return r.fail(|| (describe::op_words(op), values::found(actual))),
+    };
+    let n = items
+        .iter()
+        .filter(|item| r.holds(pattern, Some(item)))
+        .count();
+    if !r.holds(is, Some(&Value::from(n))) {
+        let of = items.len();
+        r.fail(|| {
+            (
+                describe::op_words(op),
+                Shown::whole(Text {
+                    en: format!("{n} matching (of {of} elements)"),
+                    zh: format!("{n} 个匹配（共 {of} 个元素）"),
+                }),
+            )
+        });
+    }
+}
+
+// The operators that compare one value: never borrowed by the report beyond the call.
+fn check_leaf(op: &Op, actual: Option<&Value>, r: &mut Mismatches<'_>) {
     let ok = match op {
         Op::Eq(v) => {
             if !eq_opt(actual, v) {
@@ -902,72 +1241,10 @@ fn check_op<'a>(op: &'a Op, actual: Option<&'a Value>, r: &mut Mismatches<'a>) {
         Op::Contains(needle) => actual
             .and_then(Value::as_str)
             .is_some_and(|s| s.contains(needle.as_str())),
-        Op::Len(inner) => match present(actual).and_then(length) {
-            Some(n) => {
-                if !matches(inner, Some(&Value::from(n))) {
-                    r.fail(|| (describe::op_words(op), Shown::whole(describe::length(n))));
-                }
-                return;
-            }
-            None => false,
-        },
-        Op::Not(inner) => !matches(inner, actual),
-        Op::Every(inner) => {
-            match present(actual) {
-                None => {}
-                Some(Value::Array(items)) => {
-                    for (i, item) in items.iter().enumerate() {
-                        r.push_element(i, item);
-                        check(inner, Some(item), r);
-                        r.pop();
-                        if r.done() {
-                            return;
-                        }
-                    }
-                }
-                Some(_) => r.fail(words),
-            }
-            return;
-        }
-        Op::Some(inner) => match present(actual) {
-            Some(Value::Array(items)) => items.iter().any(|item| matches(inner, Some(item))),
-            _ => false,
-        },
-        Op::None(inner) => {
-            match present(actual) {
-                None => {}
-                Some(Value::Array(items)) => {
-                    for (i, item) in items.iter().enumerate() {
-                        if matches(inner, Some(item)) {
-                            r.push_element(i, item);
-                            r.fail(|| (describe::op_words(op), values::found(Some(item))));
-                            r.pop();
-                            if r.done() {
-                                return;
-                            }
-                        }
-                    }
-                }
-                Some(_) => r.fail(words),
-            }
-            return;
-        }
-        Op::Exact(nodes) => match present(actual) {
-            Some(Value::Array(items)) if items.len() == nodes.len() => {
-                for (i, (node, item)) in nodes.iter().zip(items).enumerate() {
-                    r.push_element(i, item);
-                    check(node, Some(item), r);
-                    r.pop();
-                    if r.done() {
-                        return;
-                    }
-                }
-                return;
-            }
-            _ => false,
-        },
+        // Structural operators are checked by `check_op`.
+        _ => true,
     };
     if !ok {
-        r.fail(words);
+        r.fail(|| (describe::op_words(op), values::found(actual)));
     }
 }

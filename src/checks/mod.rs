@@ -1,21 +1,25 @@
 //! The check language: matching cluster objects against a lab's expectations. Pure code —
 //! it takes objects and expectations and returns verdicts, with no cluster in sight.
 //!
-//! [`evaluate`] runs one check; [`CompiledCheck`] does the same for callers that evaluate a
-//! check many times (regexes, quantities and CEL are prepared once); [`validate`] lists every
-//! problem with a check as written.
+//! [`CompiledCheck`] is a check compiled and validated once, when the labs load: the form
+//! validation reports on is the form the engine evaluates on every watch event. [`evaluate`]
+//! and [`validate`] compile on the spot, for callers holding only a [`CheckSpec`].
 
 pub mod cel;
+mod eval;
+pub mod lint;
 pub mod matching;
 pub mod observed;
 pub mod path;
 pub mod quantity;
 pub mod selector;
 pub mod spec;
+pub mod template;
 pub mod values;
 pub mod verdict;
 pub mod words;
 
+pub use eval::Eval;
 pub use observed::access::{AccessOutcome, AccessRequest, AccessSpec};
 pub use observed::token::{MAX_TOKEN_CHARS, TokenReviewed, TokenSpec};
 pub use observed::{
@@ -24,13 +28,15 @@ pub use observed::{
 };
 pub use selector::{Requirement, Selector, parse_selector};
 pub use spec::{AnswerSpec, ApiRef, CheckSpec, ExecSpec, Find, Normalize, PendingSpec, Since};
+pub use template::Values;
 pub use verdict::{Diagnostic, StepStatus, Verdict};
 pub use words::{object_id, terminating};
 
 use serde_json::Value;
 
 use self::cel::CelExpr;
-use self::matching::{Expectation, Mismatches, describe};
+use self::matching::Expectation;
+use self::path::FieldStep;
 use crate::i18n::Text;
 
 /// Evaluates one check against the objects its `find` returned (one or none for a name,
@@ -39,30 +45,61 @@ use crate::i18n::Text;
 pub fn evaluate(spec: &CheckSpec, objects: &[Value]) -> Verdict {
     match CompiledCheck::compile(spec) {
         Ok(check) => check.evaluate(objects),
-        Err(problems) => Verdict::Error {
-            message: format!(
-                "check `{}` is written wrongly: {}",
-                spec.id,
-                problems.join(" ")
-            ),
-        },
+        Err(problems) => written_wrongly(spec, &problems),
     }
 }
 
-/// Problems with a check as written (unknown operator, bad regex, CEL that does not parse,
-/// both `name` and `selector`...), each a sentence for `kubelab validate`. Empty when fine.
+/// Problems with a check as written (unknown operator, bad regex, CEL that does not parse or
+/// names what does not exist, both `name` and `selector`...), each a sentence for
+/// `kubelab validate`. Empty when fine.
 pub fn validate(spec: &CheckSpec) -> Vec<String> {
-    let mut problems = Vec::new();
-    if spec.id.trim().is_empty() {
-        problems.push(
-            "The check's `id` is empty; give it a short name that is unique within the step, such as `configmap-keys`.".to_owned(),
-        );
+    match CompiledCheck::compile(spec) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems.into_iter().map(|p| p.to_string()).collect(),
     }
-    problems.extend(observed::validate_observed(spec));
-    problems.extend(validate_describe(spec));
-    let Some(find) = &spec.find else {
-        return problems;
-    };
+}
+
+/// One problem with a check as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What is wrong and what to write instead.
+    pub message: String,
+    /// For a problem in `cel`: what is wrong and where in the expression, so that the loader
+    /// can name the file's line and column.
+    pub cel: Option<cel::CelError>,
+}
+
+impl Problem {
+    fn new(message: impl Into<String>) -> Problem {
+        Problem {
+            message: message.into(),
+            cel: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn written_wrongly(spec: &CheckSpec, problems: &[Problem]) -> Verdict {
+    Verdict::Error {
+        message: format!(
+            "check `{}` is written wrongly: {}",
+            spec.id,
+            problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}
+
+// The check's `find` as written: both fields it must have, one way to pick objects.
+fn validate_find(find: &Find, problems: &mut Vec<String>) -> Option<Selector> {
     if find.api_version.trim().is_empty() {
         problems.push("`find.apiVersion` is empty; write e.g. `v1` or `apps/v1`.".to_owned());
     }
@@ -77,17 +114,16 @@ pub fn validate(spec: &CheckSpec) -> Vec<String> {
             "`find.name` is empty; leave it out to look at every object of the kind.".to_owned(),
         );
     }
-    if let Some(selector) = &find.selector
-        && let Err(e) = parse_selector(selector)
-    {
-        problems.push(format!(
-            "`find.selector` \"{selector}\" does not parse: {e}."
-        ));
+    let selector = find.selector.as_ref()?;
+    match parse_selector(selector) {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            problems.push(format!(
+                "`find.selector` \"{selector}\" does not parse: {e}."
+            ));
+            None
+        }
     }
-    if let Err(more) = CompiledCheck::compile(spec) {
-        problems.extend(more);
-    }
-    problems
 }
 
 // `describe` words the check as a whole, so it needs both languages and a check that has a
@@ -114,15 +150,22 @@ fn validate_describe(spec: &CheckSpec) -> Vec<String> {
     problems
 }
 
-/// A check prepared for evaluation: expectations, regexes, quantities and CEL compiled once.
+/// A check compiled once: its spec as written, and everything evaluation needs prepared —
+/// the selector parsed, expectations, regexes, quantities and CEL compiled, the answer's path
+/// parsed. Shared by every reader; placeholders are rendered per evaluation.
 #[derive(Debug)]
 pub struct CompiledCheck {
+    spec: CheckSpec,
     find: Option<Find>,
+    selector: Option<Selector>,
     expect: Option<Expectation>,
     cel: Option<CelExpr>,
     absent: bool,
     count: Option<Expectation>,
     pending: Option<Expectation>,
+    events: Option<Expectation>,
+    server_version: Option<Expectation>,
+    answer_field: Option<Vec<FieldStep>>,
     // The author's words for the check as a whole.
     describe: Option<Text>,
     // What a false CEL expression says was expected: `describe`, else the title.
@@ -130,249 +173,153 @@ pub struct CompiledCheck {
 }
 
 impl CompiledCheck {
-    /// Compiles `spec`; `Err` lists every problem that keeps it from being evaluated.
-    pub fn compile(spec: &CheckSpec) -> Result<CompiledCheck, Vec<String>> {
+    /// Compiles and validates `spec`; `Err` lists every problem, in the order the author reads
+    /// the check.
+    pub fn compile(spec: &CheckSpec) -> Result<CompiledCheck, Vec<Problem>> {
         let mut problems = Vec::new();
-        let expect = spec.expect.as_ref().map(|value| {
-            if !value.is_object() {
-                problems.push(format!(
-                    "`expect` must be a map (a partial object), not {}.",
-                    path::show(value)
-                ));
-            }
-            compile_field("expect", value, &mut problems)
-        });
+        if spec.id.trim().is_empty() {
+            problems.push(
+                "The check's `id` is empty; give it a short name that is unique within the step, such as `configmap-keys`.".to_owned(),
+            );
+        }
+        problems.extend(observed::validate_observed(spec));
+        problems.extend(validate_describe(spec));
+        let selector = spec
+            .find
+            .as_ref()
+            .and_then(|find| validate_find(find, &mut problems));
+        problems.extend(lint::condition_statuses(spec));
+        let mut problems: Vec<Problem> = problems.into_iter().map(Problem::new).collect();
+        let mut messages = Vec::new();
+        let parts = Parts::compile(spec, &mut messages);
+        let answer_field = spec
+            .answer
+            .as_ref()
+            .and_then(|a| a.field.as_deref())
+            .and_then(|f| path::parse_field(f).ok());
+        // `events` is reported by the observing parts' validation, and so is every object
+        // expectation of a check without `find` ("needs `find`").
+        messages.retain(|m| !m.starts_with("`events`"));
+        if spec.find.is_some() {
+            problems.extend(messages.into_iter().map(Problem::new));
+        }
         let cel = spec
             .cel
             .as_deref()
             .and_then(|source| match CelExpr::compile(source) {
                 Ok(expr) => Some(expr),
                 Err(e) => {
-                    problems.push(format!("`cel` does not parse {e}."));
+                    let verb = if e.syntax { "does not parse " } else { "" };
+                    problems.push(Problem {
+                        message: format!("`cel` {verb}{e}."),
+                        cel: Some(e),
+                    });
                     None
                 }
             });
-        let count = spec
-            .count
-            .as_ref()
-            .map(|value| compile_count(value, &mut problems));
-        if spec.absent && spec.count.is_some() {
-            problems.push(
-                "`absent: true` cannot be combined with `count`; use `count: 0` instead."
-                    .to_owned(),
-            );
-        }
-        let pending = spec
-            .pending
-            .as_ref()
-            .map(|p| compile_field("pending.when", &p.when, &mut problems));
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(CompiledCheck {
+            spec: spec.clone(),
             find: spec.find.clone(),
-            expect,
+            selector,
+            expect: parts.expect,
             cel,
             absent: spec.absent,
-            count,
-            pending,
+            count: parts.count,
+            pending: parts.pending,
+            events: parts.events,
+            server_version: parts.server_version,
+            answer_field,
             describe: spec.describe.clone(),
             cel_words: spec.describe.clone().unwrap_or_else(|| spec.title.clone()),
         })
     }
 
-    /// Evaluates the check against the objects its `find` returned.
+    /// The check as written.
+    pub fn spec(&self) -> &CheckSpec {
+        &self.spec
+    }
+
+    /// The label selector of `find`, parsed.
+    pub fn selector(&self) -> Option<&Selector> {
+        self.selector.as_ref()
+    }
+
+    /// The check as evaluated for one reader (placeholders rendered with `values`).
+    pub fn for_reader<'c>(&'c self, values: Option<&'c Values>) -> Eval<'c> {
+        Eval::new(self, values)
+    }
+
+    /// Evaluates the check against the objects its `find` returned (placeholders as written).
     pub fn evaluate(&self, objects: &[Value]) -> Verdict {
-        self.evaluate_in(objects, None)
+        self.for_reader(None).evaluate_in(objects, None)
     }
 
     /// Evaluates the check against the objects its `find` returned from `namespace` (named
     /// when nothing was found; `find.namespace` when not given).
     pub fn evaluate_in(&self, objects: &[Value], namespace: Option<&str>) -> Verdict {
-        let result = if self.absent {
-            self.try_absent(objects)
-        } else if let Some(count) = &self.count {
-            self.try_count(count, objects)
-        } else {
-            self.try_default(objects, namespace)
-        };
-        result.unwrap_or_else(|message| Verdict::Error { message })
+        self.for_reader(None).evaluate_in(objects, namespace)
     }
 
-    // Passes when no object matches; objects that match but are being deleted are on their way
-    // out: pending.
-    fn try_absent(&self, objects: &[Value]) -> Result<Verdict, String> {
-        let mut staying = Vec::new();
-        let mut going = Vec::new();
-        for object in objects {
-            if self.expect_matches(object) && self.cel_holds(object)? {
-                if terminating(object) {
-                    going.push(object);
-                } else {
-                    staying.push(object);
-                }
-            }
-        }
-        let expected = || {
-            self.describe
-                .clone()
-                .unwrap_or_else(|| words::none_of(self.find.as_ref()))
-        };
-        if !staying.is_empty() {
-            let diagnostic = Diagnostic::whole(expected(), words::objects(&staying));
-            return Ok(self.failed(vec![diagnostic], None, objects));
-        }
-        if !going.is_empty() {
-            return Ok(Verdict::Pending {
-                diagnostics: vec![Diagnostic::whole(expected(), words::being_deleted(&going))],
-            });
-        }
-        Ok(Verdict::Passed)
-    }
-
-    // Objects being deleted are not counted.
-    fn try_count(&self, count: &Expectation, objects: &[Value]) -> Result<Verdict, String> {
-        let mut matching = 0usize;
-        let mut deleting = 0usize;
-        for object in objects {
-            if terminating(object) {
-                deleting += 1;
-            } else if self.expect_matches(object) && self.cel_holds(object)? {
-                matching += 1;
-            }
-        }
-        if matching::matches(count, Some(&Value::from(matching))) {
-            return Ok(Verdict::Passed);
-        }
-        let expected = self
-            .describe
-            .clone()
-            .unwrap_or_else(|| words::count_expected(&describe::count(count)));
-        let actual = words::count_found(matching, objects.len(), deleting);
-        Ok(self.failed(vec![Diagnostic::whole(expected, actual)], None, objects))
-    }
-
-    // The default verdict: some object (not being deleted) matches `expect` and `cel`;
-    // otherwise the closest one's diagnostics, "being deleted", or "not found".
-    fn try_default(&self, objects: &[Value], namespace: Option<&str>) -> Result<Verdict, String> {
-        let live: Vec<&Value> = objects.iter().filter(|o| !terminating(o)).collect();
-        if live.is_empty() {
-            let all: Vec<&Value> = objects.iter().collect();
-            let actual = if all.is_empty() {
-                words::not_found(self.searched(namespace))
-            } else {
-                words::being_deleted(&all)
-            };
-            let diagnostic = Diagnostic::whole(words::to_exist(self.find.as_ref()), actual);
-            return Ok(self.failed(vec![diagnostic], None, objects));
-        }
-        // One pass finds a matching object or, failing that, the closest one: each object is
-        // counted only up to the best score so far, so hopeless ones are dropped early. An
-        // object whose `expect` matched but whose CEL said false is one mismatch away.
-        let mut best: Option<(usize, usize, bool)> = None;
-        for (i, object) in live.iter().enumerate() {
-            let limit = best.map_or(usize::MAX, |(_, score, _)| score);
-            let mismatches = match &self.expect {
-                Some(expect) => {
-                    let mut report = Mismatches::counting(limit);
-                    matching::check(expect, Some(object), &mut report);
-                    report.count()
-                }
-                None => 0,
-            };
-            let (score, cel_failed) = if mismatches == 0 {
-                if self.cel_holds(object)? {
-                    return Ok(Verdict::Passed);
-                }
-                (1, true)
-            } else {
-                (mismatches, false)
-            };
-            if score < limit {
-                best = Some((i, score, cel_failed));
-            }
-        }
-        let Some((closest, _, cel_failed)) = best else {
-            return Ok(Verdict::Passed);
-        };
-        let object = live[closest];
-        let diagnostics = if cel_failed {
-            vec![Diagnostic::whole(
-                self.cel_words.clone(),
-                words::not_the_case(),
-            )]
-        } else {
-            let mut report = Mismatches::collecting();
-            if let Some(expect) = &self.expect {
-                matching::check(expect, Some(object), &mut report);
-            }
-            report.into_diagnostics()
-        };
-        Ok(self.failed(diagnostics, Some(object_id(object)), objects))
+    /// Judges the check from everything observed for it (see [`evaluate_observed`]).
+    pub fn judge(&self, observed: &Observed<'_>) -> Verdict {
+        observed::judge(self, observed)
     }
 
     // The namespace named in "not found": where the engine looked, else the one `find` names.
     fn searched<'n>(&'n self, namespace: Option<&'n str>) -> Option<&'n str> {
         namespace.or(self.find.as_ref().and_then(|f| f.namespace.as_deref()))
     }
+}
 
-    // The objects (not being deleted) that match `expect` and `cel` (all of them when neither
-    // is given).
-    fn matching<'v>(&self, objects: &'v [Value]) -> Result<Vec<&'v Value>, String> {
-        let mut out = Vec::new();
-        for object in objects.iter().filter(|o| !terminating(o)) {
-            if self.expect_matches(object) && self.cel_holds(object)? {
-                out.push(object);
+/// A check's expectations, compiled.
+struct Parts {
+    expect: Option<Expectation>,
+    count: Option<Expectation>,
+    pending: Option<Expectation>,
+    events: Option<Expectation>,
+    server_version: Option<Expectation>,
+}
+
+impl Parts {
+    fn compile(spec: &CheckSpec, messages: &mut Vec<String>) -> Parts {
+        let expect = spec.expect.as_ref().map(|value| {
+            if !value.is_object() {
+                messages.push(format!(
+                    "`expect` must be a map (a partial object), not {}.",
+                    path::show(value)
+                ));
             }
-        }
-        Ok(out)
-    }
-
-    // The objects being deleted that would otherwise match `expect` and `cel`.
-    fn deleting<'v>(&self, objects: &'v [Value]) -> Result<Vec<&'v Value>, String> {
-        let mut out = Vec::new();
-        for object in objects.iter().filter(|o| terminating(o)) {
-            if self.expect_matches(object) && self.cel_holds(object)? {
-                out.push(object);
-            }
-        }
-        Ok(out)
-    }
-
-    fn expect_matches(&self, object: &Value) -> bool {
-        self.expect
-            .as_ref()
-            .is_none_or(|expect| matching::matches(expect, Some(object)))
-    }
-
-    fn cel_holds(&self, object: &Value) -> Result<bool, String> {
-        match &self.cel {
-            None => Ok(true),
-            Some(expr) => expr
-                .eval(object)
-                .map_err(|e| format!("{e} (object {})", object_id(object))),
-        }
-    }
-
-    // Failed, or pending when an object that is not being deleted matches `pending.when`.
-    fn failed(
-        &self,
-        diagnostics: Vec<Diagnostic>,
-        closest: Option<String>,
-        objects: &[Value],
-    ) -> Verdict {
-        let pending = self.pending.as_ref().is_some_and(|when| {
-            objects
-                .iter()
-                .any(|object| !terminating(object) && matching::matches(when, Some(object)))
+            compile_field("expect", value, messages)
         });
-        if pending {
-            Verdict::Pending { diagnostics }
-        } else {
-            Verdict::Failed {
-                diagnostics,
-                closest,
-            }
+        let count = spec
+            .count
+            .as_ref()
+            .map(|value| compile_count(value, messages));
+        if spec.absent && spec.count.is_some() {
+            messages.push(
+                "`absent: true` cannot be combined with `count`; use `count: 0` instead."
+                    .to_owned(),
+            );
+        }
+        Parts {
+            expect,
+            count,
+            pending: spec
+                .pending
+                .as_ref()
+                .map(|p| compile_field("pending.when", &p.when, messages)),
+            events: spec
+                .events
+                .as_ref()
+                .map(|e| compile_field("events", e, messages)),
+            // Reported by the observing parts' validation.
+            server_version: spec
+                .server_version
+                .as_ref()
+                .map(|v| compile_field("serverVersion", v, &mut Vec::new())),
         }
     }
 }

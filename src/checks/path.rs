@@ -17,6 +17,8 @@ pub enum Segment<'a> {
     Index(usize),
     /// An array element named by its `name` field.
     Named(&'a str),
+    /// An array element chosen by another field: `[port=80]`.
+    Where(&'a str, &'a str),
 }
 
 impl<'a> Segment<'a> {
@@ -50,6 +52,9 @@ pub fn render(segments: &[Segment<'_>]) -> String {
             }
             Segment::Named(name) => {
                 let _ = write!(out, "[name={name}]");
+            }
+            Segment::Where(key, value) => {
+                let _ = write!(out, "[{key}={value}]");
             }
         }
     }
@@ -94,8 +99,14 @@ pub enum FieldStep {
     Key(String),
     /// An array element by position: `[0]`.
     Index(usize),
-    /// The array element whose `name` is this: `[name=nginx]`.
-    Named(String),
+    /// The array element whose field `key` is `value` (as text: `[port=80]` selects
+    /// `port: 80`): `[name=nginx]`, `[type=InternalIP]`.
+    Where {
+        /// The element's field.
+        key: String,
+        /// Its value, as text.
+        value: String,
+    },
 }
 
 /// A field path that does not parse, with what is wrong in a few words.
@@ -105,7 +116,7 @@ pub struct FieldPathError(String);
 
 /// Parses a dotted field path as diagnostics show them: `status.nodeInfo.kubeletVersion`,
 /// `metadata.labels["kubernetes.io/hostname"]` (or single quotes), `addresses[0].address`,
-/// `containers[name=nginx].image`.
+/// `containers[name=nginx].image`, `ports[port=80].targetPort`.
 pub fn parse_field(text: &str) -> Result<Vec<FieldStep>, FieldPathError> {
     let fail = |message: String| Err(FieldPathError(message));
     if text.trim().is_empty() {
@@ -190,13 +201,30 @@ fn parse_bracket(chars: &[char], open: usize) -> Result<(FieldStep, usize), Fiel
     if let Ok(index) = inner.parse::<usize>() {
         return Ok((FieldStep::Index(index), close + 1));
     }
-    if let Some(name) = inner.strip_prefix("name=").map(str::trim)
-        && !name.is_empty()
-    {
-        return Ok((FieldStep::Named(name.to_owned()), close + 1));
+    if let Some((key, value)) = inner.split_once('=') {
+        let key = key.trim();
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        let key_ok = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+        if key_ok && !value.is_empty() {
+            return Ok((
+                FieldStep::Where {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                },
+                close + 1,
+            ));
+        }
     }
     fail(format!(
-        "[{inner}] is neither a quoted key like [\"a.b\"], a position like [0] nor [name=...]"
+        "[{inner}] is neither a quoted key like [\"a.b\"], a position like [0] nor an element chosen by a field like [name=nginx] or [port=80]"
     ))
 }
 
@@ -205,11 +233,23 @@ pub fn lookup<'a>(value: &'a Value, steps: &[FieldStep]) -> Option<&'a Value> {
     steps.iter().try_fold(value, |current, step| match step {
         FieldStep::Key(key) => current.get(key.as_str()),
         FieldStep::Index(index) => current.get(*index),
-        FieldStep::Named(name) => current
+        FieldStep::Where { key, value } => current
             .as_array()?
             .iter()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some(name.as_str())),
+            .find(|e| e.get(key.as_str()).is_some_and(|v| same_text(v, value))),
     })
+}
+
+// A field's value as a path writes it: strings as they are, numbers and booleans as text.
+fn same_text(actual: &Value, written: &str) -> bool {
+    match actual {
+        Value::String(s) => s == written,
+        Value::Number(n) => {
+            n.to_string() == written || written.parse::<f64>().is_ok_and(|w| n.as_f64() == Some(w))
+        }
+        Value::Bool(b) => b.to_string() == written,
+        _ => false,
+    }
 }
 
 /// Renders a parsed field path the way diagnostics show paths.
@@ -219,7 +259,8 @@ pub fn render_field(steps: &[FieldStep]) -> String {
         .map(|step| match step {
             FieldStep::Key(key) => Segment::Key(key),
             FieldStep::Index(index) => Segment::Index(*index),
-            FieldStep::Named(name) => Segment::Named(name),
+            FieldStep::Where { key, value } if key == "name" => Segment::Named(value),
+            FieldStep::Where { key, value } => Segment::Where(key, value),
         })
         .collect();
     render(&segments)
@@ -327,9 +368,30 @@ mod tests {
             vec![
                 key("spec"),
                 key("containers"),
-                Named("nginx".to_owned()),
+                Where {
+                    key: "name".to_owned(),
+                    value: "nginx".to_owned()
+                },
                 key("image")
             ]
+        );
+        assert_eq!(
+            parse_field("spec.ports[port=80].targetPort").unwrap()[2],
+            Where {
+                key: "port".to_owned(),
+                value: "80".to_owned()
+            }
+        );
+        assert_eq!(
+            parse_field(r#"subjects[kind="ServiceAccount"].name"#).unwrap()[1],
+            Where {
+                key: "kind".to_owned(),
+                value: "ServiceAccount".to_owned()
+            }
+        );
+        assert_eq!(
+            render_field(&parse_field("spec.ports[port=80].targetPort").unwrap()),
+            "spec.ports[port=80].targetPort"
         );
         assert_eq!(
             parse_field(r#"["a]b"].c"#).unwrap(),
@@ -362,8 +424,11 @@ mod tests {
         );
         assert_eq!(
             err("items[first]"),
-            "[first] is neither a quoted key like [\"a.b\"], a position like [0] nor [name=...]"
+            "[first] is neither a quoted key like [\"a.b\"], a position like [0] nor an element chosen by a field like [name=nginx] or [port=80]"
         );
+        assert!(err("ports[=80]").contains("neither"));
+        assert!(err("ports[port=]").contains("neither"));
+        assert!(err("ports[a b=1]").contains("neither"));
         assert_eq!(err("a]"), "`]` at character 2 has no `[`");
         assert_eq!(err("items[0]name"), "a dot is missing before character 9");
         assert_eq!(
@@ -395,6 +460,19 @@ mod tests {
         );
         assert_eq!(at("spec.containers[name=b].image"), Some(json!("y")));
         assert_eq!(at("spec.containers[name=c].image"), None);
+        let service = json!({"spec": {"ports": [
+            {"name": "https", "port": 443, "targetPort": 8443},
+            {"port": 80, "targetPort": "http", "appProtocol": "http"}
+        ]}});
+        let svc = |p: &str| lookup(&service, &parse_field(p).unwrap()).cloned();
+        assert_eq!(svc("spec.ports[port=80].targetPort"), Some(json!("http")));
+        assert_eq!(svc("spec.ports[port=443].targetPort"), Some(json!(8443)));
+        assert_eq!(svc("spec.ports[appProtocol=http].port"), Some(json!(80)));
+        assert_eq!(svc("spec.ports[port=81].port"), None);
+        assert_eq!(
+            at("status.addresses[type=InternalIP].address"),
+            Some(json!("192.168.5.15"))
+        );
         assert_eq!(at("status.addresses[3]"), None);
         assert_eq!(at("status.phase"), None);
     }

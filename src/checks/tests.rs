@@ -1241,7 +1241,7 @@ fn validation_messages() {
     assert_eq!(
         one(json!({"data": {"fly-name": {"$exist": true}}})),
         vec![
-            "`expect` at `data.fly-name`: unknown operator `$exist` (did you mean `$exists`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+            "`expect` at `data.fly-name`: unknown operator `$exist` (did you mean `$exists`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`, `$count`, `$and`."
         ]
     );
     assert_eq!(
@@ -1298,13 +1298,13 @@ fn validation_messages() {
     assert_eq!(
         one(json!({"spec": {"containers": [{"name": "x"}, {"image": {"$bogus": 1}}]}})),
         vec![
-            "`expect` at `spec.containers[1].image`: unknown operator `$bogus`; the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+            "`expect` at `spec.containers[1].image`: unknown operator `$bogus`; the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`, `$count`, `$and`."
         ]
     );
     assert_eq!(
         one(json!({"x": {"$not": {"$every": {"$gtt": 1}}}})),
         vec![
-            "`expect` at `x.$not.$every`: unknown operator `$gtt` (did you mean `$gt`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+            "`expect` at `x.$not.$every`: unknown operator `$gtt` (did you mean `$gt`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`, `$count`, `$and`."
         ]
     );
     assert_eq!(
@@ -1839,7 +1839,7 @@ fn author_words_are_validated() {
     );
     assert_eq!(
         one(json!({"spec": {"replicas": {"$gte": 1, "$descibe": {"en": "a", "zh": "b"}}}}))[0],
-        "`expect` at `spec.replicas`: unknown operator `$descibe` (did you mean `$describe`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+        "`expect` at `spec.replicas`: unknown operator `$descibe` (did you mean `$describe`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`, `$count`, `$and`."
     );
     // Next to plain keys and in `count` it is fine.
     assert_eq!(
@@ -1866,3 +1866,5 @@ fn author_words_are_validated() {
     whole.cel = Some("object.spec.replicas > 0".into());
     assert_eq!(problems(&whole), Vec::<String>::new());
 }
+
+mod v3;

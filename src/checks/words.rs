@@ -42,10 +42,23 @@ pub fn looked_for(find: Option<&Find>) -> Text {
     match (&find.name, &find.selector) {
         (Some(name), _) => Text::same(format!("{kind} {}", code(name))),
         (None, Some(selector)) => text(
-            format!("a {kind} matching {}", code(selector)),
+            format!("{} matching {}", a(kind), code(selector)),
             format!("匹配 {} 的 {kind}", code(selector)),
         ),
-        (None, None) => text(format!("a {kind}"), kind.clone()),
+        (None, None) => text(a(kind), kind.clone()),
+    }
+}
+
+/// A kind with its English indefinite article: `a Pod`, `an EndpointSlice`, `an Ingress`.
+pub fn a(kind: &str) -> String {
+    let vowel = kind
+        .chars()
+        .next()
+        .is_some_and(|c| "AEIOUaeiou".contains(c));
+    if vowel {
+        format!("an {kind}")
+    } else {
+        format!("a {kind}")
     }
 }
 

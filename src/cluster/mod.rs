@@ -23,7 +23,7 @@ pub use isolation::{
     AdmissionGuard, ApiServerRoute, Breach, LEARNER_NETWORK_POLICY, NO_EXTERNAL_IPS_POLICY,
     NO_TOKEN_SECRETS_POLICY, TOKEN_SECRET_TYPE, admission_policies, breach_of, network_policy,
 };
-pub use labels::parse_label_selector;
+pub use labels::{Selector, parse_label_selector};
 pub use learners::{
     LEARNER_LABEL, LEARNER_LIMITS, LEARNER_QUOTA, LEARNER_ROLE, LEARNER_SERVICE_ACCOUNT,
     LearnerSpace, LimitSpec, MANAGED_BY, MANAGED_BY_LABEL, MIN_TOKEN_EXPIRY, POD_SECURITY,

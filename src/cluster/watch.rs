@@ -21,7 +21,7 @@ use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
 use super::discovery::Resolved;
-use super::labels::{object_matches, parse_label_selector};
+use super::labels::Selector;
 use super::{Cluster, ClusterError, ObjectKey, bounded, to_value};
 use follow::Follow;
 use health::HealthBoard;
@@ -138,9 +138,9 @@ impl WatchedKind {
 
     /// The cached objects (with `apiVersion` and `kind`, without `metadata.managedFields`, which
     /// the cache does not keep), sorted by namespace and name: the one
-    /// named `name`, and/or those matching the label `selector`. An unparsable selector matches
-    /// nothing (see [`parse_label_selector`] to validate one).
-    pub fn snapshot(&self, name: Option<&str>, selector: Option<&str>) -> Vec<Value> {
+    /// named `name`, and/or those matching the label `selector` (parsed once, when the labs
+    /// load, with the grammar validation uses).
+    pub fn snapshot(&self, name: Option<&str>, selector: Option<&Selector>) -> Vec<Value> {
         self.snapshot_in(None, name, selector)
     }
 
@@ -150,18 +150,9 @@ impl WatchedKind {
         &self,
         namespace: Option<&str>,
         name: Option<&str>,
-        selector: Option<&str>,
+        selector: Option<&Selector>,
     ) -> Vec<Value> {
-        let selector = match selector.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(text) => match parse_label_selector(text) {
-                Ok(selector) => Some(selector),
-                Err(why) => {
-                    tracing::warn!(%why, "label selector refused by a watch snapshot");
-                    return Vec::new();
-                }
-            },
-        };
+        let selector = selector.filter(|s| !s.requirements().is_empty());
         // A name on a namespaced or cluster-scoped watch is one lookup in the store's index,
         // not a scan: checks by name stay cheap however many objects the cache holds.
         if let Some(name) = name
@@ -189,7 +180,7 @@ impl WatchedKind {
             .filter(|o| name.is_none_or(|n| o.metadata.name.as_deref() == Some(n)))
             .filter(|o| namespace.is_none_or(|ns| o.metadata.namespace.as_deref() == Some(ns)))
             .filter_map(|o| to_value(DynamicObject::clone(&o), &self.resolved).ok())
-            .filter(|o| selector.as_ref().is_none_or(|s| object_matches(s, o)))
+            .filter(|o| selector.is_none_or(|s| s.matches_object(o)))
             .collect();
         objects.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
         objects

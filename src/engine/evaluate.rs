@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::checks::{
-    self, AccessOutcome, CheckSpec, ExecOutcome, ExecSpec, ExecTarget, Find, Needs, Observed,
-    Verdict,
+    self, AccessOutcome, CompiledCheck, ExecOutcome, ExecSpec, ExecTarget, Find, Needs, Observed,
+    Selector, Values, Verdict,
 };
 use crate::cluster::{ClusterError, ExecResult, ObjectKey, WatchKey};
 use crate::labs::{Lab, Step};
@@ -76,21 +76,21 @@ impl Engine {
         if !step.checks.is_empty() {
             self.set_reachable_if_unknown();
         }
-        let values = self.placeholders(lab).await;
         let reader = Reader {
             home: self.namespace_for(lab),
             confined: self.learner.namespace.is_some(),
         };
         let reports = step
-            .checks
+            .compiled
             .iter()
             .enumerate()
-            .map(|(i, check)| {
+            .map(|(i, compiled)| {
+                let check = compiled.spec();
                 let verdict = self
                     .outside_workshop_namespace(lab, check)
                     .unwrap_or_else(|| {
                         gathered
-                            .judge(i, check, context, &reader)
+                            .judge(i, compiled, context, &reader)
                             .unwrap_or_else(|e| Verdict::Error {
                                 message: e.to_string(),
                             })
@@ -99,7 +99,7 @@ impl Engine {
                     .answers
                     .get(&check.id)
                     .is_some_and(|a| !a.trim().is_empty());
-                super::report(check, verdict, answered, &values)
+                super::report(check, verdict, answered, &gathered.values)
             })
             .collect();
         Ok(Evaluation {
@@ -112,15 +112,19 @@ impl Engine {
     /// `/version` document once, discovery and extras per check.
     async fn gather<'s>(&self, lab: &Lab, step: &'s Step, context: &StepContext) -> Gathered<'s> {
         let cluster = &self.inner.cluster;
+        let values = self.placeholders(lab).await;
         let needs: Vec<Needs> = step.checks.iter().map(checks::needs).collect();
 
-        let mut finds: Vec<&Find> = Vec::new();
-        for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
-            if !finds.contains(&find) {
-                finds.push(find);
+        let mut finds: Vec<(&Find, Option<&Selector>)> = Vec::new();
+        for check in &step.compiled {
+            if let Some(find) = &check.spec().find
+                && !finds.iter().any(|(f, _)| *f == find)
+            {
+                finds.push((find, check.selector()));
             }
         }
-        let fetched = join_all(finds.iter().map(|f| self.fetch(f, lab))).await;
+        let fetched = join_all(finds.iter().map(|(f, s)| self.fetch(f, *s, lab))).await;
+        let finds: Vec<&Find> = finds.into_iter().map(|(f, _)| f).collect();
         let (objects, searched) = by_find(finds, fetched);
 
         let version = if needs.iter().any(|n| n.server_version) {
@@ -154,14 +158,15 @@ impl Engine {
                 }),
         )
         .await;
-        let extras = join_all(step.checks.iter().zip(&needs).map(|(check, need)| {
-            let find = check.find.as_ref();
+        let extras = join_all(step.compiled.iter().zip(&needs).map(|(check, need)| {
+            let find = check.spec().find.as_ref();
             let found = find.and_then(|f| objects.get(f));
             let searched_in = find.and_then(|f| searched.get(f)).map(String::as_str);
-            self.extras(check, need, found, lab, context, searched_in)
+            self.extras(check, need, found, lab, context, (searched_in, &values))
         }))
         .await;
         Gathered {
+            values,
             needs,
             objects,
             searched,
@@ -174,16 +179,17 @@ impl Engine {
     }
 
     /// Events about the check's objects and the outcome of its command, when it needs them.
-    /// `searched` is the namespace the objects were looked for in.
+    /// `reader`: the namespace the objects were looked for in, and the reader's placeholders.
     async fn extras(
         &self,
-        check: &CheckSpec,
+        compiled: &CompiledCheck,
         need: &Needs,
         found: Option<&Result<Vec<Value>, ClusterError>>,
         lab: &Lab,
         context: &StepContext,
-        searched: Option<&str>,
+        (searched, values): (Option<&str>, &Values),
     ) -> Result<Extras, ClusterError> {
+        let check = compiled.spec();
         let mut extras = Extras::default();
         let Some(Ok(objects)) = found else {
             return Ok(extras);
@@ -198,7 +204,8 @@ impl Engine {
                 ExecPolicy::Reuse(verdicts) => verdicts.get(&check.id),
                 ExecPolicy::Run => None,
             };
-            match checks::exec_target(check, objects, context.started.as_deref(), searched) {
+            let started = context.started.as_deref();
+            match checks::exec_target(compiled, objects, started, searched, Some(values)) {
                 Err(verdict) => extras.settled = Some(verdict),
                 Ok(_) if reused.is_some() => extras.settled = reused.cloned(),
                 Ok(target) => {
@@ -295,7 +302,12 @@ impl Engine {
     /// cache when one is running, from the API server otherwise — with the namespace looked in
     /// (None for cluster-scoped kinds). A workshop learner's finds read their own namespace (the
     /// lab's Namespace is theirs); other namespaces are refused.
-    pub(super) async fn fetch(&self, find: &Find, lab: &Lab) -> Result<Fetched, ClusterError> {
+    pub(super) async fn fetch(
+        &self,
+        find: &Find,
+        selector: Option<&Selector>,
+        lab: &Lab,
+    ) -> Result<Fetched, ClusterError> {
         let cluster = &self.inner.cluster;
         let namespaced = cluster.is_namespaced(&find.api_version, &find.kind).await?;
         let mut name = find.name.clone();
@@ -329,8 +341,7 @@ impl Engine {
             namespace: namespace.clone(),
         });
         if let Some(cache) = self.cached(&key) {
-            let found =
-                cache.snapshot_in(within.as_deref(), name.as_deref(), find.selector.as_deref());
+            let found = cache.snapshot_in(within.as_deref(), name.as_deref(), selector);
             return Ok((found, namespace));
         }
         let found = match name {
@@ -360,6 +371,8 @@ impl Engine {
 
 /// What a step's checks need, as read from the cluster: each part, or why it could not be read.
 struct Gathered<'s> {
+    /// What the placeholders in the checks stand for, for this reader.
+    values: Values,
     /// What each check needs, in the step's order.
     needs: Vec<Needs>,
     /// What each distinct `find` returned.
@@ -418,8 +431,9 @@ impl Gathered<'_> {
     }
 
     /// The namespace `check`'s find looked in.
-    fn searched_in(&self, check: &CheckSpec) -> Option<&str> {
+    fn searched_in(&self, check: &CompiledCheck) -> Option<&str> {
         check
+            .spec()
             .find
             .as_ref()
             .and_then(|f| self.searched.get(f))
@@ -430,10 +444,11 @@ impl Gathered<'_> {
     fn judge(
         &self,
         i: usize,
-        check: &CheckSpec,
+        compiled: &CompiledCheck,
         context: &StepContext,
         reader: &Reader<'_>,
     ) -> Result<Verdict, ClusterError> {
+        let check = compiled.spec();
         let found: &[Value] = match check.find.as_ref().and_then(|f| self.objects.get(f)) {
             Some(Ok(found)) => found,
             Some(Err(e)) => return Err(e.clone()),
@@ -466,23 +481,21 @@ impl Gathered<'_> {
         if let Some(settled) = &extras.settled {
             return Ok(settled.clone());
         }
-        Ok(checks::evaluate_observed(
-            check,
-            &Observed {
-                objects: found,
-                namespace: self.searched_in(check),
-                step_started: context.started.as_deref(),
-                events: &extras.events,
-                exec: extras.exec.as_ref(),
-                answer: context.answers.get(&check.id).map(String::as_str),
-                served,
-                server_version: version,
-                api_groups,
-                access,
-                home: Some(reader.home),
-                confined: reader.confined,
-            },
-        ))
+        Ok(compiled.judge(&Observed {
+            objects: found,
+            namespace: self.searched_in(compiled),
+            step_started: context.started.as_deref(),
+            events: &extras.events,
+            exec: extras.exec.as_ref(),
+            answer: context.answers.get(&check.id).map(String::as_str),
+            served,
+            server_version: version,
+            api_groups,
+            access,
+            home: Some(reader.home),
+            confined: reader.confined,
+            values: Some(&self.values),
+        }))
     }
 
     /// When the newest object the checks looked at was created.

@@ -622,12 +622,15 @@ impl Engine {
                     add(cache.snapshot_in(within, Some(&m.name), None));
                 }
             }
-            for find in step.checks.iter().filter_map(|c| c.find.as_ref()) {
+            for check in &step.compiled {
+                let Some(find) = &check.spec().find else {
+                    continue;
+                };
                 if find.name.is_none() && find.selector.is_none() {
                     continue;
                 }
                 for cache in of_kind(&find.api_version, &find.kind) {
-                    add(cache.snapshot_in(within, find.name.as_deref(), find.selector.as_deref()));
+                    add(cache.snapshot_in(within, find.name.as_deref(), check.selector()));
                 }
             }
         }

@@ -113,9 +113,17 @@ pub fn load_images(files: &Files, lab: &str) -> (BTreeMap<String, LabImage>, Vec
                 continue;
             }
         } else {
-            let Ok(text) = std::str::from_utf8(bytes) else {
-                problem(path, None, "the SVG is not UTF-8 text".to_owned());
-                continue;
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let line = super::source::line_of_byte(bytes, e.valid_up_to());
+                    problem(
+                        path,
+                        Some(line),
+                        "the SVG is not UTF-8 text: save it as UTF-8".to_owned(),
+                    );
+                    continue;
+                }
             };
             let found = super::svg::problems(text);
             if !found.is_empty() {

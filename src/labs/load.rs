@@ -19,7 +19,11 @@ use super::source::Files;
 use super::text_rules;
 use super::workshop;
 use super::{Catalog, Problem, Report};
-use crate::checks::{self, CheckSpec};
+use std::sync::Arc;
+
+use super::cel_position;
+use super::kinds::Kinds;
+use crate::checks::{self, CheckSpec, CompiledCheck};
 
 /// The two languages every step is written in, as used in file names.
 const LANGS: [(&str, &str); 2] = [("en", "English"), ("zh", "Chinese")];
@@ -166,8 +170,7 @@ fn text<'a>(files: &'a Files, path: &str, problems: &mut Problems) -> Option<&'a
         },
         Ok(t) => Some(t),
         Err(e) => {
-            let valid = &bytes[..e.valid_up_to()];
-            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let line = super::source::line_of_byte(bytes, e.valid_up_to());
             problems.add(
                 path,
                 Some(line),
@@ -190,6 +193,9 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
     };
     if let Some(namespace) = root.get("namespace").and_then(Node::as_str) {
         namespace.clone_into(&mut lab.namespace);
+    }
+    if let Some(modes) = root.get("modes") {
+        lab.workshop = modes.items().iter().any(|m| m.as_str() == Some("workshop"));
     }
     for (line, message) in text_rules::lab_yaml_problems(&root, &lab.namespace) {
         lab.problems.add(&lab.lab_yaml, Some(line), message);
@@ -227,6 +233,7 @@ fn load_lab(files: &Files, id: &str, problems: &mut Problems) -> Loaded {
         steps.push(lab.load_step(parsed, &mut seen_steps));
     }
     lab.report_unused_manifests(step_nodes);
+    lab.report_manifest_kinds_and_namespaces();
     stray_step_files(files, id, step_nodes, lab.problems);
     let intro_html = lab.intro();
     if all_steps_read {
@@ -274,6 +281,8 @@ struct LabLoader<'a> {
     manifests: BTreeMap<String, Vec<Manifest>>,
     /// The manifest files some step names.
     used_manifests: BTreeSet<String>,
+    /// The kinds the lab may name: built-in ones and its own CustomResourceDefinitions'.
+    kinds: Kinds,
     images: Images,
 }
 
@@ -304,7 +313,9 @@ impl<'a> LabLoader<'a> {
         }
         let (valid, image_problems) = assets::load_images(files, id);
         problems.extend(image_problems);
+        let kinds = Kinds::of_lab(manifests.values().flatten());
         LabLoader {
+            kinds,
             files,
             id,
             lab_yaml: format!("{id}/lab.yaml"),
@@ -403,7 +414,18 @@ impl<'a> LabLoader<'a> {
         }
         let html = self.step_html(sid, id_line);
         let manifests = self.step_manifests(parsed);
-        check_checks(parsed, &self.lab_yaml, self.problems);
+        if !step_file.checks.is_empty() && step_file.hints.is_empty() {
+            self.problems.add(
+                &self.lab_yaml,
+                Some(id_line),
+                format!(
+                    "step `{sid}` has checks but no hints: add `hints:`, from a gentle nudge to the command that does it, so a learner who is stuck has a way forward"
+                ),
+            );
+        }
+        self.check_kinds(parsed);
+        let source = text(self.files, &self.lab_yaml, &mut Problems::default()).unwrap_or_default();
+        let compiled = check_checks(parsed, &self.lab_yaml, source, self.problems);
         if self.workshop {
             self.workshop_checks(parsed);
         }
@@ -413,6 +435,7 @@ impl<'a> LabLoader<'a> {
             html,
             manifests,
             checks: step_file.checks.clone(),
+            compiled,
             hints: step_file.hints.clone(),
             hint_after_seconds: step_file.hint_after_seconds,
             confirm: step_file.confirm || step_file.checks.is_empty(),
@@ -597,6 +620,79 @@ impl<'a> LabLoader<'a> {
         }
     }
 
+    /// Every `find` and `answer.apiGroupOf` naming a kind the cluster does not serve.
+    fn check_kinds(&mut self, parsed: &ParsedStep<'_>) {
+        for (check, node) in parsed.step.checks.iter().zip(&parsed.check_nodes) {
+            let line = |key: &str| Some(node.get(key).map_or(node.line, |n| n.line));
+            if let Some(find) = &check.find
+                && let Some(why) = self.kinds.problem(&find.api_version, &find.kind)
+            {
+                self.problems.add(
+                    &self.lab_yaml,
+                    line("find"),
+                    format!("check `{}`: `find`: {}", check.id, sentence(&why)),
+                );
+            }
+            if let Some(kind) = check
+                .answer
+                .as_ref()
+                .and_then(|a| a.api_group_of.as_deref())
+                && let Some(why) = self.kinds.kind_problem(kind)
+            {
+                self.problems.add(
+                    &self.lab_yaml,
+                    line("answer"),
+                    format!(
+                        "check `{}`: `answer.apiGroupOf`: {}",
+                        check.id,
+                        sentence(&why)
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Every manifest of a kind the cluster does not serve, and every one that names its
+    /// namespace: kubelab puts objects into the reader's namespace, and a hard-coded one
+    /// breaks the lab in a workshop (and takes the object out of the lab's namespace locally).
+    fn report_manifest_kinds_and_namespaces(&mut self) {
+        for (rel, objects) in &self.manifests {
+            let path = format!("{}/{rel}", self.id);
+            for object in objects {
+                if let Some(why) = self.kinds.problem(&object.api_version, &object.kind) {
+                    self.problems
+                        .add(&path, Some(object.lines.kind), sentence(&why));
+                }
+                if let Some(why) = object
+                    .namespace
+                    .as_deref()
+                    .and_then(|ns| self.hard_coded(ns))
+                {
+                    self.problems.add(&path, object.lines.namespace, why);
+                }
+            }
+        }
+    }
+
+    /// Why a manifest's `metadata.namespace: namespace` is a problem: the lab's own namespace
+    /// is redundant and wrong in a workshop; another one is refused in a workshop, so only a
+    /// lab for laptops (`modes: [local]`) may reach into it on purpose.
+    fn hard_coded(&self, namespace: &str) -> Option<String> {
+        let leave_it_out = format!(
+            "`metadata.namespace: {namespace}` hard-codes a namespace: leave it out; kubelab puts the object into the lab's `namespace` (`{}`), and into the learner's own namespace in a workshop",
+            self.namespace
+        );
+        if namespace == self.namespace {
+            Some(leave_it_out)
+        } else if self.workshop {
+            Some(format!(
+                "{leave_it_out} (a lab that must put it into `{namespace}` cannot be offered to workshops: give it `modes: [local]`)"
+            ))
+        } else {
+            None
+        }
+    }
+
     /// Images no text shows (only said when every step could be read).
     fn report_unused_images(&mut self) {
         let images = &self.images;
@@ -613,6 +709,15 @@ impl<'a> LabLoader<'a> {
                 ),
             );
         }
+    }
+}
+
+/// `text` ending as a sentence does (a question keeps its question mark).
+fn sentence(text: &str) -> String {
+    if text.ends_with(['.', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }
 
@@ -720,8 +825,16 @@ fn steps_of<'a>(
     (steps, all_read)
 }
 
-/// Check ids unique within the step, and what the check language says about each check.
-fn check_checks(parsed: &ParsedStep<'_>, file: &str, problems: &mut Problems) {
+/// Check ids unique within the step, and what the check language says about each check; the
+/// checks compiled (the form the engine evaluates), all of them or none. `source` is the text
+/// of `lab.yaml`, for the file position of a problem in `cel`.
+fn check_checks(
+    parsed: &ParsedStep<'_>,
+    file: &str,
+    source: &str,
+    problems: &mut Problems,
+) -> Vec<Arc<CompiledCheck>> {
+    let mut compiled = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (check, check_node) in parsed.step.checks.iter().zip(&parsed.check_nodes) {
         let id_line = check_node.get("id").map_or(check_node.line, |n| n.line);
@@ -743,14 +856,28 @@ fn check_checks(parsed: &ParsedStep<'_>, file: &str, problems: &mut Problems) {
                 ),
             );
         }
-        for message in checks::validate(check) {
-            problems.add(
-                file,
-                Some(check_node.line),
-                format!("check `{cid}`: {message}"),
-            );
+        match CompiledCheck::compile(check) {
+            Ok(check) => compiled.push(Arc::new(check)),
+            Err(found) => {
+                for problem in found {
+                    let located = problem.cel.as_ref().and_then(|e| {
+                        let (line, column) = cel_position::locate(source, check_node, e.offset?)?;
+                        let verb = if e.syntax { "does not parse " } else { "" };
+                        Some((
+                            line,
+                            format!("`cel` {verb}at column {column}: {}.", e.message),
+                        ))
+                    });
+                    let (line, message) = located.unwrap_or((check_node.line, problem.message));
+                    problems.add(file, Some(line), format!("check `{cid}`: {message}"));
+                }
+            }
         }
     }
+    if compiled.len() != parsed.step.checks.len() {
+        compiled.clear();
+    }
+    compiled
 }
 
 /// Files in `steps/` that belong to no step (usually a typo in the file name or the id).
@@ -981,4 +1108,6 @@ steps:
         assert_eq!(report.problems.len(), 1);
         assert!(report.problems[0].message.starts_with("no labs found"));
     }
+
+    mod lint;
 }

@@ -2,7 +2,7 @@
 //! `metadata.name`, optional `metadata.namespace`), read with strict booleans so `yes`/`no`
 //! stay strings as the API server expects.
 
-use super::model::Manifest;
+use super::model::{Manifest, ManifestLines};
 use super::node::{self, Node, Value};
 
 /// A problem in a manifest file: 1-based line (when known) and message.
@@ -55,6 +55,10 @@ fn object(file: &str, doc: &Node) -> Result<Manifest, Vec<LineProblem>> {
     let kind = required_string(doc, "kind", doc.line, &mut problems);
     let mut name = None;
     let mut namespace = None;
+    let mut lines = ManifestLines {
+        kind: doc.get("kind").map_or(doc.line, |k| k.line),
+        namespace: None,
+    };
     match doc.entry("metadata") {
         None => problems.push((
             Some(doc.line),
@@ -79,6 +83,7 @@ fn object(file: &str, doc: &Node) -> Result<Manifest, Vec<LineProblem>> {
                 name = None;
             }
             if let Some(ns_node) = metadata.get("namespace") {
+                lines.namespace = Some(ns_node.line);
                 match ns_node.as_str() {
                     Some(ns) => match dns1123_label_problem(ns) {
                         Some(why) => problems.push((
@@ -109,6 +114,7 @@ fn object(file: &str, doc: &Node) -> Result<Manifest, Vec<LineProblem>> {
             namespace,
             object: doc.to_json(),
             source: doc.clone(),
+            lines,
         }),
         _ => Err(problems),
     }

@@ -2,6 +2,8 @@
 //! and Markdown rendering.
 
 pub mod assets;
+mod cel_position;
+pub mod kinds;
 mod load;
 pub mod manifest;
 mod markdown;
@@ -15,7 +17,7 @@ pub mod workshop;
 
 pub use assets::LabImage;
 pub use markdown::{render_lab_markdown, render_markdown};
-pub use model::{Lab, LabFile, Localized, Manifest, Mode, Step, StepFile};
+pub use model::{Lab, LabFile, Localized, Manifest, ManifestLines, Mode, Step, StepFile};
 pub use placeholders::{Placeholder, Values};
 
 /// Every lab, in home-page order.

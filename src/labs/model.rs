@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::placeholders::{Placeholder, uses};
-use crate::checks::CheckSpec;
+use std::sync::Arc;
+
+use crate::checks::{CheckSpec, CompiledCheck};
 use crate::i18n::{Lang, Text};
 
 /// `lab.yaml` as the author writes it.
@@ -115,6 +117,10 @@ pub struct Step {
     /// The manifests' objects, parsed, in apply order.
     pub manifests: Vec<Manifest>,
     pub checks: Vec<CheckSpec>,
+    /// `checks`, compiled and validated once when the labs loaded (same order): what the
+    /// engine evaluates on every watch event.
+    #[serde(skip)]
+    pub compiled: Vec<Arc<CompiledCheck>>,
     pub hints: Vec<Text>,
     /// Seconds on the step before the first hint is offered (author-set; `None`: the default).
     pub hint_after_seconds: Option<u64>,
@@ -156,6 +162,19 @@ pub struct Manifest {
     /// The YAML document it was read from (for the line of a field).
     #[serde(skip)]
     pub source: super::node::Node,
+    /// Where the object's `kind` and `metadata.namespace` are in its file (1-based lines), for
+    /// validation.
+    #[serde(skip)]
+    pub lines: ManifestLines,
+}
+
+/// Lines of a manifest's fields in its file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ManifestLines {
+    /// The line of `kind`.
+    pub kind: usize,
+    /// The line of `metadata.namespace`, when set.
+    pub namespace: Option<usize>,
 }
 
 impl Lab {
@@ -164,9 +183,11 @@ impl Lab {
         self.steps.iter().find(|s| s.id == id)
     }
 
-    /// Whether any text of the lab (introduction, steps, hints, checks) uses placeholder `p`.
+    /// Whether any text of the lab (introduction, steps, hints, checks) or any check's
+    /// expectation or CEL uses placeholder `p`.
     pub fn uses(&self, p: Placeholder) -> bool {
         let texts = |t: &Text| uses(&t.en, p) || uses(&t.zh, p);
+        let json = |v: &serde_json::Value| uses(&v.to_string(), p);
         let html = |h: &Localized| uses(&h.en, p) || uses(&h.zh, p);
         html(&self.intro_html)
             || self.steps.iter().any(|s| {
@@ -177,6 +198,10 @@ impl Lab {
                             || texts(&c.reason)
                             || c.question.as_ref().is_some_and(texts)
                             || c.pending.as_ref().is_some_and(|pd| texts(&pd.reason))
+                            || c.pending.as_ref().is_some_and(|pd| json(&pd.when))
+                            || c.expect.as_ref().is_some_and(json)
+                            || c.events.as_ref().is_some_and(json)
+                            || c.cel.as_deref().is_some_and(|cel| uses(cel, p))
                     })
             })
     }

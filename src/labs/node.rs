@@ -6,7 +6,7 @@
 //! step and each check separately (one problem per element, all with real lines) and look up
 //! the line of any value for semantic problems (duplicate ids, missing files).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -292,12 +292,41 @@ impl<'de> Deserialize<'de> for KeyText {
 /// Deserializes `T` from `node`; on failure the error carries the line of the node (or key)
 /// being read when it happened: the unknown key, the value of the wrong type, or the mapping
 /// that lacks a required key.
+///
+/// A missing field also names the mapping it is missing from (`missing field `zh` in
+/// `title``): the line alone points at the mapping, which may hold several texts.
 pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, YamlError> {
     let line = Cell::new(node.line);
-    T::deserialize(NodeDe { node, line: &line }).map_err(|e| YamlError {
-        line: Some(line.get()).filter(|l| *l > 0),
-        message: e.0,
+    let path = RefCell::new(Vec::new());
+    T::deserialize(NodeDe {
+        node,
+        line: &line,
+        path: &path,
     })
+    .map_err(|e| {
+        let path = path.borrow();
+        let message = if e.0.starts_with("missing field") && !path.is_empty() {
+            format!("{} in `{}`", e.0, render_path(&path))
+        } else {
+            e.0
+        };
+        YamlError {
+            line: Some(line.get()).filter(|l| *l > 0),
+            message,
+        }
+    })
+}
+
+// `pending.reason`, `hints[1]`.
+fn render_path(path: &[String]) -> String {
+    let mut out = String::new();
+    for part in path {
+        if !part.starts_with('[') && !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// The error of [`NodeDe`]: just the message (the line is tracked beside it).
@@ -322,6 +351,8 @@ impl de::Error for DeError {
 struct NodeDe<'a> {
     node: &'a Node,
     line: &'a Cell<usize>,
+    // The keys and positions from the root to the node being read; left as it is on an error.
+    path: &'a RefCell<Vec<String>>,
 }
 
 impl<'de> Deserializer<'de> for NodeDe<'_> {
@@ -338,13 +369,16 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
             Value::Str(s) => visitor.visit_str(s),
             Value::Seq(items) => visitor.visit_seq(SeqDe {
                 items: items.iter(),
+                index: 0,
                 line: self.line,
+                path: self.path,
             }),
             Value::Map(entries) => visitor.visit_map(MapDe {
                 entries: entries.iter(),
                 value: None,
                 map_line: self.node.line,
                 line: self.line,
+                path: self.path,
             }),
         }
     }
@@ -389,7 +423,9 @@ impl<'de> Deserializer<'de> for NodeDe<'_> {
 
 struct SeqDe<'a> {
     items: std::slice::Iter<'a, Node>,
+    index: usize,
     line: &'a Cell<usize>,
+    path: &'a RefCell<Vec<String>>,
 }
 
 impl<'de> SeqAccess<'de> for SeqDe<'_> {
@@ -400,12 +436,17 @@ impl<'de> SeqAccess<'de> for SeqDe<'_> {
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
-            Some(node) => seed
-                .deserialize(NodeDe {
+            Some(node) => {
+                self.path.borrow_mut().push(format!("[{}]", self.index));
+                self.index += 1;
+                let value = seed.deserialize(NodeDe {
                     node,
                     line: self.line,
-                })
-                .map(Some),
+                    path: self.path,
+                })?;
+                self.path.borrow_mut().pop();
+                Ok(Some(value))
+            }
             None => Ok(None),
         }
     }
@@ -417,9 +458,10 @@ impl<'de> SeqAccess<'de> for SeqDe<'_> {
 
 struct MapDe<'a> {
     entries: std::slice::Iter<'a, (Key, Node)>,
-    value: Option<&'a Node>,
+    value: Option<(&'a str, &'a Node)>,
     map_line: usize,
     line: &'a Cell<usize>,
+    path: &'a RefCell<Vec<String>>,
 }
 
 impl<'de> MapAccess<'de> for MapDe<'_> {
@@ -432,7 +474,7 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
         match self.entries.next() {
             Some((key, value)) => {
                 self.line.set(key.line);
-                self.value = Some(value);
+                self.value = Some((&key.name, value));
                 seed.deserialize(key.name.as_str().into_deserializer())
                     .map(Some)
             }
@@ -445,14 +487,18 @@ impl<'de> MapAccess<'de> for MapDe<'_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self
+        let (key, node) = self
             .value
             .take()
             .ok_or_else(|| <DeError as de::Error>::custom("value requested before its key"))?;
-        seed.deserialize(NodeDe {
+        self.path.borrow_mut().push(key.to_owned());
+        let value = seed.deserialize(NodeDe {
             node,
             line: self.line,
-        })
+            path: self.path,
+        })?;
+        self.path.borrow_mut().pop();
+        Ok(value)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -501,7 +547,31 @@ mod tests {
         let node = parse("top:\n  id: x\n  tags: []\n").unwrap();
         let err = from_node::<Item>(node.get("top").unwrap()).unwrap_err();
         assert_eq!(err.line, Some(2));
-        assert!(err.message.contains("missing field `n`"), "{err:?}");
+        assert_eq!(err.message, "missing field `n`");
+    }
+
+    #[test]
+    fn a_missing_field_names_the_mapping_it_is_missing_from() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Pair {
+            en: String,
+            zh: String,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Texts {
+            title: Pair,
+            hints: Vec<Pair>,
+        }
+        let node =
+            parse("title: {en: a, zh: b}\nhints:\n  - {en: c, zh: d}\n  - {en: e}\n").unwrap();
+        let err = from_node::<Texts>(&node).unwrap_err();
+        assert_eq!(err.message, "missing field `zh` in `hints[1]`");
+        assert_eq!(err.line, Some(4));
+        let node = parse("title: {en: a}\nhints: []\n").unwrap();
+        let err = from_node::<Texts>(&node).unwrap_err();
+        assert_eq!(err.message, "missing field `zh` in `title`");
     }
 
     #[test]

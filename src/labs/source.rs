@@ -77,6 +77,16 @@ impl Files {
     }
 }
 
+/// The 1-based line of byte `at` in `bytes` (text that may not be UTF-8 past that point): where
+/// a file stops being UTF-8 is said by line, as every other problem in it.
+pub fn line_of_byte(bytes: &[u8], at: usize) -> usize {
+    bytes[..at.min(bytes.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
 fn is_hidden(path: &str) -> bool {
     path.split('/').any(|part| part.starts_with('.'))
 }

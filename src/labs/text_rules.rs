@@ -13,7 +13,14 @@ const RENDERED: &[&[&str]] = &[
     &["steps", "checks", "reason"],
     &["steps", "checks", "question"],
     &["steps", "checks", "pending", "reason"],
+    &["steps", "checks", "describe"],
 ];
+
+// The author's words for an expectation (`$describe` anywhere in a check) are rendered too.
+fn rendered_at(path: &[&str]) -> bool {
+    RENDERED.contains(&path)
+        || (path.starts_with(&["steps", "checks"]) && path.last() == Some(&"$describe"))
+}
 
 /// Problems in a Markdown text (intro or step), as (1-based line, message).
 pub(super) fn markdown_problems(md: &str, namespace: &str) -> Vec<(usize, String)> {
@@ -43,7 +50,7 @@ fn visit<'n>(
             }
         }
         Value::Map(entries) if is_text(entries) => {
-            let rendered = RENDERED.contains(&path.as_slice());
+            let rendered = rendered_at(path);
             for (_, value) in entries {
                 if let Some(text) = value.as_str() {
                     text_problems(text, value.line, rendered, path, namespace, problems);
@@ -88,7 +95,7 @@ fn text_problems(
         problems.push((
             line,
             format!(
-                "`{}` is not rendered in `{}`: placeholders work in step and intro texts, hints, and a check's title, reason, question and pending reason",
+                "`{}` is not rendered in `{}`: placeholders work in step and intro texts, hints, a check's title, reason, question, describe and pending reason, and its expectations and CEL",
                 p.token(),
                 path.join(".")
             ),
@@ -119,6 +126,9 @@ mod tests {
         let problems = lab_yaml_problems(&root, "fly-k8s");
         let lines: Vec<usize> = problems.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [1, 6, 9], "{problems:?}");
+        let words = "steps:\n  - checks:\n      - describe: {en: \"in {kubelab:namespace}\", zh: x}\n        expect:\n          a: {$eq: 1, $describe: {en: \"{kubelab:node}\", zh: y}}\n";
+        let root = super::super::node::parse(words).expect("yaml");
+        assert_eq!(lab_yaml_problems(&root, "fly-k8s"), []);
         assert!(
             problems[0].1.contains("is not rendered in `title`"),
             "{problems:?}"

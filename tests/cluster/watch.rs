@@ -183,24 +183,26 @@ async fn changes_through_the_api_server_reach_the_snapshot_and_the_change_stream
     };
     // `app` exists on the test's maps, not on the namespace's `kube-root-ca.crt`.
     assert_eq!(
-        names(maps.snapshot(None, Some("app"))),
+        names(maps.snapshot(None, Some(&sel("app")))),
         ["base-map", "second"]
     );
     assert!(names(maps.snapshot(None, None)).contains(&"kube-root-ca.crt".to_owned()));
-    assert_eq!(names(maps.snapshot(None, Some("app=second"))), ["second"]);
     assert_eq!(
-        names(maps.snapshot(None, Some("app in (base-map, x)"))),
+        names(maps.snapshot(None, Some(&sel("app=second")))),
+        ["second"]
+    );
+    assert_eq!(
+        names(maps.snapshot(None, Some(&sel("app in (base-map, x)")))),
         ["base-map"]
     );
     // As on the API server, `!=` also selects objects without the label.
     assert_eq!(
-        names(maps.snapshot(None, Some("app!=second"))),
+        names(maps.snapshot(None, Some(&sel("app!=second")))),
         ["base-map", "kube-root-ca.crt"]
     );
-    assert!(
-        maps.snapshot(None, Some("app=(")).is_empty(),
-        "a bad selector matches nothing"
-    );
+    // The grammar validation accepts, `key>n` included, filters the cache as the API server
+    // filters a list.
+    assert!(names(maps.snapshot(None, Some(&sel("app,x>1")))).is_empty());
 
     fake.delete("v1", "ConfigMap", Some("fly-k8s"), "second")
         .expect("delete");
@@ -276,7 +278,7 @@ async fn one_watch_per_key_however_many_readers() {
     // Another namespace is another watch; then a change flows through both caches' stream.
     let other = ready(&cluster, "v1", "ConfigMap", Some("other")).await;
     assert_eq!(cluster.watched().len(), 2);
-    assert!(other.snapshot(None, Some("app")).is_empty());
+    assert!(other.snapshot(None, Some(&sel("app"))).is_empty());
     let mut changes = cluster.changes();
     fake.put(config_map("fly-k8s", "later", json!({})))
         .expect("put");
@@ -338,7 +340,7 @@ async fn after_an_api_server_restart_the_cache_catches_up() {
     reconnects_then_lives(&mut states).await;
     assert_eq!(cluster.watch_state(), (WatchHealth::Live, None));
     let names: Vec<&str> = vec!["added", "kept"];
-    let snapshot = maps.snapshot(None, Some("app"));
+    let snapshot = maps.snapshot(None, Some(&sel("app")));
     let seen: Vec<&str> = snapshot
         .iter()
         .filter_map(|o| o["metadata"]["name"].as_str())
@@ -543,7 +545,7 @@ async fn a_cut_watch_stream_resumes_from_its_last_resource_version_without_a_rel
         .expect("put");
     change_for(&mut changes, "after-cut").await;
     assert_eq!(
-        names(&maps.snapshot(None, Some("app"))),
+        names(&maps.snapshot(None, Some(&sel("app")))),
         ["after-cut", "before-cut", "kept"]
     );
 
@@ -667,7 +669,7 @@ async fn after_a_network_outage_the_watch_resumes_and_the_board_goes_live_again(
     change_for(&mut changes, "added").await;
     change_for(&mut changes, "removed").await;
     until(&maps, "the cache caught up", |m| {
-        names(&m.snapshot(None, Some("app"))) == ["added", "kept"]
+        names(&m.snapshot(None, Some(&sel("app")))) == ["added", "kept"]
     })
     .await;
 
@@ -677,7 +679,10 @@ async fn after_a_network_outage_the_watch_resumes_and_the_board_goes_live_again(
     assert_eq!(next_state(&mut states).await.0, WatchHealth::Reconnecting);
     link.mend();
     assert_eq!(next_state(&mut states).await, (WatchHealth::Live, None));
-    assert_eq!(names(&maps.snapshot(None, Some("app"))), ["added", "kept"]);
+    assert_eq!(
+        names(&maps.snapshot(None, Some(&sel("app")))),
+        ["added", "kept"]
+    );
 
     assert_eq!(
         lists_of(&fake, MAPS),
@@ -732,7 +737,7 @@ async fn an_expired_history_relists_and_announces_what_was_deleted_meanwhile() {
         "{seen:?}"
     );
     // "Live" only once the re-list is in the cache (not when the stale watch was accepted).
-    assert_eq!(names(&maps.snapshot(None, Some("app"))), ["kept"]);
+    assert_eq!(names(&maps.snapshot(None, Some(&sel("app")))), ["kept"]);
     assert!(maps.snapshot(Some("removed"), None).is_empty());
     let gone = change_for(&mut changes, "removed").await;
     assert_eq!(gone.namespace.as_deref(), Some("fly-k8s"));
@@ -756,4 +761,9 @@ async fn an_expired_history_relists_and_announces_what_was_deleted_meanwhile() {
         .expect("a re-list");
     assert!(stale_watch < relist, "{requests:#?}");
     assert_eq!(lists_of(&fake, MAPS), 1);
+}
+
+/// A label selector as a check's `find.selector` is parsed when the labs load.
+fn sel(text: &str) -> kubelab::checks::Selector {
+    kubelab::checks::parse_selector(text).expect("a valid selector")
 }

@@ -8,6 +8,7 @@ mod docker;
 mod environment;
 mod hpa;
 mod kubectl;
+mod language;
 mod lifecycle;
 mod node;
 mod pod;

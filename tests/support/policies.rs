@@ -184,7 +184,8 @@ pub fn admit(
         {
             let expression = validation["expression"].as_str().unwrap_or("false");
             let held = kubelab::checks::cel::CelExpr::compile(expression)
-                .and_then(|cel| cel.eval(obj))
+                .ok()
+                .and_then(|cel| cel.eval(obj).ok())
                 .unwrap_or(false);
             if held {
                 continue;

@@ -59,6 +59,14 @@ fn every_mistake_is_reported_with_file_and_line() {
         // Manifests that are not valid Kubernetes objects.
         "mistakes/manifests/no-kind.yaml:7: document 2 has no `kind`",
         "mistakes/manifests/bad-name.yaml:4: `metadata.name` \"Bad_Name\" is not a valid Kubernetes name: use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit",
+        // Author slips: valid check language that could never hold on a real cluster.
+        "slips/lab.yaml:6: step `svc` has checks but no hints: add `hints:`, from a gentle nudge to the command that does it, so a learner who is stuck has a way forward",
+        "slips/lab.yaml:13: check `endpoints`: `find`: `v1` has no kind `Endpoint`; did you mean `Endpoints`?",
+        "slips/lab.yaml:17: check `slices`: `find`: `discovery/v1` is no API version Kubernetes serves; `EndpointSlice` is in `discovery.k8s.io/v1`.",
+        "slips/lab.yaml:18: check `ready`: `expect` at `status.conditions[0].status`: condition statuses are the strings \"True\", \"False\" and \"Unknown\", never a boolean, so this can never match; write `status: \"True\"` (in quotes).",
+        "slips/lab.yaml:32: check `named`: `cel` at column 15: `objects` is no variable here: the object being checked is `object` (and the variable a macro such as `all(c, ...)` names).",
+        "slips/lab.yaml:35: check `untranslated`: missing field `zh` in `reason`",
+        "slips/manifests/svc.yaml:5: `metadata.namespace: slips` hard-codes a namespace: leave it out; kubelab puts the object into the lab's `namespace` (`slips`), and into the learner's own namespace in a workshop",
     ];
     for line in expected {
         assert!(lines.contains(&line), "missing {line:?} in:\n{stderr}");
@@ -261,7 +269,7 @@ fn hard_coded_namespaces_and_unknown_placeholders_are_reported_with_file_and_lin
         "hello/steps/read-map.en.md:4: `-n fly-k8s` names the lab's namespace, which is not the reader's in a workshop: write `-n {kubelab:namespace}`",
         "hello/steps/read-map.en.md:7: unknown placeholder `{kubelab:ns}`: the placeholders are `{kubelab:namespace}` and `{kubelab:node}`",
         "hello/lab.yaml:23: `--namespace=fly-k8s` names the lab's namespace, which is not the reader's in a workshop: write `--namespace={kubelab:namespace}`",
-        "hello/lab.yaml:25: `{kubelab:namespace}` is not rendered in `steps.title`: placeholders work in step and intro texts, hints, and a check's title, reason, question and pending reason",
+        "hello/lab.yaml:25: `{kubelab:namespace}` is not rendered in `steps.title`: placeholders work in step and intro texts, hints, a check's title, reason, question, describe and pending reason, and its expectations and CEL",
     ] {
         assert!(
             lines.iter().any(|l| l.ends_with(expected)),

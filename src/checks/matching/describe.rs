@@ -172,6 +172,7 @@ fn desc(node: &Expectation) -> Desc {
         Expectation::Array(elements) => desc_array(elements),
         Expectation::Ops(ops) => desc_ops(ops),
         Expectation::Described(_, words) => Desc::same_forms(words.en.clone(), words.zh.clone()),
+        Expectation::Template(written) => desc(&Expectation::Equal(Value::String(written.clone()))),
     }
 }
 
@@ -332,6 +333,45 @@ fn desc_op(op: &Op) -> Desc {
             }
         }
         Op::Exact(nodes) => desc_exact(nodes),
+        Op::Count { pattern, is } => desc_count(pattern, is),
+        Op::And(nodes) => {
+            let parts: Vec<Desc> = nodes.iter().map(desc).collect();
+            let list = |f: fn(&Desc) -> &String, sep: &str| {
+                parts.iter().map(f).cloned().collect::<Vec<_>>().join(sep)
+            };
+            Desc {
+                en: list(|d| &d.en, " and "),
+                en_pred: list(|d| &d.en_pred, " and "),
+                zh: list(|d| &d.zh, "，且"),
+                zh_pred: list(|d| &d.zh_pred, "，且"),
+            }
+        }
+        Op::Templated { shown, .. } => desc_op(shown),
+    }
+}
+
+// `$count`: "at least 2 elements with `protocol` = "TCP"" / "`protocol` 为 "TCP" 的元素数量至少 2".
+fn desc_count(pattern: &Expectation, is: &Expectation) -> Desc {
+    let wanted = count(is);
+    let (en, zh) = match pattern {
+        Expectation::Described(_, words) => (
+            format!("{} elements like: {}", wanted.en, words.en),
+            format!("符合“{}”的元素数量{}", words.zh, wanted.zh),
+        ),
+        other if is_anything(other) => (
+            format!("{} elements", wanted.en),
+            format!("元素数量{}", wanted.zh),
+        ),
+        other => (
+            format!("{} elements {}", wanted.en, cond_en(other)),
+            cjk(&[&rel_zh(other), "的元素数量", &wanted.zh]),
+        ),
+    };
+    Desc {
+        en_pred: format!("with {en}"),
+        en,
+        zh_pred: format!("中{zh}"),
+        zh,
     }
 }
 

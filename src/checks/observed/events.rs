@@ -7,7 +7,7 @@ use super::super::matching::{self, Expectation, describe};
 use super::super::spec::CheckSpec;
 use super::super::values::{Shown, code, text};
 use super::super::verdict::{Diagnostic, Verdict};
-use super::super::{CompiledCheck, words};
+use super::super::{Eval, words};
 use super::{Scope, nothing_found};
 
 // Enough events to recognise what happened without flooding the learner; the rest unfold.
@@ -20,8 +20,8 @@ const EVENT: (&str, &str) = ("event", "事件");
 
 pub(super) fn evaluate(
     spec: &CheckSpec,
-    check: &CompiledCheck,
-    expected: &Value,
+    check: &Eval<'_>,
+    node: &Expectation,
     objects: &[Value],
     scope: &Scope<'_>,
     events: &[Value],
@@ -40,7 +40,6 @@ pub(super) fn evaluate(
     if candidates.is_empty() {
         return no_candidates(spec, check, objects, scope);
     }
-    let node = matching::compile(expected, &mut Vec::new(), &mut Vec::new());
     let about: Vec<&Value> = events
         .iter()
         .filter(|event| candidates.iter().any(|object| is_about(event, object)))
@@ -48,10 +47,10 @@ pub(super) fn evaluate(
     let matching: Vec<&Value> = about
         .iter()
         .copied()
-        .filter(|event| matching::matches(&node, Some(event)))
+        .filter(|event| check.holds(node, Some(event)))
         .collect();
     let words = |generated: fn(&Expectation) -> crate::i18n::Text| {
-        check.describe.clone().unwrap_or_else(|| generated(&node))
+        check.describe.clone().unwrap_or_else(|| generated(node))
     };
     let failure = if let Some(count) = &check.count {
         if matching::matches(count, Some(&Value::from(matching.len()))) {
@@ -60,7 +59,7 @@ pub(super) fn evaluate(
         let expected = check
             .describe
             .clone()
-            .unwrap_or_else(|| describe::count_of(&node, EVENT, &describe::count(count)));
+            .unwrap_or_else(|| describe::count_of(node, EVENT, &describe::count(count)));
         let (n, of) = (matching.len(), about.len());
         Diagnostic::new(
             "events",
@@ -88,7 +87,7 @@ pub(super) fn evaluate(
 // otherwise the usual diagnostics of the closest object.
 fn no_candidates(
     spec: &CheckSpec,
-    check: &CompiledCheck,
+    check: &Eval<'_>,
     objects: &[Value],
     scope: &Scope<'_>,
 ) -> Verdict {

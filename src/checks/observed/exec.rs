@@ -6,7 +6,7 @@ use super::super::matching::{self, Mismatches};
 use super::super::spec::CheckSpec;
 use super::super::values::{self, code, text};
 use super::super::verdict::{Diagnostic, Verdict};
-use super::super::{CompiledCheck, object_id, terminating, words};
+use super::super::{Eval, object_id, terminating, words};
 use super::{ExecOutcome, ExecTarget, Scope, nothing_found};
 use crate::i18n::Text;
 
@@ -32,7 +32,7 @@ enum NotRunning {
 
 pub(super) fn target(
     spec: &CheckSpec,
-    check: &CompiledCheck,
+    check: &Eval<'_>,
     objects: &[Value],
     scope: &Scope<'_>,
 ) -> Result<ExecTarget, Verdict> {
@@ -234,7 +234,7 @@ fn waiting_for(reason: &str) -> Text {
 
 pub(super) fn evaluate(
     spec: &CheckSpec,
-    check: &CompiledCheck,
+    check: &Eval<'_>,
     objects: &[Value],
     scope: &Scope<'_>,
     outcome: Option<&ExecOutcome>,
@@ -278,7 +278,7 @@ pub(super) fn evaluate(
             &default
         }
     };
-    let mut report = Mismatches::collecting();
+    let mut report = Mismatches::collecting().for_reader(check.values());
     matching::check(expect, Some(&output), &mut report);
     let diagnostics = report.into_diagnostics();
     if diagnostics.is_empty() {

@@ -15,11 +15,12 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::matching::{self, Mismatches};
+use super::matching::{self, Expectation, Mismatches};
 use super::spec::{ApiRef, CheckSpec, Find};
+use super::template::Values;
 use super::values::{self, code, text};
 use super::verdict::{Diagnostic, Verdict};
-use super::{CompiledCheck, words};
+use super::{CompiledCheck, Eval, words};
 
 pub use question::{accepts, normalize_text};
 pub use validate::validate_observed;
@@ -53,6 +54,8 @@ pub struct Observed<'a> {
     pub home: Option<&'a str>,
     /// A workshop learner: verdicts never name other namespaces.
     pub confined: bool,
+    /// What placeholders in the check stand for, for this reader (None: left as written).
+    pub values: Option<&'a Values>,
 }
 
 /// The outcome of running a check's command in a container.
@@ -158,28 +161,70 @@ pub fn outside_namespace(spec: &CheckSpec, lab_namespace: &str) -> Vec<String> {
 /// not running yet or a Pod being deleted is pending, a container that stopped or cannot start
 /// is failed.
 pub fn exec_target(
-    spec: &CheckSpec,
+    check: &CompiledCheck,
     objects: &[Value],
     step_started: Option<&str>,
     namespace: Option<&str>,
+    values: Option<&Values>,
 ) -> Result<ExecTarget, Verdict> {
-    let check = compile(spec)?;
+    let spec = check.spec();
     let scope = Scope::of(spec, step_started, namespace);
     let objects = scope.filter(objects);
-    exec::target(spec, &check, &objects, &scope)
+    exec::target(spec, &check.for_reader(values), &objects, &scope)
 }
 
 /// Judges a check from everything observed for it. A check that only matches objects gives
-/// exactly what [`super::evaluate`] gives for `observed.objects`.
+/// exactly what [`super::evaluate`] gives for `observed.objects`. Compiles `spec` first: the
+/// engine holds the compiled form and calls [`CompiledCheck::judge`].
 pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
-    let check = match compile(spec) {
-        Ok(check) => check,
-        Err(verdict) => return verdict,
+    match CompiledCheck::compile(spec) {
+        Ok(check) => judge(&check, observed),
+        Err(problems) => super::written_wrongly(spec, &problems),
+    }
+}
+
+pub(super) fn judge(compiled: &CompiledCheck, observed: &Observed<'_>) -> Verdict {
+    let verdict = judge_as_written(compiled, observed);
+    match observed.values {
+        Some(values) => for_reader(verdict, values),
+        None => verdict,
+    }
+}
+
+// What was expected in the reader's terms: the author's words (`describe`, `$describe`) and
+// expectations may name `{kubelab:namespace}`. What was found comes from the cluster as it is.
+fn for_reader(verdict: Verdict, values: &Values) -> Verdict {
+    let render = |diagnostics: Vec<Diagnostic>| {
+        diagnostics
+            .into_iter()
+            .map(|d| Diagnostic {
+                expected: values.text(&d.expected),
+                ..d
+            })
+            .collect()
     };
+    match verdict {
+        Verdict::Failed {
+            diagnostics,
+            closest,
+        } => Verdict::Failed {
+            diagnostics: render(diagnostics),
+            closest,
+        },
+        Verdict::Pending { diagnostics } => Verdict::Pending {
+            diagnostics: render(diagnostics),
+        },
+        other => other,
+    }
+}
+
+fn judge_as_written(compiled: &CompiledCheck, observed: &Observed<'_>) -> Verdict {
+    let spec = compiled.spec();
+    let check = compiled.for_reader(observed.values);
     if let Some(api) = &spec.served {
         return served(api, spec.absent, observed.served, spec.describe.as_ref());
     }
-    if let Some(expect) = &spec.server_version {
+    if let Some(expect) = &compiled.server_version {
         return server_version(expect, observed.server_version);
     }
     if let Some(question) = &spec.access {
@@ -203,7 +248,7 @@ pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
     if spec.exec.is_some() {
         return exec::evaluate(spec, &check, &objects, &scope, observed.exec);
     }
-    if let Some(expected) = &spec.events {
+    if let Some(expected) = &compiled.events {
         return events::evaluate(spec, &check, expected, &objects, &scope, observed.events);
     }
     let verdict = check.evaluate_in(&objects, scope.namespace);
@@ -217,26 +262,6 @@ pub fn evaluate_observed(spec: &CheckSpec, observed: &Observed<'_>) -> Verdict {
             None => verdict,
         },
         other => other,
-    }
-}
-
-// Both the expectations on objects and the observing parts must be written correctly before
-// anything is judged.
-fn compile(spec: &CheckSpec) -> Result<CompiledCheck, Verdict> {
-    let mut problems = validate_observed(spec);
-    let compiled = CompiledCheck::compile(spec);
-    if let Err(more) = &compiled {
-        problems.extend(more.iter().cloned());
-    }
-    match compiled {
-        Ok(check) if problems.is_empty() => Ok(check),
-        _ => Err(Verdict::Error {
-            message: format!(
-                "check `{}` is written wrongly: {}",
-                spec.id,
-                problems.join(" ")
-            ),
-        }),
     }
 }
 
@@ -294,16 +319,15 @@ fn not_served() -> crate::i18n::Text {
     text("not served", "未提供")
 }
 
-fn server_version(expect: &Value, document: Option<&Value>) -> Verdict {
+fn server_version(node: &Expectation, document: Option<&Value>) -> Verdict {
     let Some(document) = document else {
         return Verdict::Error {
             message: "the API server's version could not be read".to_owned(),
         };
     };
-    let node = matching::compile(expect, &mut Vec::new(), &mut Vec::new());
     let version = version_numbers(document);
     let mut report = Mismatches::collecting();
-    matching::check(&node, Some(&version), &mut report);
+    matching::check(node, Some(&version), &mut report);
     let diagnostics = report.into_diagnostics();
     if diagnostics.is_empty() {
         Verdict::Passed
@@ -387,7 +411,7 @@ impl<'a> Scope<'a> {
                 format!("{kind} {}", code(name)),
                 format!("{kind} {}", code(name)),
             ),
-            None => (format!("a {kind}"), kind.clone()),
+            None => (words::a(kind), kind.clone()),
         };
         let utc = started.to_offset(time::UtcOffset::UTC);
         let at = format!(
@@ -408,7 +432,7 @@ impl<'a> Scope<'a> {
 
 // "not found in namespace …", or "nothing new" with `since: step`; pending when
 // `pending.when` says so.
-fn nothing_found(check: &CompiledCheck, scope: &Scope<'_>, objects: &[Value]) -> Verdict {
+fn nothing_found(check: &Eval<'_>, scope: &Scope<'_>, objects: &[Value]) -> Verdict {
     let diagnostic = scope.nothing_new(check.find.as_ref()).unwrap_or_else(|| {
         Diagnostic::whole(
             words::to_exist(check.find.as_ref()),

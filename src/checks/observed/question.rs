@@ -8,12 +8,12 @@ use super::super::path;
 use super::super::spec::{AnswerSpec, CheckSpec, Normalize};
 use super::super::values::{self, text};
 use super::super::verdict::{Diagnostic, Verdict};
-use super::super::{CompiledCheck, object_id};
+use super::super::{Eval, object_id};
 use super::{Observed, Scope, access, not_served, nothing_found, quoted, serving, token};
 
 pub(super) fn evaluate(
     spec: &CheckSpec,
-    check: &CompiledCheck,
+    check: &Eval<'_>,
     objects: &[Value],
     scope: &Scope<'_>,
     observed: &Observed<'_>,
@@ -72,7 +72,7 @@ fn pasted_token(wanted: &token::TokenSpec, observed: &Observed<'_>) -> Verdict {
 // Every value that counts as right; `Err` when there is nothing to compare with.
 fn right_answers(
     source: &AnswerSpec,
-    check: &CompiledCheck,
+    check: &Eval<'_>,
     objects: &[Value],
     scope: &Scope<'_>,
     observed: &Observed<'_>,
@@ -131,18 +131,18 @@ fn right_answers(
             .try_default(objects, scope.namespace)
             .unwrap_or_else(|message| Verdict::Error { message }));
     }
-    let steps = path::parse_field(field).map_err(|e| Verdict::Error {
-        message: format!("`answer.field` \"{field}\" is not a path: {e}"),
+    let steps = check.answer_field.as_ref().ok_or_else(|| Verdict::Error {
+        message: format!("`answer.field` \"{field}\" is not a path"),
     })?;
     let right: Vec<String> = candidates
         .iter()
-        .filter_map(|object| path::lookup(object, &steps))
+        .filter_map(|object| path::lookup(object, steps))
         .flat_map(texts)
         .collect();
     if right.is_empty() {
         return Err(check.failed(
             vec![Diagnostic::new(
-                path::render_field(&steps),
+                path::render_field(steps),
                 describe::present(),
                 values::missing(),
             )],

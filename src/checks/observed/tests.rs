@@ -19,7 +19,20 @@ fn exec_target(
     objects: &[Value],
     step_started: Option<&str>,
 ) -> Result<ExecTarget, Verdict> {
-    super::exec_target(spec, objects, step_started, None).map_err(english)
+    target_in(spec, objects, step_started, None).map_err(english)
+}
+
+/// [`super::exec_target`] of `spec` compiled, with the namespace searched.
+fn target_in(
+    spec: &CheckSpec,
+    objects: &[Value],
+    step_started: Option<&str>,
+    namespace: Option<&str>,
+) -> Result<ExecTarget, Verdict> {
+    match CompiledCheck::compile(spec) {
+        Ok(check) => super::exec_target(&check, objects, step_started, namespace, None),
+        Err(problems) => Err(super::super::written_wrongly(spec, &problems)),
+    }
 }
 
 /// A check from the YAML a lab author writes (id, title and reason added).
@@ -1342,7 +1355,7 @@ fn events_misuse() {
     assert_eq!(
         problems("find: {apiVersion: v1, kind: Pod, name: p}\nevents: {reason: {$regexp: Failed}}"),
         vec![
-            "`events` at `reason`: unknown operator `$regexp` (did you mean `$regex`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`."
+            "`events` at `reason`: unknown operator `$regexp` (did you mean `$regex`?); the operators are `$eq`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`, `$exists`, `$regex`, `$glob`, `$in`, `$contains`, `$len`, `$not`, `$every`, `$some`, `$none`, `$exact`, `$count`, `$and`."
         ]
     );
     assert_eq!(
@@ -1571,7 +1584,7 @@ fn not_found_names_the_namespace_the_engine_searched() {
     );
     // The same for exec, events and questions, which settle "not found" themselves.
     assert_eq!(
-        super::exec_target(&exec_spec(""), &[], None, Some("fly-k8s")).map_err(english),
+        target_in(&exec_spec(""), &[], None, Some("fly-k8s")).map_err(english),
         Err(failed(
             vec![d(
                 "",
@@ -1608,7 +1621,7 @@ fn exec_states_in_chinese() {
         "Pending",
         Some(json!({"waiting": {"reason": "ContainerCreating"}})),
     );
-    let verdict = super::exec_target(&exec_spec(""), &[creating], None, None).unwrap_err();
+    let verdict = target_in(&exec_spec(""), &[creating], None, None).unwrap_err();
     assert_eq!(
         chinese(&verdict),
         vec![zh(
@@ -1622,9 +1635,9 @@ fn exec_states_in_chinese() {
         "Succeeded",
         Some(json!({"terminated": {"reason": "Completed", "exitCode": 0}})),
     );
-    let verdict = super::exec_target(&exec_spec(""), &[done], None, None).unwrap_err();
+    let verdict = target_in(&exec_spec(""), &[done], None, None).unwrap_err();
     assert_eq!(chinese(&verdict)[0].2, "已终止（Completed，退出码 0）");
-    let verdict = super::exec_target(
+    let verdict = target_in(
         &exec_spec(", container: app"),
         &[running("busybox")],
         None,
@@ -1638,9 +1651,9 @@ fn exec_states_in_chinese() {
     let mut unschedulable = pod("busybox", "Pending", None);
     unschedulable["status"]["conditions"] =
         json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]);
-    let verdict = super::exec_target(&exec_spec(""), &[unschedulable], None, None).unwrap_err();
+    let verdict = target_in(&exec_spec(""), &[unschedulable], None, None).unwrap_err();
     assert_eq!(chinese(&verdict)[0].2, "尚未调度（Unschedulable）");
-    let verdict = super::exec_target(
+    let verdict = target_in(
         &exec_spec(""),
         &[terminating(running("busybox"))],
         None,
