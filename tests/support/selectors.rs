@@ -1,5 +1,5 @@
-//! Label selectors (`=`, `==`, `!=`, `in`, `notin`, `key`, `!key`) and field selectors with the
-//! field labels the real server supports per kind.
+//! Label selectors (`=`, `==`, `!=`, `in`, `notin`, `key`, `!key`, `key>n`, `key<n`) and field
+//! selectors with the field labels the real server supports per kind.
 
 use serde_json::Value;
 
@@ -12,6 +12,21 @@ enum Req {
     NotIn(String, Vec<String>),
     Exists(String),
     NotExists(String),
+    Gt(String, i64),
+    Lt(String, i64),
+}
+
+// `key>n` / `key<n`: the real server takes integers only, and says so.
+fn integer_requirement(part: &str, op: char) -> Option<Result<Req, String>> {
+    let (k, v) = part.split_once(op)?;
+    let (k, v) = (k.trim().to_owned(), v.trim());
+    Some(match v.parse::<i64>() {
+        Ok(n) if op == '>' => Ok(Req::Gt(k, n)),
+        Ok(n) => Ok(Req::Lt(k, n)),
+        Err(_) => Err(format!(
+            "unable to parse requirement: values[0]: Invalid value: \"{v}\": for 'Gt', 'Lt' operators, the value must be an integer"
+        )),
+    })
 }
 
 /// A parsed label selector.
@@ -60,6 +75,10 @@ impl LabelSelector {
                 Req::Eq(k.trim().into(), v.trim().into())
             } else if let Some((k, v)) = part.split_once('=') {
                 Req::Eq(k.trim().into(), v.trim().into())
+            } else if let Some(req) =
+                integer_requirement(&part, '>').or_else(|| integer_requirement(&part, '<'))
+            {
+                req?
             } else if let Some((k, v)) = part.split_once(" notin ") {
                 Req::NotIn(
                     k.trim().into(),
@@ -94,6 +113,12 @@ impl LabelSelector {
             Req::NotIn(k, vs) => !get(k).is_some_and(|l| vs.iter().any(|v| v == l)),
             Req::Exists(k) => get(k).is_some(),
             Req::NotExists(k) => get(k).is_none(),
+            Req::Gt(k, n) => get(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l > *n),
+            Req::Lt(k, n) => get(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l < *n),
         })
     }
 }
@@ -237,6 +262,25 @@ mod tests {
                 "{sel}"
             );
         }
+        let counted = json!({"metadata": {"labels": {"replicas": "3", "app": "x"}}});
+        for (sel, want) in [
+            ("replicas>2", true),
+            ("replicas>3", false),
+            ("replicas<4,app", true),
+            ("app>1", false),
+            ("missing<9", false),
+        ] {
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&counted),
+                want,
+                "{sel}"
+            );
+        }
+        // As the real server (recorded on 1.28): integers only.
+        assert_eq!(
+            LabelSelector::parse("x>abc").unwrap_err(),
+            "unable to parse requirement: values[0]: Invalid value: \"abc\": for 'Gt', 'Lt' operators, the value must be an integer"
+        );
     }
 
     #[test]
