@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::model::Manifest;
+use crate::checks::matching::edit_distance;
 
 /// Built-in API versions and their kinds.
 const BUILT_IN: &[(&str, &[&str])] = &[
@@ -215,29 +216,10 @@ fn elsewhere(kind: &str, versions: &[&str]) -> Option<String> {
 fn closest<'k>(wanted: &str, candidates: impl Iterator<Item = &'k str>) -> Option<&'k str> {
     let wanted = wanted.to_lowercase();
     candidates
-        .map(|c| (distance(&wanted, &c.to_lowercase()), c))
+        .map(|c| (edit_distance(&wanted, &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -720,7 +720,7 @@ async fn set_up_and_check_show_objects_verdicts_and_per_field_diagnostics() {
 
 /// Reads an event stream until `done` holds for what arrived (or the stream ends); gives up
 /// after 20 s so a broken feed fails the test instead of hanging it.
-async fn read_events_until(
+pub(crate) async fn read_events_until(
     response: &mut reqwest::Response,
     buffer: &mut String,
     done: impl Fn(&str) -> bool,

@@ -236,7 +236,7 @@ async fn an_open_live_stream_ends_with_a_notice_when_the_workshop_ends() {
         move |seen: &str| seen.contains(&want)
     };
     assert!(
-        read_chunks(&mut feed, &mut seen, read_until("event: cluster")).await,
+        crate::web::read_events_until(&mut feed, &mut seen, read_until("event: cluster")).await,
         "{seen}"
     );
 
@@ -249,7 +249,7 @@ async fn an_open_live_stream_ends_with_a_notice_when_the_workshop_ends() {
     assert_eq!(status, StatusCode::OK, "{ended}");
     let started = std::time::Instant::now();
     assert!(
-        read_chunks(&mut feed, &mut seen, read_until("event: ended")).await,
+        crate::web::read_events_until(&mut feed, &mut seen, read_until("event: ended")).await,
         "the stream says the workshop ended: {seen}"
     );
     assert!(seen.contains("This workshop has ended"), "{seen}");
@@ -286,21 +286,6 @@ async fn an_open_live_stream_ends_with_a_notice_when_the_workshop_ends() {
         "no notice for a browser that never joined"
     );
     site.stop().await;
-}
-
-async fn read_chunks(
-    response: &mut reqwest::Response,
-    buffer: &mut String,
-    done: impl Fn(&str) -> bool,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !done(buffer) {
-        match tokio::time::timeout_at(deadline, response.chunk()).await {
-            Ok(Ok(Some(bytes))) => buffer.push_str(&String::from_utf8_lossy(&bytes)),
-            _ => return done(buffer),
-        }
-    }
-    true
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::super::path::{self, Segment};
 use super::super::values::{self, cjk, code, text};
-use super::{Cmp, Expectation, Op, range};
+use super::{Cmp, Expectation, Op, Operand, range};
 use crate::i18n::Text;
 
 /// One expectation in words, in the forms its place in a sentence needs.
@@ -253,20 +253,7 @@ fn desc_op(op: &Op) -> Desc {
             zh: format!("不是 {}", values::json(v)),
             zh_pred: format!("不是 {}", values::json(v)),
         },
-        Op::Cmp(cmp, operand) => {
-            let x = operand.show();
-            let (en, zh) = match (cmp, operand.is_time()) {
-                (Cmp::Gt, false) => ("more than", "大于"),
-                (Cmp::Gte, false) => ("at least", "至少"),
-                (Cmp::Lt, false) => ("less than", "小于"),
-                (Cmp::Lte, false) => ("at most", "不超过"),
-                (Cmp::Gt, true) => ("after", "晚于"),
-                (Cmp::Gte, true) => ("at or after", "不早于"),
-                (Cmp::Lt, true) => ("before", "早于"),
-                (Cmp::Lte, true) => ("at or before", "不晚于"),
-            };
-            same(format!("{en} {x}"), format!("{zh} {x}"))
-        }
+        Op::Cmp(cmp, operand) => desc_cmp(*cmp, operand),
         Op::Exists(true) => {
             let p = present();
             same(p.en, p.zh)
@@ -334,19 +321,38 @@ fn desc_op(op: &Op) -> Desc {
         }
         Op::Exact(nodes) => desc_exact(nodes),
         Op::Count { pattern, is } => desc_count(pattern, is),
-        Op::And(nodes) => {
-            let parts: Vec<Desc> = nodes.iter().map(desc).collect();
-            let list = |f: fn(&Desc) -> &String, sep: &str| {
-                parts.iter().map(f).cloned().collect::<Vec<_>>().join(sep)
-            };
-            Desc {
-                en: list(|d| &d.en, " and "),
-                en_pred: list(|d| &d.en_pred, " and "),
-                zh: list(|d| &d.zh, "，且"),
-                zh_pred: list(|d| &d.zh_pred, "，且"),
-            }
-        }
+        Op::And(nodes) => desc_and(nodes),
         Op::Templated { shown, .. } => desc_op(shown),
+    }
+}
+
+// `$gt` and friends: "more than 3" / "大于 3"; times read "after" / "晚于".
+fn desc_cmp(cmp: Cmp, operand: &Operand) -> Desc {
+    let x = operand.show();
+    let (en, zh) = match (cmp, operand.is_time()) {
+        (Cmp::Gt, false) => ("more than", "大于"),
+        (Cmp::Gte, false) => ("at least", "至少"),
+        (Cmp::Lt, false) => ("less than", "小于"),
+        (Cmp::Lte, false) => ("at most", "不超过"),
+        (Cmp::Gt, true) => ("after", "晚于"),
+        (Cmp::Gte, true) => ("at or after", "不早于"),
+        (Cmp::Lt, true) => ("before", "早于"),
+        (Cmp::Lte, true) => ("at or before", "不晚于"),
+    };
+    Desc::same_forms(format!("{en} {x}"), format!("{zh} {x}"))
+}
+
+// `$and`: every part, joined: "more than 1 and less than 5" / "大于 1，且小于 5".
+fn desc_and(nodes: &[Expectation]) -> Desc {
+    let parts: Vec<Desc> = nodes.iter().map(desc).collect();
+    let list = |f: fn(&Desc) -> &String, sep: &str| {
+        parts.iter().map(f).cloned().collect::<Vec<_>>().join(sep)
+    };
+    Desc {
+        en: list(|d| &d.en, " and "),
+        en_pred: list(|d| &d.en_pred, " and "),
+        zh: list(|d| &d.zh, "，且"),
+        zh_pred: list(|d| &d.zh_pred, "，且"),
     }
 }
 
