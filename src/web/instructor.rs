@@ -74,7 +74,12 @@ impl FromRequestParts<AppState> for Instructor {
                 .get::<CsrfToken>()
                 .map(|c| c.0.clone())
                 .unwrap_or_default();
-            let page = LoginPage::new(&state.engine, lang, csrf, Some(error.to_string()));
+            // No credential yet is not a mistake: the form, without an error, until an attempt.
+            let problem = match &error {
+                WebError::Unauthorized(_) => None,
+                other => Some(other.to_string()),
+            };
+            let page = LoginPage::new(&state.engine, lang, csrf, problem);
             (error.status(), page).into_response()
         };
         let token = bearer(&parts.headers).or_else(|| {
@@ -176,6 +181,8 @@ pub struct LabChoice {
     /// Lab id.
     pub id: String,
     pub title: String,
+    /// Ticked in the form.
+    pub checked: bool,
 }
 
 /// What the instructor pages say about the API server named in learner kubeconfigs.
@@ -212,6 +219,32 @@ pub struct ListPage {
     workshops: Vec<WorkshopRow>,
     labs: Vec<LabChoice>,
     problem: Option<String>,
+    typed: Typed,
+}
+
+/// What the create form shows in its fields: the defaults, or what the instructor typed when
+/// the workshop was refused (so nothing typed is lost).
+#[derive(Debug, Clone)]
+pub struct Typed {
+    /// The workshop's name.
+    pub name: String,
+    /// Its capacity, as typed.
+    pub capacity: String,
+    /// Its hours, as typed.
+    pub hours: String,
+    /// The labs ticked.
+    pub labs: Vec<String>,
+}
+
+impl Default for Typed {
+    fn default() -> Typed {
+        Typed {
+            name: String::new(),
+            capacity: "30".into(),
+            hours: "3".into(),
+            labs: Vec::new(),
+        }
+    }
 }
 
 fn running(w: &Workshop) -> bool {
@@ -229,6 +262,7 @@ async fn list_page(
     lang: Lang,
     csrf: String,
     problem: Option<String>,
+    typed: Typed,
 ) -> Result<ListPage, WebError> {
     let t = ui(lang);
     let workshops = engine
@@ -248,6 +282,7 @@ async fn list_page(
         .map(|l| LabChoice {
             id: l.id.clone(),
             title: l.title.get(lang).to_owned(),
+            checked: typed.labs.contains(&l.id),
         })
         .collect();
     Ok(ListPage {
@@ -259,6 +294,7 @@ async fn list_page(
         workshops,
         labs,
         problem,
+        typed,
     })
 }
 
@@ -270,7 +306,7 @@ pub async fn list(
     UiLang(lang): UiLang,
     CsrfToken(csrf): CsrfToken,
 ) -> Result<ListPage, WebError> {
-    list_page(&engine, &reach, lang, csrf, None).await
+    list_page(&engine, &reach, lang, csrf, None, Typed::default()).await
 }
 
 /// `POST /instructor/workshops`: fields `name`, `lab` (repeated), `capacity`, `hours`.
@@ -282,6 +318,12 @@ pub async fn create(
     CsrfToken(csrf): CsrfToken,
     form: FormFields,
 ) -> Result<Response, WebError> {
+    let typed = Typed {
+        name: form.first("name").chars().take(80).collect(),
+        capacity: form.first("capacity").chars().take(6).collect(),
+        hours: form.first("hours").chars().take(6).collect(),
+        labs: form.all("lab").map(str::to_owned).collect(),
+    };
     let request = WorkshopRequest {
         name: form.first("name"),
         labs: form.all("lab").map(str::to_owned).collect(),
@@ -296,7 +338,7 @@ pub async fn create(
     match engine.create_workshop(request).await {
         Ok(w) => Ok(Redirect::to(&format!("/instructor/workshops/{}", w.id)).into_response()),
         Err(EngineError::BadRequest(message)) => {
-            let page = list_page(&engine, &reach, lang, csrf, Some(message)).await?;
+            let page = list_page(&engine, &reach, lang, csrf, Some(message), typed).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(e.into()),

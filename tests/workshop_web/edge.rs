@@ -381,3 +381,98 @@ async fn guessing_join_codes_or_the_instructor_token_is_slowed_per_address() {
     );
     site.stop().await;
 }
+
+#[tokio::test]
+async fn the_sign_in_form_shows_no_error_before_an_attempt() {
+    let site = Site::start().await;
+    let first = browser()
+        .get(site.at("/instructor"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    let page = first.text().await.expect("page");
+    assert!(page.contains("name=\"token\""), "the sign-in form: {page}");
+    assert!(
+        !page.contains("role=\"alert\""),
+        "no error before an attempt: {page}"
+    );
+
+    let wrong = reqwest::Client::new()
+        .get(site.at("/instructor"))
+        .bearer_auth("not-the-instructor-token-0000000000")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let page = wrong.text().await.expect("page");
+    assert!(
+        page.contains("role=\"alert\""),
+        "a wrong token is said: {page}"
+    );
+    site.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_create_form_keeps_what_the_instructor_typed() {
+    let site = Site::start().await;
+    let instructor = browser();
+    let page = instructor
+        .get(site.at("/instructor"))
+        .bearer_auth(super::TOKEN)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("page");
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).expect("a form") + marker.len();
+    let token = page[start..].split('"').next().expect("token").to_owned();
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let (instructor, token, url) = (&instructor, &token, site.at("/instructor/workshops"));
+        async move {
+            let mut all = fields;
+            all.push(("csrf_token", token.as_str()));
+            instructor
+                .post(url)
+                .bearer_auth(super::TOKEN)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form_encode(&all))
+                .send()
+                .await
+                .expect("POST")
+        }
+    };
+    // No lab ticked: refused, the name, capacity and hours kept.
+    let r = post(vec![
+        ("name", "Friday class"),
+        ("capacity", "12"),
+        ("hours", "5"),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains("role=\"alert\"")
+            && page.contains("value=\"Friday class\"")
+            && page.contains("value=\"12\"")
+            && page.contains("value=\"5\""),
+        "{page}"
+    );
+    // A lab ticked but no name: the tick is kept.
+    let r = post(vec![
+        ("name", " "),
+        ("lab", super::LAB),
+        ("capacity", "30"),
+        ("hours", "3"),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains(&format!("value=\"{}\" checked", super::LAB)),
+        "{page}"
+    );
+    site.stop().await;
+}
