@@ -10,40 +10,7 @@ use kube::api::{Api, PostParams};
 
 use super::error::from_kube;
 use super::{Cluster, ClusterError, bounded};
-
-/// What a SubjectAccessReview asks, attribute by attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AccessQuestion {
-    /// `spec.user` (empty for groups alone).
-    pub user: String,
-    /// `spec.groups`.
-    pub groups: Vec<String>,
-    /// The verb.
-    pub verb: String,
-    /// API group (`""` for core).
-    pub group: String,
-    /// Plural resource.
-    pub resource: String,
-    /// Subresource (`""` for none).
-    pub subresource: String,
-    /// Object name (`""` for any).
-    pub name: String,
-    /// Namespace (`""` for the cluster scope).
-    pub namespace: String,
-}
-
-/// What a SubjectAccessReview answered.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AccessAnswer {
-    /// `status.allowed`.
-    pub allowed: bool,
-    /// `status.denied`.
-    pub denied: bool,
-    /// `status.reason`.
-    pub reason: String,
-    /// `status.evaluationError`.
-    pub evaluation_error: String,
-}
+use crate::checks::{AccessOutcome, AccessRequest};
 
 /// What a TokenReview answered (the token itself is not part of it).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,8 +33,8 @@ impl Cluster {
     /// Asks the API server whether `question`'s subject may do what it says.
     pub async fn access_review(
         &self,
-        question: &AccessQuestion,
-    ) -> Result<AccessAnswer, ClusterError> {
+        question: &AccessRequest,
+    ) -> Result<AccessOutcome, ClusterError> {
         let (client, server) = self.client()?;
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
@@ -93,7 +60,7 @@ impl Cluster {
                 .await
                 .map_err(|e| from_kube(e, &server))?;
             let status = answered.status.unwrap_or_default();
-            Ok(AccessAnswer {
+            Ok(AccessOutcome {
                 allowed: status.allowed,
                 denied: status.denied.unwrap_or(false),
                 reason: status.reason.unwrap_or_default(),

@@ -16,7 +16,7 @@ mod public_api;
 mod toolbox;
 mod watch;
 
-pub use access::{AccessAnswer, AccessQuestion, TokenAnswer};
+pub use access::TokenAnswer;
 pub use error::ClusterError;
 pub use exec::{ExecResult, MAX_OUTPUT};
 pub use isolation::{

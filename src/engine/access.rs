@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::checks::observed::{access, token};
 use crate::checks::{AccessOutcome, AccessSpec, CheckSpec, TokenReviewed, Verdict};
-use crate::cluster::{AccessQuestion, ClusterError};
+use crate::cluster::ClusterError;
 use crate::labs::{Lab, Step};
 
 use super::{Engine, EngineError, now};
@@ -24,28 +24,7 @@ impl Engine {
             return None;
         }
         let request = access::request(question, self.namespace_for(lab));
-        let asked = AccessQuestion {
-            user: request.user,
-            groups: request.groups,
-            verb: request.verb,
-            group: request.group,
-            resource: request.resource,
-            subresource: request.subresource,
-            name: request.name,
-            namespace: request.namespace,
-        };
-        Some(
-            self.inner
-                .cluster
-                .access_review(&asked)
-                .await
-                .map(|answer| AccessOutcome {
-                    allowed: answer.allowed,
-                    denied: answer.denied,
-                    reason: answer.reason,
-                    evaluation_error: answer.evaluation_error,
-                }),
-        )
+        Some(self.inner.cluster.access_review(&request).await)
     }
 
     /// For a workshop learner, the verdict of a check that would reach outside their
